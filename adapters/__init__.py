@@ -1,0 +1,45 @@
+"""Built-in framework adapters, one module per framework, imported only in that framework's process.
+
+The registry maps a framework name to "module:Class" so that listing frameworks imports nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from importlib.metadata import entry_points
+
+from harness.adapter_api import Adapter
+
+ENTRY_POINT_GROUP = "harness.adapters"
+
+BUILTIN: dict[str, str] = {
+    "torch": "adapters.torch_adapter:TorchAdapter",
+    "tensorflow": "adapters.tensorflow_adapter:TensorFlowAdapter",
+    "jax": "adapters.jax_adapter:JaxAdapter",
+}
+# The import that must succeed for a framework to count as installed.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow",),
+    "jax": ("jax", "optax"),
+}
+
+
+def registry() -> dict[str, str]:
+    """Built-in adapters plus any registered by installed packages under the entry-point group."""
+    out = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        out.setdefault(ep.name, ep.value)
+    return out
+
+
+def missing_modules(name: str) -> list[str]:
+    """Modules a framework needs that are not importable (without importing them)."""
+    return [m for m in REQUIRES.get(name, ()) if importlib.util.find_spec(m) is None]
+
+
+def load(name: str) -> Adapter:
+    target = registry()[name]
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)()

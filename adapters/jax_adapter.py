@@ -1,0 +1,117 @@
+"""JAX adapter: optax losses under jax.jit, jax.grad gradients, CPU and GPU."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)  # float64 trials; int64 labels
+jax.config.update("jax_default_matmul_precision", "highest")
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from harness.adapter_api import Adapter, ApiPath, Call  # noqa: E402
+from harness.dtypes import np_dtype  # noqa: E402
+
+
+def _reduce(loss, c: Call):
+    red = c.params.reduction
+    if red == "none":
+        return loss, ""
+    if red == "sum":
+        return jnp.sum(loss), " -> jnp.sum"
+    return jnp.mean(loss), " -> jnp.mean"
+
+
+def _optax_softmax(c: Call):
+    axis = c.params.axis
+    out, red = _reduce(optax.softmax_cross_entropy(c.logits, c.labels, axis=axis), c)
+    return out, f"optax.softmax_cross_entropy(axis={axis}){red}"
+
+
+def _optax_integer(c: Call):
+    axis = c.params.axis
+    out, red = _reduce(optax.softmax_cross_entropy_with_integer_labels(c.logits, c.labels, axis=axis), c)
+    return out, f"optax.softmax_cross_entropy_with_integer_labels(axis={axis}){red}"
+
+
+PATHS = [
+    ApiPath("optax.softmax_cross_entropy", frozenset({"softmax_cross_entropy"}), _optax_softmax,
+            options=frozenset({"axis"})),
+    ApiPath("optax.softmax_cross_entropy_with_integer_labels", frozenset({"sparse_softmax_cross_entropy"}),
+            _optax_integer, options=frozenset({"axis"})),
+]
+
+
+def _device(name: str):
+    if name == "cpu":
+        return jax.devices("cpu")[0]
+    return jax.devices("gpu")[int(name.split(":")[1])]
+
+
+def _gpus():
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:
+        return []
+
+
+class JaxAdapter(Adapter):
+    name = "jax"
+
+    def __init__(self):
+        self._compiled = {}
+
+    def version(self) -> str:
+        return f"{jax.__version__} (optax {optax.__version__})"
+
+    def devices(self) -> list[str]:
+        return ["cpu"] + [f"cuda:{i}" for i, _ in enumerate(_gpus())]
+
+    def paths(self) -> list[ApiPath]:
+        return PATHS
+
+    def environment(self) -> dict:
+        env = super().environment()
+        env["precision"] = {
+            "jax_default_matmul_precision": jax.config.jax_default_matmul_precision,
+            "jax_enable_x64": jax.config.jax_enable_x64,
+        }
+        env["backend"] = jax.default_backend()
+        return env
+
+    def _fn(self, path, case):
+        """jit(value_and_grad(sum of the path's output)), compiled once per (path, case)."""
+        key = (path.name, case.id)
+        if key not in self._compiled:
+            calls: list[str] = []
+
+            def total(x, labels):
+                out, call = path.fn(Call(logits=x, labels=labels, case=case, xp=jnp))
+                calls.append(call)  # the call chain is recorded while tracing
+                return jnp.sum(out), out
+
+            def run(x, labels):
+                (_, out), g = jax.value_and_grad(total, has_aux=True)(x, labels)
+                return out, g
+
+            self._compiled[key] = (jax.jit(run), calls)
+        return self._compiled[key]
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        dev = _device(device)
+        x = jax.device_put(np.asarray(inputs.logits, dtype=np_dtype(dtype)), dev)
+        label_dtype = np.int64 if case.sparse else np_dtype(dtype)
+        labels = jax.device_put(np.asarray(inputs.labels, dtype=label_dtype), dev)
+        fn, calls = self._fn(path, case)
+        out, g = fn(x, labels)
+        out.block_until_ready()
+        actual = next(iter(out.devices()))
+        name = "cpu" if actual.platform == "cpu" else f"cuda:{actual.id}"
+        call = f"jax.jit(jax.value_and_grad({calls[-1]}))" if calls else path.name
+        return np.asarray(out).astype(np.float64), np.asarray(g).astype(np.float64), call, name

@@ -1,0 +1,116 @@
+"""PyTorch adapter: torch.nn.functional and torch.nn losses, autograd gradients, CPU and CUDA."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from harness.adapter_api import Adapter, ApiPath, Call
+from harness.schema import Case
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+# Precision knobs that change results: TF32 off (DESIGN.md "Adapters").
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+
+def _class_dim_is_1(case: Case, dtype: str) -> str | None:
+    nd = len(case.logits.shape)
+    if case.params.axis % nd != 1:
+        return "torch losses take the class dimension at dim 1; moving it would be emulation"
+    return None
+
+
+def _kwargs(c: Call) -> dict:
+    p = c.params
+    kw = {"reduction": p.reduction}
+    if p.label_smoothing:
+        kw["label_smoothing"] = p.label_smoothing
+    if p.ignore_index is not None:
+        kw["ignore_index"] = p.ignore_index
+    return kw
+
+
+def _fmt(kw: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kw.items())
+
+
+def _cross_entropy(c: Call):
+    kw = _kwargs(c)
+    target = "class indices" if c.case.sparse else "probabilities"
+    return F.cross_entropy(c.logits, c.labels, **kw), f"torch.nn.functional.cross_entropy(target={target}, {_fmt(kw)})"
+
+
+def _cross_entropy_module(c: Call):
+    kw = _kwargs(c)
+    return torch.nn.CrossEntropyLoss(**kw)(c.logits, c.labels), f"torch.nn.CrossEntropyLoss({_fmt(kw)})"
+
+
+def _nll_log_softmax(c: Call):
+    kw = _kwargs(c)
+    return (
+        F.nll_loss(F.log_softmax(c.logits, dim=1), c.labels, **kw),
+        f"torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(dim=1), {_fmt(kw)})",
+    )
+
+
+SPARSE = frozenset({"sparse_softmax_cross_entropy"})
+BOTH = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"})
+
+PATHS = [
+    ApiPath("F.cross_entropy", BOTH, _cross_entropy, options=frozenset({"label_smoothing", "ignore_index", "axis"}),
+            check=_class_dim_is_1, doc="class-index targets for integer labels, probability targets for dense labels"),
+    ApiPath("nn.CrossEntropyLoss", BOTH, _cross_entropy_module, options=frozenset({"label_smoothing", "ignore_index", "axis"}),
+            check=_class_dim_is_1),
+    ApiPath("F.nll_loss(F.log_softmax)", SPARSE, _nll_log_softmax, options=frozenset({"ignore_index", "axis"}),
+            check=_class_dim_is_1),
+]
+
+
+def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
+    if dtype is None:  # integer labels
+        return torch.from_numpy(np.array(a, dtype=np.int64)).to(device)
+    # every trial value is exact in float64, so the round trip through it is lossless
+    return torch.from_numpy(np.array(a, dtype=np.float64)).to(device=device, dtype=DTYPES[dtype])
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy()
+
+
+class TorchAdapter(Adapter):
+    name = "torch"
+
+    def version(self) -> str:
+        return torch.__version__
+
+    def devices(self) -> list[str]:
+        return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+    def paths(self) -> list[ApiPath]:
+        return PATHS
+
+    def environment(self) -> dict:
+        env = super().environment()
+        env["precision"] = {
+            "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        }
+        if torch.cuda.is_available():
+            env["cuda"] = torch.version.cuda
+            env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return env
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        x = _tensor(inputs.logits, dtype, device).requires_grad_(True)
+        labels = _tensor(inputs.labels, None if case.sparse else dtype, device)
+        cw = None if inputs.class_weights is None else _tensor(inputs.class_weights, dtype, device)
+        sw = None if inputs.sample_weights is None else _tensor(inputs.sample_weights, dtype, device)
+        out, call = path.fn(Call(logits=x, labels=labels, case=case, class_weights=cw, sample_weights=sw, xp=torch))
+        (g,) = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), allow_unused=True)
+        if g is None:
+            g = torch.zeros_like(x)
+        return _numpy(out), _numpy(g), call, str(out.device)

@@ -1,0 +1,131 @@
+"""The adapter interface: what a framework adapter declares, and what it hands back (an Observation).
+
+An adapter lives in one framework's process. It receives numpy inputs already in the trial dtype,
+calls public framework APIs the way a user would (one `ApiPath` per way of writing the loss),
+takes the gradient with the framework's own autodiff, and returns numpy float64 arrays. Nothing
+framework-specific leaves the adapter.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.oracle import Inputs
+from harness.schema import Case
+
+
+@dataclass
+class Observation:
+    dtype: str
+    call: str = ""  # the call chain that ran, e.g. "torch.nn.functional.cross_entropy(reduction='mean')"
+    device: str = ""  # the device that actually ran the computation
+    loss: np.ndarray | None = None  # float64
+    grad: np.ndarray | None = None  # float64, d(sum of loss)/d(logits)
+    error: str = ""  # "ExceptionType: message" when the framework raised
+    traceback: str = ""
+    unsupported: str = ""  # why the path cannot express the case
+
+
+@dataclass(frozen=True)
+class ApiPath:
+    """One way users write a loss with a framework.
+
+    `fn(ctx)` receives a `Call` holding framework tensors and returns (loss tensor, call chain).
+    What the path cannot express is declared here, so that it becomes `unsupported` with a reason.
+    """
+
+    name: str
+    families: frozenset[str]
+    fn: Callable[["Call"], tuple[Any, str]]
+    options: frozenset[str] = frozenset()  # non-default params it can express
+    reductions: frozenset[str] = frozenset({"none", "sum", "mean"})
+    dtypes: dict[str, str] = field(default_factory=dict)  # dtype -> reason it is unsupported
+    check: Callable[[Case, str], str | None] | None = None  # further limits of the path: a reason, or None
+    doc: str = ""
+
+    def supports(self, case: Case, dtype: str) -> str | None:
+        """None when the path can express the trial, else the reason it cannot."""
+        if case.family not in self.families:
+            return f"{self.name} does not implement {case.family}"
+        if case.params.reduction not in self.reductions:
+            return f"{self.name} has no reduction {case.params.reduction!r} (has: {', '.join(sorted(self.reductions))})"
+        extra = set(case.params.non_default()) - set(self.options)
+        if extra:
+            return f"{self.name} cannot express {', '.join(sorted(extra))}"
+        if dtype in self.dtypes:
+            return self.dtypes[dtype]
+        return self.check(case, dtype) if self.check else None
+
+
+@dataclass
+class Call:
+    """What a path function receives: framework tensors plus the case's options."""
+
+    logits: Any
+    labels: Any
+    case: Case
+    class_weights: Any = None
+    sample_weights: Any = None
+    xp: Any = None  # the framework's array module, for paths that need it
+
+    @property
+    def params(self):
+        return self.case.params
+
+
+class Adapter:
+    """Base class of framework adapters. Subclasses implement the hooks below."""
+
+    name: str = ""
+    module: str = ""  # the import that must succeed for this framework to be 'installed'
+
+    def version(self) -> str:
+        raise NotImplementedError
+
+    def devices(self) -> list[str]:
+        """Every device the framework sees, as 'cpu' or 'cuda:N'."""
+        raise NotImplementedError
+
+    def paths(self) -> list[ApiPath]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, Any]:
+        """Versions, devices and pinned precision flags, for the report header."""
+        return {
+            "framework": self.name,
+            "version": self.version(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "devices": self.devices(),
+        }
+
+    # -- the hooks a framework implements
+    def evaluate(self, path: ApiPath, case: Case, inputs: Inputs, dtype: str, device: str) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """Run the path with autodiff; return (loss, grad, call chain, actual device)."""
+        raise NotImplementedError
+
+    # -- shared
+    def run(self, path: ApiPath, case: Case, inputs: Inputs, dtype: str, device: str) -> Observation:
+        reason = path.supports(case, dtype)
+        if reason:
+            return Observation(dtype=dtype, unsupported=reason, device=device)
+        try:
+            loss, grad, call, actual = self.evaluate(path, case, inputs, dtype, device)
+        except Exception as e:  # noqa: BLE001 - a framework's exception is a result, not a harness failure
+            msg = f"{type(e).__name__}: {str(e).strip()}"
+            return Observation(
+                dtype=dtype, device=device, error=_shorten(msg), traceback=traceback.format_exc(limit=8), call=path.name
+            )
+        return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=grad)
+
+
+def _shorten(msg: str, limit: int = 600) -> str:
+    msg = " ".join(msg.split())
+    return msg if len(msg) <= limit else msg[: limit - 3] + "..."

@@ -1,0 +1,127 @@
+"""Known differences: a plain YAML list of recorded disagreements, each with a reason and an upstream link.
+
+A failing row that matches an entry becomes `known`; a passing row that matches one becomes `fixed`
+(the recorded problem no longer happens); an entry that matches no row is warned about.
+
+    - case: extreme-logits-*        # fnmatch patterns; omitted fields mean "*"
+      framework: tensorflow
+      api: tf.nn.*
+      device: "*"
+      dtype: float16
+      verdict: nonfinite            # the verdict the entry expects ("*" for any failing verdict)
+      reason: why this happens
+      link: https://github.com/... # the upstream issue or documentation
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from harness.rows import FAILING, VERDICTS, Row
+from harness.schema import CaseFileError, Location, Problem
+
+MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
+KEYS = (*MATCH_KEYS, "verdict", "reason", "link")
+
+
+@dataclass(frozen=True)
+class Entry:
+    case: str
+    framework: str
+    api: str
+    device: str
+    dtype: str
+    verdict: str
+    reason: str
+    link: str
+    location: str
+
+    def matches(self, row: Row) -> bool:
+        return all(fnmatchcase(str(getattr(row, k)), getattr(self, k)) for k in MATCH_KEYS)
+
+
+def load(path: str | Path | None) -> list[Entry]:
+    if path is None or not Path(path).exists():
+        return []
+    name = str(path)
+    y = YAML(typ="rt")
+    y.version = (1, 2)
+    try:
+        doc = y.load(Path(path).read_text(encoding="utf-8"))
+    except YAMLError as e:
+        raise CaseFileError([Problem(Location(name, 0, 0), "yaml", str(e).splitlines()[0])]) from None
+    if doc is None:
+        return []
+    problems = []
+    if not isinstance(doc, CommentedSeq):
+        raise CaseFileError([Problem(Location(name, 1, 1), "document", "expected a list of entries")])
+    out = []
+    for i, m in enumerate(doc):
+        line = doc.lc.item(i)[0] + 1
+        loc = Location(name, line, 1)
+        if not isinstance(m, CommentedMap):
+            problems.append(Problem(loc, f"[{i}]", "expected a mapping"))
+            continue
+        unknown = [k for k in m if k not in KEYS]
+        if unknown:
+            problems.append(Problem(loc, f"[{i}].{unknown[0]}", f"unknown key; allowed: {', '.join(KEYS)}"))
+            continue
+        for k in ("reason", "link"):
+            if not isinstance(m.get(k), str) or not m.get(k).strip():
+                problems.append(Problem(loc, f"[{i}].{k}", "required: every known difference says why and links upstream"))
+        verdict = str(m.get("verdict", "*"))
+        if verdict != "*" and verdict not in FAILING:
+            problems.append(Problem(loc, f"[{i}].verdict", f"expected '*' or one of {', '.join(sorted(FAILING))}"))
+        if problems:
+            continue
+        out.append(
+            Entry(
+                **{k: str(m.get(k, "*")) for k in MATCH_KEYS},
+                verdict=verdict,
+                reason=str(m["reason"]).strip(),
+                link=str(m["link"]).strip(),
+                location=str(loc),
+            )
+        )
+    if problems:
+        raise CaseFileError(problems)
+    return out
+
+
+def apply(row: Row, entries: list[Entry]) -> Entry | None:
+    """Turn a row's raw verdict into known/fixed where an entry matches; return the entry used."""
+    row.raw_verdict = row.raw_verdict or row.verdict
+    for e in entries:
+        if not e.matches(row):
+            continue
+        if row.raw_verdict in FAILING and e.verdict in ("*", row.raw_verdict):
+            row.verdict = "known"
+        elif row.raw_verdict == "pass":
+            row.verdict = "fixed"
+        else:
+            continue
+        row.known_reason = e.reason
+        row.known_link = e.link
+        return e
+    return None
+
+
+def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
+    """Entries that match no row of a framework that ran: stale expectations cannot hide."""
+    ran = {r.framework for r in rows}
+    out = []
+    for e in entries:
+        if not any(fnmatchcase(f, e.framework) for f in ran):
+            continue
+        if not any(e.matches(r) and (r.raw_verdict or r.verdict) in (*FAILING, "pass") for r in rows):
+            out.append(e)
+    return out
+
+
+assert set(FAILING) <= set(VERDICTS)

@@ -1,0 +1,181 @@
+"""The oracle: exact loss semantics in float64, computed in extended precision, with analytic gradients.
+
+Semantics (one definition per option; DESIGN.md "Loss families"):
+
+    x        logits, class axis moved last; C classes
+    t        target distribution per row: one_hot(label) for integer labels, the given dense labels
+    t'       label smoothing e:  t' = (1 - e) t + e / C
+    w_c      class weights (default 1);  s_i sample weights (default 1)
+    a_ic     = w_c t'_ic            A_i = sum_c a_ic
+    log p_ic = x_ic - logsumexp(x_i)
+    l_i      = -s_i * sum_c a_ic log p_ic          (a term with a_ic = 0 contributes 0, even at log p = -inf)
+    ignore_index: a row whose label equals it has l_i = 0 and is not counted by any mean
+    reduction none: l;  sum: sum_i l_i;  mean: sum_i l_i / (rows kept);
+    weighted_mean: sum_i l_i / sum_i s_i sum_c w_c t_ic  (kept rows, unsmoothed t);
+    a mean over nothing is NaN.
+    gradient: d(sum of the returned values)/dx, analytically
+        dl_i/dx_ic = s_i * (A_i p_ic - a_ic) = s_i * (a_ic expm1(log p_ic) + (A_i - a_ic) p_ic)
+    (the second form has no cancellation for one-hot targets, where p_ic - 1 would lose all bits).
+
+A row holding +inf or NaN logits has no defined softmax: its loss and gradient are NaN. A -inf
+logit is a masked class: p = 0 there.
+
+Accuracy: logsumexp is m + log1p(sum over all but one argmax of exp(x - m)), so the tail is kept
+(logits [0, -40], label 0: 4.248354255291589e-18, not 0). Arithmetic runs in numpy's longdouble
+(64-bit mantissa on x86-64) for trials up to EXTENDED_MAX_ELEMENTS, which makes the float64 result
+correctly rounded in all but rare cases; the tests hold it to 1 ULP of mpmath. Larger trials run
+in float64 (a few float64 ULPs, far below any float32 tolerance); `Reference.precision` says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.dtypes import cast
+from harness.schema import Case
+
+EXTENDED_MAX_ELEMENTS = 1 << 20
+_EXTENDED_OK = np.finfo(np.longdouble).nmant >= 63
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A trial's inputs, already in the trial dtype (integer labels stay int64)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    class_weights: np.ndarray | None = None
+    sample_weights: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    loss: np.ndarray  # float64; scalar for sum/mean, batch-shaped for none
+    grad: np.ndarray  # float64, shape of the logits
+    precision: str  # "longdouble" or "float64"
+    saturated: bool  # a target class's probability rounds to 0 or 1 in the trial dtype
+    max_abs_logit: float  # largest finite |logit|: the conditioning scale of the loss
+    rows: int  # rows contributing to the reduction
+    classes: int
+
+
+def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    x = np.asarray(inputs.logits)
+    axis = case.params.axis % x.ndim
+    n = x.size
+    wd = np.longdouble if (_EXTENDED_OK and n <= EXTENDED_MAX_ELEMENTS) else np.float64
+    precision = "longdouble" if wd is np.longdouble else "float64"
+    x = np.moveaxis(x.astype(wd), axis, -1)
+    batch_shape, C = x.shape[:-1], x.shape[-1]
+    x2 = x.reshape(-1, C)
+    R = x2.shape[0]
+    p = case.params
+
+    sparse = case.sparse
+    if sparse:
+        labels = np.asarray(inputs.labels, dtype=np.int64).reshape(-1)
+        kept = np.ones(R, dtype=bool) if p.ignore_index is None else labels != p.ignore_index
+        safe = np.where(kept, labels, 0)
+    else:
+        t = np.moveaxis(np.asarray(inputs.labels).astype(wd), axis, -1).reshape(-1, C)
+        kept = np.ones(R, dtype=bool)
+    cw = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
+    sw = np.ones(R, dtype=wd) if inputs.sample_weights is None else np.repeat(
+        inputs.sample_weights.astype(wd), R // max(len(inputs.sample_weights), 1)
+    )
+    e = wd(p.label_smoothing)
+
+    logp, prob, bad = _log_softmax(x2)
+    rows = np.arange(R)
+
+    # a_ic = w_c t'_ic and the denominator of weighted_mean (unsmoothed t)
+    if sparse and e == 0:
+        a_lab = cw[safe]
+        A = a_lab
+        with np.errstate(invalid="ignore"):
+            loss = -a_lab * logp[rows, safe]
+        denom_rows = a_lab
+        a = None
+    else:
+        if sparse:
+            t = np.zeros((R, C), dtype=wd)
+            t[rows, safe] = 1
+        ts = (1 - e) * t + e / C if e else t
+        a = cw[None, :] * ts
+        A = a.sum(-1)
+        with np.errstate(invalid="ignore"):
+            terms = np.where(a == 0, wd(0), a * logp)
+        loss = -terms.sum(-1)
+        denom_rows = (cw[None, :] * t).sum(-1)
+
+    loss = sw * loss
+    with np.errstate(invalid="ignore", over="ignore"):
+        if a is None:
+            grad = A[:, None] * prob
+            grad[rows, safe] = a_lab * np.expm1(logp[rows, safe]) + (A - a_lab) * prob[rows, safe]
+        else:
+            grad = np.where(a == 0, 0, a * np.expm1(logp)) + (A[:, None] - a) * prob
+        grad = sw[:, None] * grad
+    loss = np.where(kept, loss, 0)
+    grad = np.where(kept[:, None], grad, 0)
+    loss = np.where(bad, np.nan, loss)
+    grad = np.where(bad[:, None], np.nan, grad)
+
+    red = p.reduction
+    n_kept = int(kept.sum())
+    if red == "none":
+        out = loss.reshape(batch_shape)
+    else:
+        total = loss.sum()
+        if red == "sum":
+            out, scale = total, wd(1)
+        else:
+            denom = wd(n_kept) if red == "mean" else (sw * np.where(kept, denom_rows, 0)).sum()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = total / denom if denom != 0 else wd(np.nan)
+                scale = 1 / denom if denom != 0 else wd(np.nan)
+        with np.errstate(invalid="ignore"):
+            grad = grad * scale
+    grad = np.moveaxis(grad.reshape(*batch_shape, C), -1, axis)
+
+    # saturation: a target class whose probability rounds to 0 or 1 in the trial dtype
+    if sparse:
+        pt = prob[rows, safe][kept]
+    else:
+        pt = prob[t > 0]
+    pt_d = cast(pt.astype(np.float64), dtype).astype(np.float64)
+    saturated = bool(np.any((pt_d == 1) | (pt_d == 0)) and C > 1)
+
+    finite = np.asarray(inputs.logits, dtype=np.float64)
+    finite = np.abs(finite[np.isfinite(finite)])
+    return Reference(
+        loss=np.asarray(out, dtype=np.float64),
+        grad=np.asarray(grad, dtype=np.float64),
+        precision=precision,
+        saturated=saturated,
+        max_abs_logit=float(finite.max()) if finite.size else 0.0,
+        rows=n_kept,
+        classes=C,
+    )
+
+
+def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise log-softmax keeping the tail; returns (log p, p, rows that are undefined)."""
+    wd = x.dtype.type
+    R, C = x.shape
+    bad = np.isnan(x).any(-1) | np.isposinf(x).any(-1) | np.isneginf(x).all(-1) if C else np.zeros(R, bool)
+    xs = np.where(bad[:, None], wd(0), x)
+    if C == 0:
+        return xs, xs, bad
+    idx = np.argmax(xs, axis=-1)
+    m = xs[np.arange(R), idx]
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = xs - m[:, None]
+        ex = np.exp(d)
+    ex[np.arange(R), idx] = 0  # sum over all but one argmax: exp(0) = 1 enters through log1p
+    lse_tail = np.log1p(ex.sum(-1))
+    logp = d - lse_tail[:, None]
+    prob = np.exp(logp)
+    return logp, prob, bad

@@ -1,0 +1,331 @@
+"""pytest plugin: YAML case files become test items, one per (case, dtype, framework, api, device).
+
+Each item materializes its trial's inputs, asks the oracle, runs one adapter path, judges the
+result, applies the known-differences file and appends one row to the JSONL shard. A new
+disagreement fails the item; a known one is xfail; an unsupported path is a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adapters
+from harness import expectations, oracle, tolerances
+from harness.adapter_api import Adapter, ApiPath, Observation
+from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id
+from harness.schema import Case, CaseFileError, load_file
+from harness.trials import Trial, materialize
+from harness.verdicts import judge
+
+ORACLE = "oracle"  # pseudo-framework: checks the oracle against the golden values written in cases
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("harness", "loss conformance harness")
+    g.addoption("--framework", action="append", default=[], help="framework(s) to run (repeat or comma-separate); default: all installed, plus the oracle's golden checks")
+    g.addoption("--shard-out", default=None, help="append result rows to this JSONL shard")
+    g.addoption("--known", default=None, help="known-differences file (default: known_differences.yaml in the rootdir)")
+    g.addoption("--progress", default=None, help="write 'BEGIN <row id>' here before each trial (crash detection)")
+    g.addoption("--resume", action="store_true", help="skip rows already present in --shard-out")
+    g.addoption("--device", action="append", default=[], help="only these devices (cpu, cuda:0, ...)")
+    parser.addini("harness_cases", "directories whose YAML files are case files", type="paths", default=[])
+
+
+# --------------------------------------------------------------------------- session state
+
+
+class _State:
+    def __init__(self, config):
+        self.config = config
+        names = [n for f in config.getoption("framework") for n in f.split(",") if n]
+        self.frameworks = names or [ORACLE, *adapters.registry()]
+        self.devices_filter = [d for f in config.getoption("device") for d in f.split(",") if d]
+        self.adapters: dict[str, Adapter] = {}
+        self.unavailable: dict[str, str] = {}
+        known = config.getoption("known") or str(Path(config.rootpath) / "known_differences.yaml")
+        self.entries = expectations.load(known)
+        self.used: set[int] = set()
+        out = config.getoption("shard_out")
+        self.writer = ShardWriter(out) if out else None
+        self.done: set[str] = set()
+        if out and config.getoption("resume") and Path(out).exists():
+            self.done = {r.row_id for r in read_rows(out)}
+        prog = config.getoption("progress")
+        self.progress = open(prog, "a", encoding="utf-8") if prog else None
+        self.ref_cache: dict[str, tuple] = {}
+        self.rows: list[Row] = []
+        self.case_ids: dict[str, str] = {}
+
+    def adapter(self, name: str) -> Adapter | None:
+        if name == ORACLE or name in self.unavailable:
+            return None
+        if name not in self.adapters:
+            missing = adapters.missing_modules(name)
+            if missing:
+                self.unavailable[name] = f"not installed: no module named {', '.join(missing)}"
+                return None
+            try:
+                self.adapters[name] = adapters.load(name)
+            except Exception as e:  # noqa: BLE001 - a framework that fails to import is a result
+                self.unavailable[name] = f"failed to import: {type(e).__name__}: {e}"
+                return None
+        return self.adapters[name]
+
+    def reference(self, trial: Trial):
+        """(inputs, reference, tolerance) of a trial, computed once per process."""
+        key = trial.id
+        if key not in self.ref_cache:
+            if len(self.ref_cache) > 4:
+                self.ref_cache.clear()
+            inputs = materialize(trial)
+            ref = tol = None
+            if not trial.case.expect.error:
+                ref = oracle.compute(trial.case, inputs, trial.dtype)
+                tol = tolerances.for_trial(trial.case, trial.dtype, ref, inputs.logits)
+            self.ref_cache[key] = (inputs, ref, tol)
+        return self.ref_cache[key]
+
+    def record(self, row: Row) -> None:
+        e = expectations.apply(row, self.entries)
+        if e is not None:
+            self.used.add(id(e))
+        if self.writer:
+            self.writer.write(row)
+        self.rows.append(row)
+
+    def begin(self, rid: str) -> None:
+        if self.progress:
+            self.progress.write(f"BEGIN {rid}\n")
+            self.progress.flush()
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def pytest_configure(config):
+    config.stash[_STATE] = _State(config)
+
+
+def pytest_unconfigure(config):
+    st = config.stash.get(_STATE, None)
+    if st is None:
+        return
+    if st.writer:
+        st.writer.close()
+    if st.progress:
+        st.progress.close()
+
+
+def _state(config) -> _State:
+    return config.stash[_STATE]
+
+
+# --------------------------------------------------------------------------- collection
+
+
+def _is_case_file(file_path: Path, config) -> bool:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    root = Path(config.rootpath).resolve()
+    fp = file_path.resolve()
+    roots = [Path(p).resolve() for p in config.getini("harness_cases")]
+    for a in config.args:
+        p = Path(a.split("::")[0])
+        p = (Path(config.invocation_params.dir) / p).resolve()
+        if p != root:
+            roots.append(p)
+    return any(fp == r or r in fp.parents for r in roots)
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if _is_case_file(file_path, parent.config):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFileProblem(Exception):
+    pass
+
+
+class CaseFile(pytest.File):
+    def collect(self):
+        st = _state(self.config)
+        try:
+            cases = load_file(self.path)
+        except CaseFileError as e:
+            raise CaseFileProblem(str(e)) from None
+        for case in cases:
+            first = st.case_ids.setdefault(case.id, str(case.location))
+            if first != str(case.location):
+                raise CaseFileProblem(f"{case.location}: id: duplicate id {case.id!r}; first defined at {first}")
+        for case in cases:
+            yield from self._items(st, case)
+
+    def _items(self, st: _State, case: Case):
+        for fw in st.frameworks:
+            if fw == ORACLE:
+                if case.expect.loss is not None:
+                    yield TrialItem.from_parent(self, name=row_id(case.id, ORACLE, "golden", "cpu", "float64"),
+                                                case=case, dtype="float64", framework=ORACLE, api_path=None, device="cpu")
+                continue
+            ad = st.adapter(fw)
+            if ad is None:
+                continue
+            devices = [d for d in ad.devices() if not st.devices_filter or d in st.devices_filter]
+            for dtype in case.dtypes:
+                for device in devices:
+                    for path in ad.paths():
+                        if case.family not in path.families:
+                            continue
+                        rid = row_id(case.id, fw, path.name, device, dtype)
+                        if rid in st.done:
+                            continue
+                        yield TrialItem.from_parent(self, name=rid, case=case, dtype=dtype, framework=fw,
+                                                    api_path=path, device=device)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CaseFileProblem):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+
+class ConformanceFailure(AssertionError):
+    pass
+
+
+class TrialItem(pytest.Item):
+    def __init__(self, *, case: Case, dtype: str, framework: str, api_path: ApiPath | None, device: str, **kw):
+        super().__init__(**kw)
+        self.case, self.dtype, self.framework, self.api_path, self.device = case, dtype, framework, api_path, device
+        for kwd in (framework, dtype, device, case.family, *case.tags):
+            self.extra_keyword_matches.add(kwd)
+
+    def reportinfo(self):
+        return self.path, self.case.location.line, self.name
+
+    def runtest(self):
+        st = _state(self.config)
+        st.begin(self.name)
+        t0 = time.perf_counter()
+        try:
+            row = self._row(st)
+        except Exception as e:  # noqa: BLE001 - a harness bug becomes a row, and the run goes on
+            row = self._base_row(st, "error")
+            row.message = f"harness error: {type(e).__name__}: {e}"
+            row.traceback = traceback.format_exc()
+            row.flags = ["harness_error"]
+        row.duration_s = round(time.perf_counter() - t0, 6)
+        st.record(row)
+        self.user_properties.append(("verdict", row.verdict))
+        if row.verdict == "unsupported":
+            pytest.skip(f"unsupported: {row.message}")
+        if row.verdict == "known":
+            pytest.xfail(f"known {row.raw_verdict}: {row.known_reason} ({row.known_link})")
+        if row.verdict == "fixed":
+            warnings.warn(f"{self.name}: recorded as {row.known_reason!r} but now passes: update known_differences", stacklevel=1)
+        if row.verdict in FAILING:
+            raise ConformanceFailure(f"{row.verdict}: {row.message} [{self.name}; rtol={row.rtol}, atol={row.atol}; {row.call}]")
+
+    def _base_row(self, st: _State, verdict: str) -> Row:
+        c = self.case
+        return Row(
+            row_id=self.name, case=c.id, family=c.family, framework=self.framework,
+            api=self.api_path.name if self.api_path else "golden", device=self.device, device_requested=self.device,
+            dtype=self.dtype, verdict=verdict, tags=list(c.tags), description=c.description, source=str(c.location),
+            reduction=c.params.reduction,
+            framework_version=(st.adapters[self.framework].version() if self.framework in st.adapters else ""),
+        )
+
+    def _row(self, st: _State) -> Row:
+        trial = Trial(self.case, self.dtype)
+        inputs, ref, tol = st.reference(trial)
+        if self.framework == ORACLE:
+            obs = Observation(dtype="float64", call="harness.oracle.compute", device="cpu",
+                              loss=ref.loss.reshape(-1), grad=ref.grad)
+            golden = np.asarray(self.case.expect.loss, dtype=np.float64)
+            ref_for_golden = oracle.Reference(
+                loss=golden if golden.shape == obs.loss.shape else golden.reshape(-1), grad=ref.grad,
+                precision="golden", saturated=False, max_abs_logit=0.0, rows=ref.rows, classes=ref.classes)
+            # the oracle must reproduce the golden values to 1 float64 ULP
+            tol = tolerances.Tolerance(loss_rtol=np.finfo(np.float64).eps, loss_atol=0.0, grad_rtol=0.0,
+                                       grad_atol=0.0, source="golden values: 1 float64 ULP")
+            out = judge(self.case, ref_for_golden, obs, tol)
+        else:
+            obs = st.adapters[self.framework].run(self.api_path, self.case, inputs, self.dtype, self.device)
+            out = judge(self.case, ref, obs, tol)
+        row = self._base_row(st, out.verdict)
+        row.call = obs.call or (self.api_path.name if self.api_path else "")
+        row.device = obs.device or self.device
+        row.flags = out.flags
+        row.message = out.message
+        row.traceback = obs.traceback
+        for k, v in out.metrics.items():
+            setattr(row, k, v)
+        if ref is not None:
+            row.oracle_precision = ref.precision
+        if tol is not None:
+            row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
+            row.tolerance_source = tol.source
+        if row.device != self.device and out.verdict not in ("unsupported", "error"):
+            row.flags.append("wrong_device")
+            row.verdict = "error"
+            row.message = f"ran on {row.device}, but should run on {self.device}. {row.message}".strip()
+        return row
+
+
+# --------------------------------------------------------------------------- session end
+
+
+def pytest_sessionstart(session):
+    st = _state(session.config)
+    out = session.config.getoption("shard_out")
+    if out:
+        env = {"harness": _harness_env(), "frameworks": {}}
+        for fw in st.frameworks:
+            ad = st.adapter(fw)
+            if ad is not None:
+                env["frameworks"][fw] = ad.environment()
+        Path(out).with_suffix(".env.json").write_text(json.dumps(env, indent=1, default=str))
+
+
+def _harness_env() -> dict:
+    import platform
+    import subprocess
+    import sys
+
+    from harness import __version__
+
+    commit = ""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"version": __version__, "commit": commit, "python": sys.version.split()[0],
+            "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "pid": os.getpid()}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    st = config.stash.get(_STATE, None)
+    if st is None:
+        return
+    tr = terminalreporter
+    for fw, why in st.unavailable.items():
+        tr.write_line(f"harness: framework {fw} unavailable: {why}", yellow=True)
+    if st.rows:
+        counts: dict[str, int] = {}
+        for r in st.rows:
+            counts[r.verdict] = counts.get(r.verdict, 0) + 1
+        tr.write_line("harness verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        for e in expectations.unused(st.entries, st.rows) if not config.getoption("resume") else []:
+            if not config.getoption("keyword") and not config.getoption("markexpr"):
+                tr.write_line(f"harness: known difference at {e.location} matches no row ({e.case} {e.framework} {e.api})", yellow=True)

@@ -1,0 +1,156 @@
+"""The result row schema: one row per (case, dtype, framework, api, device), and JSONL shard I/O."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+VERDICTS = (
+    "pass",
+    "loss_mismatch",
+    "grad_mismatch",
+    "nonfinite",
+    "error",
+    "expected_error",
+    "missing_error",
+    "unsupported",
+    "crash",
+    "timeout",
+    "known",
+    "fixed",
+    "unavailable",
+)
+# Verdicts that fail a run unless the known-differences file records them.
+FAILING = frozenset({"loss_mismatch", "grad_mismatch", "nonfinite", "error", "missing_error", "crash", "timeout"})
+
+
+@dataclass
+class Row:
+    row_id: str
+    case: str
+    family: str
+    framework: str
+    api: str
+    device: str
+    dtype: str
+    verdict: str
+    raw_verdict: str = ""  # the verdict before the known-differences file was applied
+    framework_version: str = ""
+    call: str = ""  # the call chain the adapter actually executed
+    device_requested: str = ""
+    flags: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    source: str = ""  # file:line of the case
+    reduction: str = ""
+    loss: float | None = None  # observed value at the worst element
+    ref_loss: float | None = None
+    loss_abs_err: float | None = None
+    loss_rel_err: float | None = None
+    loss_ulp: float | None = None
+    loss_worst_index: list[int] | None = None
+    grad: float | None = None
+    ref_grad: float | None = None
+    grad_max_abs_err: float | None = None
+    grad_max_rel_err: float | None = None
+    grad_ulp: float | None = None
+    grad_worst_index: list[int] | None = None
+    grad_norm: float | None = None
+    ref_grad_norm: float | None = None
+    nan_count: int = 0
+    inf_count: int = 0
+    ref_nan_count: int = 0
+    ref_inf_count: int = 0
+    rtol: float | None = None
+    atol: float | None = None
+    grad_rtol: float | None = None
+    grad_atol: float | None = None
+    tolerance_source: str = ""
+    oracle_precision: str = ""
+    message: str = ""
+    traceback: str = ""
+    known_reason: str = ""
+    known_link: str = ""
+    duration_s: float | None = None
+    shard: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Row":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def row_id(case: str, framework: str, api: str, device: str, dtype: str) -> str:
+    """The pytest-style id of a row; `-k` matches any part of it."""
+    return f"{case}[{framework}-{api}-{device}-{dtype}]"
+
+
+COLUMNS = [f.name for f in fields(Row)]
+
+
+def _clean(v: Any) -> Any:
+    """JSON has no NaN/Inf: write them as strings so the file stays strict JSON."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def _unclean(v: Any) -> Any:
+    if v in ("nan", "inf", "-inf"):
+        return float(v)
+    return v
+
+
+_NUMERIC = {f.name for f in fields(Row) if "float" in str(f.type)}
+
+
+class ShardWriter:
+    """Append rows to a JSONL shard, one line per row, flushed as it is written."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def write(self, row: Row) -> None:
+        self._f.write(row.to_json() + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def read_rows(path: str | Path) -> list[Row]:
+    """Rows of a JSONL file; a torn last line (a killed writer) is skipped."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            for k in _NUMERIC:
+                if k in d:
+                    d[k] = _unclean(d[k])
+            out.append(Row.from_dict(d))
+    return out
+
+
+def write_rows(path: str | Path, rows: Iterable[Row]) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(r.to_json() + "\n")
+    os.replace(tmp, path)

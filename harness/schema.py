@@ -1,0 +1,593 @@
+"""The case schema: load YAML 1.2 case files and validate them strictly, with file:line:col errors."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from harness import generators
+from harness.dtypes import FLOAT_DTYPES
+
+# Families whose semantics (DESIGN.md) the oracle and the adapters implement today.
+FAMILIES: dict[str, dict[str, Any]] = {
+    "softmax_cross_entropy": {"labels": "dense"},
+    "sparse_softmax_cross_entropy": {"labels": "sparse"},
+}
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
+PARAM_KEYS = (
+    "reduction",
+    "class_weights",
+    "sample_weights",
+    "label_smoothing",
+    "ignore_index",
+    "axis",
+)
+CASE_KEYS = (
+    "id",
+    "family",
+    "description",
+    "tags",
+    "logits",
+    "labels",
+    "params",
+    "dtypes",
+    "expect",
+    "tolerance",
+)
+REQUIRED_KEYS = ("id", "family", "description", "logits", "labels")
+EXPECT_KEYS = ("loss", "error", "reason")
+TOLERANCE_KEYS = ("loss_rtol", "loss_atol", "grad_rtol", "grad_atol", "reason")
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: Location
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.field}: {self.message}"
+
+
+class CaseFileError(Exception):
+    """One or more problems in case files; nothing from those files may run."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True, eq=False)
+class Literal:
+    """An input array written out in the case file."""
+
+    values: Any  # nested lists of numbers
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Generated:
+    """An input produced by a named, seeded generator when the case runs."""
+
+    name: str
+    args: dict[str, Any]
+    shape: tuple[int, ...]
+
+
+InputSpec = Literal | Generated
+
+
+@dataclass(frozen=True)
+class Params:
+    reduction: str = "none"
+    class_weights: tuple[float, ...] | None = None
+    sample_weights: tuple[float, ...] | None = None
+    label_smoothing: float = 0.0
+    ignore_index: int | None = None
+    axis: int = -1
+
+    def non_default(self) -> dict[str, Any]:
+        """The options a case sets beyond the defaults (what an adapter path must support)."""
+        out = {}
+        for name, default in (
+            ("class_weights", None),
+            ("sample_weights", None),
+            ("label_smoothing", 0.0),
+            ("ignore_index", None),
+            ("axis", -1),
+        ):
+            if getattr(self, name) != default:
+                out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True)
+class Expect:
+    loss: tuple[float, ...] | None = None
+    error: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ToleranceOverride:
+    reason: str
+    loss_rtol: float | None = None
+    loss_atol: float | None = None
+    grad_rtol: float | None = None
+    grad_atol: float | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    family: str
+    description: str
+    logits: InputSpec
+    labels: InputSpec
+    params: Params = Params()
+    tags: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = FLOAT_DTYPES
+    expect: Expect = Expect()
+    tolerance: ToleranceOverride | None = None
+    location: Location = field(default=Location("<memory>", 0, 0), compare=False)
+
+    @property
+    def sparse(self) -> bool:
+        return FAMILIES[self.family]["labels"] == "sparse"
+
+    @property
+    def num_classes(self) -> int:
+        return self.logits.shape[self.params.axis]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")  # round-trip keeps line numbers; it never constructs Python objects
+    y.version = (1, 2)
+    y.allow_duplicate_keys = False
+    return y
+
+
+def load_paths(paths: list[str | Path]) -> list[Case]:
+    """Load every case file under the given files/directories; raise CaseFileError listing all problems."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files.extend(sorted([*p.rglob("*.yaml"), *p.rglob("*.yml")]))
+        elif p.is_file():
+            files.append(p)
+        else:
+            problems.append(Problem(Location(str(p), 0, 0), "path", "no such file or directory"))
+    cases: list[Case] = []
+    for f in files:
+        try:
+            cases.extend(load_file(f))
+        except CaseFileError as e:
+            problems.extend(e.problems)
+    seen: dict[str, Case] = {}
+    for c in cases:
+        if c.id in seen:
+            problems.append(
+                Problem(c.location, "id", f"duplicate id {c.id!r}; first defined at {seen[c.id].location}")
+            )
+        else:
+            seen[c.id] = c
+    if problems:
+        raise CaseFileError(problems)
+    if not cases:
+        raise CaseFileError([Problem(Location(", ".join(map(str, paths)), 0, 0), "cases", "no cases found")])
+    return cases
+
+
+def load_file(path: str | Path) -> list[Case]:
+    path = Path(path)
+    name = str(path)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CaseFileError(
+            [Problem(Location(name, 0, 0), "file", f"{size} bytes is over the {MAX_FILE_BYTES}-byte limit")]
+        )
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return load_text(text, name)
+
+
+def load_text(text: str, name: str = "<string>") -> list[Case]:
+    try:
+        doc = _yaml().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 0, 0)
+        raise CaseFileError([Problem(loc, "yaml", f"{e.problem or e}")]) from None
+    except (YAMLError, ValueError, RecursionError) as e:
+        raise CaseFileError([Problem(Location(name, 0, 0), "yaml", str(e).splitlines()[0])]) from None
+    v = _Validator(name)
+    cases = v.document(doc)
+    if v.problems:
+        raise CaseFileError(v.problems)
+    return cases
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Validator:
+    def __init__(self, name: str):
+        self.name = name
+        self.problems: list[Problem] = []
+        self.nodes = 0
+
+    # -- helpers
+    def loc(self, node: Any, key: Any = None, parent: Any = None) -> Location:
+        try:
+            if parent is not None and key is not None:
+                if isinstance(parent, CommentedMap):
+                    line, col = parent.lc.value(key) if parent.lc.data.get(key) else parent.lc.key(key)
+                    return Location(self.name, line + 1, col + 1)
+                if isinstance(parent, CommentedSeq):
+                    line, col = parent.lc.item(key)
+                    return Location(self.name, line + 1, col + 1)
+            if hasattr(node, "lc"):
+                return Location(self.name, node.lc.line + 1, node.lc.col + 1)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+        if parent is not None and hasattr(parent, "lc"):
+            return Location(self.name, parent.lc.line + 1, parent.lc.col + 1)
+        return Location(self.name, 0, 0)
+
+    def err(self, loc: Location, fieldname: str, message: str) -> None:
+        self.problems.append(Problem(loc, fieldname, message))
+
+    def check_keys(self, m: CommentedMap, allowed: tuple[str, ...], where: str) -> None:
+        for k in m:
+            if k not in allowed:
+                hint = difflib.get_close_matches(str(k), allowed, n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
+                self.err(self.loc(None, k, m), f"{where}{k}", f"unknown key{extra}")
+
+    def count(self, node: Any, depth: int = 0) -> None:
+        """Refuse documents that are too deep or too large (including alias expansion)."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Abort("document has more than %d nodes (aliases count each time they are used)" % MAX_NODES)
+        if depth > 64:
+            raise _Abort("document is nested more than 64 levels deep")
+        if isinstance(node, dict):
+            for v in node.values():
+                self.count(v, depth + 1)
+        elif isinstance(node, list):
+            for v in node:
+                self.count(v, depth + 1)
+
+    # -- document
+    def document(self, doc: Any) -> list[Case]:
+        if doc is None:
+            self.err(Location(self.name, 1, 1), "document", "empty file; expected a list of cases")
+            return []
+        try:
+            self.count(doc)
+        except _Abort as e:
+            self.err(Location(self.name, 1, 1), "document", str(e))
+            return []
+        if not isinstance(doc, CommentedSeq):
+            self.err(self.loc(doc), "document", f"expected a list of cases, got {_kind(doc)}")
+            return []
+        cases = []
+        for i, item in enumerate(doc):
+            if not isinstance(item, CommentedMap):
+                self.err(self.loc(item, i, doc), f"[{i}]", f"expected a mapping (one case), got {_kind(item)}")
+                continue
+            before = len(self.problems)
+            case = self.case(item, i)
+            if case is not None and len(self.problems) == before:
+                cases.append(case)
+        return cases
+
+    def case(self, m: CommentedMap, index: int) -> Case | None:
+        cid = m.get("id")
+        prefix = f"{cid}." if isinstance(cid, str) else f"[{index}]."
+        self.check_keys(m, CASE_KEYS, prefix)
+        for k in REQUIRED_KEYS:
+            if k not in m:
+                self.err(self.loc(m), f"{prefix}{k}", "required key is missing")
+        if any(k not in m for k in REQUIRED_KEYS):
+            return None
+        ok = True
+        if not isinstance(cid, str) or not cid or any(c.isspace() or c in "[]" for c in cid):
+            self.err(self.loc(cid, "id", m), f"{prefix}id", "expected a non-empty string without spaces or brackets")
+            ok = False
+        family = m["family"]
+        if family not in FAMILIES:
+            hint = difflib.get_close_matches(str(family), FAMILIES, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            self.err(
+                self.loc(family, "family", m),
+                f"{prefix}family",
+                f"unknown family {family!r}; implemented: {', '.join(FAMILIES)}{extra}",
+            )
+            return None
+        desc = m["description"]
+        if not isinstance(desc, str) or not desc.strip():
+            self.err(self.loc(desc, "description", m), f"{prefix}description", "expected a non-empty string")
+            ok = False
+        tags = m.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+            self.err(self.loc(tags, "tags", m), f"{prefix}tags", "expected a list of non-empty strings")
+            ok = False
+        dtypes = m.get("dtypes", list(FLOAT_DTYPES))
+        if not isinstance(dtypes, list) or not dtypes or any(d not in FLOAT_DTYPES for d in dtypes):
+            self.err(
+                self.loc(dtypes, "dtypes", m),
+                f"{prefix}dtypes",
+                f"expected a non-empty list drawn from {', '.join(FLOAT_DTYPES)}, got {_plain(dtypes)!r}",
+            )
+            ok = False
+        elif len(set(dtypes)) != len(dtypes):
+            self.err(self.loc(dtypes, "dtypes", m), f"{prefix}dtypes", "a dtype is listed twice")
+            ok = False
+        params = self.params(m.get("params", CommentedMap()), m, prefix)
+        sparse = FAMILIES[family]["labels"] == "sparse"
+        logits = self.input(m["logits"], "logits", m, prefix, kind="logits")
+        labels = self.input(m["labels"], "labels", m, prefix, kind="sparse" if sparse else "dense", logits=logits)
+        expect = self.expect(m.get("expect", CommentedMap()), m, prefix)
+        tol = self.tolerance(m.get("tolerance"), m, prefix)
+        if not ok or params is None or logits is None or labels is None or expect is None or tol is False:
+            return None
+        if not self.consistent(m, prefix, logits, labels, params, sparse, expect):
+            return None
+        return Case(
+            id=cid,
+            family=family,
+            description=desc.strip(),
+            logits=logits,
+            labels=labels,
+            params=params,
+            tags=tuple(tags),
+            dtypes=tuple(dtypes),
+            expect=expect,
+            tolerance=tol,
+            location=self.loc(m),
+        )
+
+    def params(self, p: Any, m: CommentedMap, prefix: str) -> Params | None:
+        where = f"{prefix}params"
+        if not isinstance(p, CommentedMap):
+            self.err(self.loc(p, "params", m), where, f"expected a mapping, got {_kind(p)}")
+            return None
+        self.check_keys(p, PARAM_KEYS, where + ".")
+        before = len(self.problems)
+        kw: dict[str, Any] = {}
+        if "reduction" in p:
+            if p["reduction"] not in REDUCTIONS:
+                self.err(self.loc(None, "reduction", p), f"{where}.reduction", f"expected one of {', '.join(REDUCTIONS)}, got {p['reduction']!r}")
+            else:
+                kw["reduction"] = p["reduction"]
+        for key in ("class_weights", "sample_weights"):
+            if key in p:
+                v = p[key]
+                if not isinstance(v, list) or not v or not all(_is_number(x) and math.isfinite(x) and x >= 0 for x in v):
+                    self.err(self.loc(None, key, p), f"{where}.{key}", "expected a non-empty list of finite numbers >= 0")
+                else:
+                    kw[key] = tuple(float(x) for x in v)
+        if "label_smoothing" in p:
+            v = p["label_smoothing"]
+            if not _is_number(v) or not (0.0 <= v <= 1.0):
+                self.err(self.loc(None, "label_smoothing", p), f"{where}.label_smoothing", f"expected a number in [0, 1], got {_plain(v)!r}")
+            else:
+                kw["label_smoothing"] = float(v)
+        if "ignore_index" in p:
+            v = p["ignore_index"]
+            if not isinstance(v, int) or isinstance(v, bool):
+                self.err(self.loc(None, "ignore_index", p), f"{where}.ignore_index", f"expected an integer, got {_plain(v)!r}")
+            else:
+                kw["ignore_index"] = int(v)
+        if "axis" in p:
+            v = p["axis"]
+            if not isinstance(v, int) or isinstance(v, bool):
+                self.err(self.loc(None, "axis", p), f"{where}.axis", f"expected an integer, got {_plain(v)!r}")
+            else:
+                kw["axis"] = int(v)
+        if len(self.problems) != before:
+            return None
+        return Params(**kw)
+
+    def input(self, v: Any, key: str, m: CommentedMap, prefix: str, kind: str, logits: InputSpec | None = None) -> InputSpec | None:
+        where = f"{prefix}{key}"
+        loc = self.loc(v, key, m)
+        if isinstance(v, CommentedMap):
+            if "generate" not in v:
+                self.err(loc, where, "a mapping input needs 'generate: NAME' (one of: %s)" % ", ".join(generators.names(kind)))
+                return None
+            name = v["generate"]
+            args = {k: _plain(x) for k, x in v.items() if k != "generate"}
+            try:
+                shape = generators.validate(name, args, kind, None if logits is None else logits.shape)
+            except generators.GeneratorError as e:
+                self.err(self.loc(None, e.field or "generate", v) if e.field in v else loc, f"{where}.{e.field or 'generate'}", str(e))
+                return None
+            return Generated(name=name, args=args, shape=shape)
+        if not isinstance(v, list):
+            self.err(loc, where, f"expected a nested list or a generator mapping, got {_kind(v)}")
+            return None
+        values = _plain(v)
+        shape = _shape(values)
+        if shape is None:
+            self.err(loc, where, "ragged nested list: every row must have the same length")
+            return None
+        flat = _flatten(values)
+        if kind == "sparse":
+            bad = [x for x in flat if not (isinstance(x, int) and not isinstance(x, bool))]
+            if bad:
+                self.err(loc, where, f"sparse labels must be integers, got {bad[0]!r}")
+                return None
+        else:
+            bad = [x for x in flat if not _is_number(x)]
+            if bad:
+                self.err(loc, where, f"expected numbers, got {bad[0]!r}")
+                return None
+            if kind == "dense" and any(math.isnan(x) for x in flat):
+                self.err(loc, where, "NaN in labels")
+                return None
+        if kind == "logits" and len(shape) < 2:
+            self.err(loc, where, f"expected at least 2 dimensions [batch, classes], got shape {list(shape)}")
+            return None
+        return Literal(values=values, shape=shape)
+
+    def expect(self, e: Any, m: CommentedMap, prefix: str) -> Expect | None:
+        where = f"{prefix}expect"
+        if not isinstance(e, CommentedMap):
+            self.err(self.loc(e, "expect", m), where, f"expected a mapping, got {_kind(e)}")
+            return None
+        self.check_keys(e, EXPECT_KEYS, where + ".")
+        loss = None
+        if "loss" in e:
+            v = _plain(e["loss"])
+            if _is_number(v):
+                v = [v]
+            if not isinstance(v, list) or not all(_is_number(x) for x in v):
+                self.err(self.loc(None, "loss", e), f"{where}.loss", "expected a number or a list of numbers")
+                return None
+            loss = tuple(float(x) for x in v)
+        error = e.get("error", False)
+        if not isinstance(error, bool):
+            self.err(self.loc(None, "error", e), f"{where}.error", f"expected true or false, got {_plain(error)!r}")
+            return None
+        reason = e.get("reason", "")
+        if not isinstance(reason, str):
+            self.err(self.loc(None, "reason", e), f"{where}.reason", "expected a string")
+            return None
+        if error and loss is not None:
+            self.err(self.loc(e), where, "a case cannot expect both an error and a loss")
+            return None
+        return Expect(loss=loss, error=error, reason=reason)
+
+    def tolerance(self, t: Any, m: CommentedMap, prefix: str) -> ToleranceOverride | None | bool:
+        if t is None:
+            return None
+        where = f"{prefix}tolerance"
+        if not isinstance(t, CommentedMap):
+            self.err(self.loc(t, "tolerance", m), where, f"expected a mapping, got {_kind(t)}")
+            return False
+        self.check_keys(t, TOLERANCE_KEYS, where + ".")
+        reason = t.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            self.err(self.loc(t), f"{where}.reason", "a tolerance override must say why (reason: ...)")
+            return False
+        kw = {}
+        for k in TOLERANCE_KEYS[:-1]:
+            if k in t:
+                if not _is_number(t[k]) or not t[k] >= 0:
+                    self.err(self.loc(None, k, t), f"{where}.{k}", "expected a number >= 0")
+                    return False
+                kw[k] = float(t[k])
+        return ToleranceOverride(reason=reason.strip(), **kw)
+
+    def consistent(self, m, prefix, logits, labels, params, sparse, expect) -> bool:
+        ok = True
+        nd = len(logits.shape)
+        axis = params.axis
+        if not -nd <= axis < nd:
+            self.err(self.loc(None, "params", m), f"{prefix}params.axis", f"axis {axis} out of range for logits of {nd} dimensions")
+            return False
+        classes = logits.shape[axis]
+        batch_shape = tuple(s for i, s in enumerate(logits.shape) if i != axis % nd)
+        if sparse:
+            if labels.shape != batch_shape:
+                self.err(self.loc(None, "labels", m), f"{prefix}labels", f"shape {list(labels.shape)} does not match logits {list(logits.shape)} without the class axis: expected {list(batch_shape)}")
+                ok = False
+            elif isinstance(labels, Literal) and not expect.error:
+                for x in _flatten(labels.values):
+                    if not (0 <= x < classes) and x != params.ignore_index:
+                        self.err(self.loc(None, "labels", m), f"{prefix}labels", f"label {x} is out of range for {classes} classes (set expect: {{error: true}} if the case means it)")
+                        ok = False
+                        break
+        elif labels.shape != logits.shape:
+            self.err(self.loc(None, "labels", m), f"{prefix}labels", f"shape {list(labels.shape)} does not match logits {list(logits.shape)}")
+            ok = False
+        if params.class_weights is not None and len(params.class_weights) != classes:
+            self.err(self.loc(None, "params", m), f"{prefix}params.class_weights", f"{len(params.class_weights)} weights for {classes} classes")
+            ok = False
+        rows = batch_shape[0] if batch_shape else 1
+        if params.sample_weights is not None and len(params.sample_weights) != rows:
+            self.err(self.loc(None, "params", m), f"{prefix}params.sample_weights", f"{len(params.sample_weights)} weights for {rows} rows")
+            ok = False
+        if params.ignore_index is not None and not sparse:
+            self.err(self.loc(None, "params", m), f"{prefix}params.ignore_index", "applies to integer labels only")
+            ok = False
+        if params.reduction == "weighted_mean" and not (params.class_weights or params.sample_weights):
+            pass  # weighted_mean without weights equals mean over kept rows; allowed
+        return ok
+
+
+class _Abort(Exception):
+    pass
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    if v is None:
+        return "nothing"
+    return f"{type(v).__name__} {v!r}"
+
+
+def _plain(v: Any) -> Any:
+    """ruamel's round-trip types to plain Python (lists, dicts, int, float, str, bool)."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, str):
+        return str(v)
+    return v
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _shape(values: Any) -> tuple[int, ...] | None:
+    if not isinstance(values, list):
+        return ()
+    if not values:
+        return (0,)
+    shapes = {_shape(v) for v in values}
+    if len(shapes) != 1 or None in shapes:
+        return None
+    return (len(values), *shapes.pop())
+
+
+def _flatten(values: Any) -> list[Any]:
+    if isinstance(values, list):
+        return [x for v in values for x in _flatten(v)]
+    return [values]

@@ -1,0 +1,52 @@
+"""Expand cases into trials (case x dtype) and materialize their inputs in the trial dtype."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from harness import generators
+from harness.dtypes import cast
+from harness.oracle import Inputs
+from harness.schema import Case, Generated
+
+
+@dataclass(frozen=True)
+class Trial:
+    case: Case
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.case.id}[{self.dtype}]"
+
+
+def expand(cases: list[Case]) -> list[Trial]:
+    return [Trial(c, d) for c in cases for d in c.dtypes]
+
+
+def _array(spec, logits_shape=None, axis=-1) -> np.ndarray:
+    if isinstance(spec, Generated):
+        return generators.generate(spec.name, spec.args, logits_shape, axis)
+    return np.asarray(spec.values)
+
+
+@lru_cache(maxsize=4)
+def materialize(trial: Trial) -> Inputs:
+    """Inputs of a trial: logits, dense labels and weights rounded to the trial dtype.
+
+    Rounding happens once, here, so that neither the oracle nor any framework is blamed for it.
+    """
+    case = trial.case
+    logits64 = _array(case.logits).astype(np.float64)
+    raw_labels = _array(case.labels, logits64.shape, case.params.axis)
+    labels = raw_labels.astype(np.int64) if case.sparse else cast(raw_labels, trial.dtype)
+    p = case.params
+    cw = None if p.class_weights is None else cast(np.asarray(p.class_weights), trial.dtype)
+    sw = None if p.sample_weights is None else cast(np.asarray(p.sample_weights), trial.dtype)
+    out = Inputs(logits=cast(logits64, trial.dtype), labels=labels, class_weights=cw, sample_weights=sw)
+    for a in (out.logits, out.labels):
+        a.setflags(write=False)
+    return out

@@ -1,0 +1,133 @@
+"""Verdict logic: compare an observation with the oracle's reference under a tolerance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.adapter_api import Observation
+from harness.dtypes import ulp_distance
+from harness.oracle import Reference
+from harness.schema import Case
+from harness.tolerances import Tolerance
+
+# Flag thresholds (relative to the oracle's largest gradient entry).
+VANISH_REF_MIN = 1e-4  # the oracle's gradient must be at least this large for "vanishing" to mean anything
+VANISH_RATIO = 1e-2  # ... and the framework's below this fraction of it
+EXPLODE_RATIO = 1e2
+
+
+@dataclass
+class Outcome:
+    verdict: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | None) -> Outcome:
+    if obs.unsupported:
+        return Outcome("unsupported", message=obs.unsupported)
+    if case.expect.error:
+        if obs.error:
+            return Outcome("expected_error", message=obs.error)
+        return Outcome(
+            "missing_error",
+            message=f"returned a value where the case expects an error ({case.expect.reason or 'invalid input'})",
+        )
+    if obs.error:
+        return Outcome("error", message=obs.error)
+    assert ref is not None and tol is not None
+    loss = np.asarray(obs.loss, dtype=np.float64)
+    grad = np.asarray(obs.grad, dtype=np.float64)
+    if loss.shape != ref.loss.shape or grad.shape != ref.grad.shape:
+        return Outcome(
+            "loss_mismatch" if loss.shape != ref.loss.shape else "grad_mismatch",
+            message=f"shape: loss {list(loss.shape)}, grad {list(grad.shape)}, "
+            f"but should be loss {list(ref.loss.shape)}, grad {list(ref.grad.shape)}",
+        )
+    m: dict[str, Any] = {}
+    lm = _metrics(loss, ref.loss, case, tol.loss_rtol, tol.loss_atol, "loss", obs_dtype=obs.dtype)
+    gm = _metrics(grad, ref.grad, case, tol.grad_rtol, tol.grad_atol, "grad", obs_dtype=obs.dtype)
+    m.update(lm.pop("metrics"))
+    m.update(gm.pop("metrics"))
+    m["nan_count"] = int(np.isnan(loss).sum() + np.isnan(grad).sum())
+    m["inf_count"] = int(np.isinf(loss).sum() + np.isinf(grad).sum())
+    m["ref_nan_count"] = int(np.isnan(ref.loss).sum() + np.isnan(ref.grad).sum())
+    m["ref_inf_count"] = int(np.isinf(ref.loss).sum() + np.isinf(ref.grad).sum())
+    gf = grad[np.isfinite(grad)]
+    rf = ref.grad[np.isfinite(ref.grad)]
+    m["grad_norm"] = float(np.abs(gf).max()) if gf.size else 0.0
+    m["ref_grad_norm"] = float(np.abs(rf).max()) if rf.size else 0.0
+
+    flags = []
+    if ref.saturated:
+        flags.append("saturated")
+    if m["ref_grad_norm"] >= VANISH_REF_MIN and m["grad_norm"] < VANISH_RATIO * m["ref_grad_norm"]:
+        flags.append("vanishing_grad")
+    if gf.size and (
+        m["grad_norm"] > EXPLODE_RATIO * max(m["ref_grad_norm"], 1.0) or (np.isinf(grad).any() and not np.isinf(ref.grad).any())
+    ):
+        flags.append("exploding_grad")
+
+    if lm["nonfinite"] or gm["nonfinite"]:
+        what = "loss" if lm["nonfinite"] else "grad"
+        d = lm if lm["nonfinite"] else gm
+        return Outcome("nonfinite", m, flags, d["nonfinite"])
+    if lm["bad"]:
+        return Outcome("loss_mismatch", m, flags, lm["bad"])
+    if gm["bad"]:
+        return Outcome("grad_mismatch", m, flags, gm["bad"])
+    return Outcome("pass", m, flags)
+
+
+def _metrics(obs: np.ndarray, ref: np.ndarray, case: Case, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
+    """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not."""
+    out: dict[str, Any] = {"nonfinite": "", "bad": ""}
+    metrics: dict[str, Any] = {}
+    both_finite = np.isfinite(obs) & np.isfinite(ref)
+    # non-finite agreement: NaN <-> NaN, +inf <-> +inf, -inf <-> -inf
+    same_nonfinite = (np.isnan(obs) & np.isnan(ref)) | (np.isinf(obs) & np.isinf(ref) & (np.sign(obs) == np.sign(ref)))
+    disagree = ~(both_finite | same_nonfinite)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        abs_err = np.where(both_finite, np.abs(obs - ref), 0.0)
+        rel_err = np.where(both_finite & (ref != 0), abs_err / np.abs(ref), np.where(abs_err > 0, np.inf, 0.0))
+        ulps = np.where(both_finite, ulp_distance(obs, ref, obs_dtype), 0.0)
+        excess = np.where(both_finite, abs_err - (atol + rtol * np.abs(ref)), -np.inf)
+    metrics_key = "loss" if q == "loss" else "grad"
+    if obs.size == 0:
+        metrics.update({f"{metrics_key}_abs_err" if q == "loss" else "grad_max_abs_err": 0.0})
+        out["metrics"] = metrics
+        return out
+    # the worst element: a non-finite disagreement first, else the largest excess over tolerance
+    if disagree.any():
+        worst = np.unravel_index(int(np.argmax(disagree)), obs.shape)
+    else:
+        worst = np.unravel_index(int(np.argmax(excess)), obs.shape)
+    idx = [int(i) for i in worst]
+    if q == "loss":
+        metrics.update(
+            loss=float(obs[worst]), ref_loss=float(ref[worst]), loss_worst_index=idx,
+            loss_abs_err=float(abs_err.max()), loss_rel_err=float(rel_err.max()), loss_ulp=float(ulps.max()),
+        )
+    else:
+        metrics.update(
+            grad=float(obs[worst]), ref_grad=float(ref[worst]), grad_worst_index=idx,
+            grad_max_abs_err=float(abs_err.max()), grad_max_rel_err=float(rel_err.max()), grad_ulp=float(ulps.max()),
+        )
+    where = f" at {idx}" if obs.ndim else ""
+    if disagree.any():
+        out["nonfinite"] = (
+            f"{q}{where}={float(obs[worst])!r}, but should be {float(ref[worst])!r} "
+            f"({int(disagree.sum())} of {obs.size} elements non-finite on one side only)"
+        )
+    elif (excess > 0).any():
+        out["bad"] = (
+            f"{q}{where}={float(obs[worst])!r}, but should be {float(ref[worst])!r} "
+            f"(abs err {float(abs_err[worst]):.3g} > atol {atol:.3g} + rtol {rtol:.3g} * |ref|; "
+            f"{float(ulps[worst]):.3g} ULP; {int((excess > 0).sum())} of {obs.size} elements out)"
+        )
+    out["metrics"] = metrics
+    return out
