@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from importlib.metadata import entry_points
 
 from harness.adapter_api import Adapter
@@ -27,10 +28,14 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 
 
 def registry() -> dict[str, str]:
-    """Built-in adapters plus any registered by installed packages under the entry-point group."""
+    """Built-in adapters, those registered by installed packages under the entry-point group, and
+    those named in HARNESS_ADAPTERS ("name=module:Class,name2=module:Class") for unpackaged ones."""
     out = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         out.setdefault(ep.name, ep.value)
+    for item in filter(None, os.environ.get("HARNESS_ADAPTERS", "").split(",")):
+        name, _, target = item.partition("=")
+        out[name.strip()] = target.strip()
     return out
 
 

@@ -117,7 +117,7 @@ def names(kind: str) -> list[str]:
     return [g.name for g in TABLE.values() if g.kind == kind]
 
 
-def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int, ...] | None) -> tuple[int, ...]:
+def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int, ...] | None, axis: int = -1) -> tuple[int, ...]:
     """Check a generator mapping and return the shape it will produce, allocating nothing."""
     if not isinstance(name, str) or name not in TABLE:
         raise GeneratorError(f"unknown generator {name!r}; for {kind}: {', '.join(names(kind))}", "generate")
@@ -144,7 +144,10 @@ def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int
     else:
         if logits_shape is None:
             raise GeneratorError("labels can be generated only when the logits are valid", "generate")
-        shape = logits_shape if kind == "dense" else logits_shape[:-1]
+        if not -len(logits_shape) <= axis < len(logits_shape):
+            raise GeneratorError(f"axis {axis} out of range for logits of shape {list(logits_shape)}", "generate")
+        ax = axis % len(logits_shape)
+        shape = logits_shape if kind == "dense" else tuple(s for i, s in enumerate(logits_shape) if i != ax)
     n = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if n > _max_elements:
         raise GeneratorError(f"shape {list(shape)} has {n} elements, over the budget of {_max_elements}", "shape")

@@ -59,6 +59,7 @@ class Reference:
     max_abs_logit: float  # largest finite |logit|: the conditioning scale of the loss
     rows: int  # rows contributing to the reduction
     classes: int
+    grad_scale: float = 1.0  # magnitude of the terms a gradient element is formed from: max_i s_i A_i * reduction factor
 
 
 def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
@@ -125,6 +126,8 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
 
     red = p.reduction
     n_kept = int(kept.sum())
+    row_scale = np.abs(sw * np.where(kept, A, 0))
+    grad_scale = float(row_scale.max()) if row_scale.size else 0.0
     if red == "none":
         out = loss.reshape(batch_shape)
     else:
@@ -138,6 +141,7 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
                 scale = 1 / denom if denom != 0 else wd(np.nan)
         with np.errstate(invalid="ignore"):
             grad = grad * scale
+        grad_scale *= abs(float(scale)) if np.isfinite(scale) else 1.0
     grad = np.moveaxis(grad.reshape(*batch_shape, C), -1, axis)
 
     # saturation: a target class whose probability rounds to 0 or 1 in the trial dtype
@@ -158,6 +162,7 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
         max_abs_logit=float(finite.max()) if finite.size else 0.0,
         rows=n_kept,
         classes=C,
+        grad_scale=grad_scale,
     )
 
 

@@ -350,7 +350,10 @@ class _Validator:
         params = self.params(m.get("params", CommentedMap()), m, prefix)
         sparse = FAMILIES[family]["labels"] == "sparse"
         logits = self.input(m["logits"], "logits", m, prefix, kind="logits")
-        labels = self.input(m["labels"], "labels", m, prefix, kind="sparse" if sparse else "dense", logits=logits)
+        labels = None
+        if logits is not None or not isinstance(m["labels"], CommentedMap):  # generated labels need valid logits
+            labels = self.input(m["labels"], "labels", m, prefix, kind="sparse" if sparse else "dense", logits=logits,
+                                axis=params.axis if params else -1)
         expect = self.expect(m.get("expect", CommentedMap()), m, prefix)
         tol = self.tolerance(m.get("tolerance"), m, prefix)
         if not ok or params is None or logits is None or labels is None or expect is None or tol is False:
@@ -413,7 +416,8 @@ class _Validator:
             return None
         return Params(**kw)
 
-    def input(self, v: Any, key: str, m: CommentedMap, prefix: str, kind: str, logits: InputSpec | None = None) -> InputSpec | None:
+    def input(self, v: Any, key: str, m: CommentedMap, prefix: str, kind: str, logits: InputSpec | None = None,
+              axis: int = -1) -> InputSpec | None:
         where = f"{prefix}{key}"
         loc = self.loc(v, key, m)
         if isinstance(v, CommentedMap):
@@ -423,7 +427,7 @@ class _Validator:
             name = v["generate"]
             args = {k: _plain(x) for k, x in v.items() if k != "generate"}
             try:
-                shape = generators.validate(name, args, kind, None if logits is None else logits.shape)
+                shape = generators.validate(name, args, kind, None if logits is None else logits.shape, axis)
             except generators.GeneratorError as e:
                 self.err(self.loc(None, e.field or "generate", v) if e.field in v else loc, f"{where}.{e.field or 'generate'}", str(e))
                 return None

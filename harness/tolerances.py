@@ -13,10 +13,15 @@ A value passes when |observed - reference| <= atol + rtol * |reference|, element
              the trial dtype makes an absolute error of order eps_d * |m| per row. This is why a
              framework that returns 0 for the loss 4.2e-18 at logits [0, -40] passes (its error is
              still reported in ULPs).
-    grad     rtol += K * eps_d * min(spread, log(1/tiny_d)),  atol = rtol * max|g_ref|
+    grad     rtol += K * eps_d * min(spread, log(1/tiny_d))
+             atol = max(rtol * max|g_ref|, K * eps_d * grad_scale)
              p = exp(log p) carries the absolute rounding error of log p, which grows with the
-             spread of the logits up to the point where exp underflows; errors on small entries
-             are judged against the largest gradient entry (a norm-wise floor).
+             spread of the logits up to the point where exp underflows. A gradient element is
+             A p - a, formed from terms of size up to grad_scale = s_i A_i (times 1/count for means):
+             p near 1 is rounded to the dtype's spacing there, so p - 1 has an absolute error of
+             order eps_d * grad_scale however small the true gradient is (at logits [0, -40] the
+             true -4.2e-18 comes out as 0 in every dtype). Errors on small entries are also judged
+             against the largest gradient entry (a norm-wise floor).
 
 A case may override any of the four numbers, only with a reason; the tolerance used and where it
 came from are written into every row.
@@ -66,7 +71,7 @@ def for_trial(case: Case, dtype: str, ref: Reference, logits: np.ndarray) -> Tol
     cap = math.log(1.0 / float(finfo(dtype).smallest_normal))
     grad_rtol = K * (e + acc * math.log2(1 + C)) + K * e * min(spread, cap)
     g = ref.grad[np.isfinite(ref.grad)]
-    grad_atol = grad_rtol * (float(np.abs(g).max()) if g.size else 0.0)
+    grad_atol = max(grad_rtol * (float(np.abs(g).max()) if g.size else 0.0), K * e * ref.grad_scale)
 
     tol = Tolerance(loss_rtol, loss_atol, grad_rtol, grad_atol, "policy")
     o = case.tolerance

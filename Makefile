@@ -1,0 +1,32 @@
+# Two commands do everything on a fresh machine:
+#   make conformance   set up, run every case on every installed framework, write reports/index.html
+#   make test          set up and run the project's own tests
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+REQS   := requirements.txt $(wildcard requirements/*.txt) pyproject.toml
+
+.PHONY: all conformance test bench lint clean setup
+
+all: conformance
+
+setup: $(STAMP)
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+conformance: $(STAMP)
+	$(PY) -m harness run --cases cases --out reports $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest tests -q $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check harness adapters tests conftest.py
+
+clean:
+	rm -rf $(VENV) reports/shards reports/*.html reports/*.csv reports/*.jsonl reports/*.md

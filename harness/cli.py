@@ -1,0 +1,162 @@
+"""Command line: `python -m harness run|report|validate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import adapters
+from harness import expectations, generators
+from harness.rows import FAILING, Row, read_rows, write_rows
+from harness.schema import CaseFileError, load_paths
+
+EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run cases through every framework and write the report")
+    r.add_argument("--cases", action="append", default=None, help="case file or directory (repeatable; default: cases/)")
+    r.add_argument("--frameworks", default=None, help="comma-separated (default: every known framework, plus the oracle's golden checks)")
+    r.add_argument("--out", default="reports", help="output directory (default: reports/)")
+    r.add_argument("--known", default=None, help="known-differences file (default: ./known_differences.yaml)")
+    r.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over row ids, e.g. 'seed and float32'")
+    r.add_argument("--device", action="append", default=[], help="only these devices (cpu, cuda:0)")
+    r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
+    r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
+    r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
+
+    p = sub.add_parser("report", help="merge result shards into one report")
+    p.add_argument("shards", nargs="+", help="shard directories or .jsonl files")
+    p.add_argument("--out", required=True)
+
+    v = sub.add_parser("validate", help="check case files without running them")
+    v.add_argument("paths", nargs="+")
+
+    args = ap.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "report":
+        return cmd_report(args)
+    return cmd_validate(args)
+
+
+def _problems(e: CaseFileError) -> int:
+    for p in e.problems:
+        print(p, file=sys.stderr)
+    print(f"{len(e.problems)} problem(s); nothing was run", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_validate(args) -> int:
+    try:
+        cases = load_paths(args.paths)
+    except CaseFileError as e:
+        return _problems(e)
+    print(f"{len(cases)} cases OK")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from harness import runner
+
+    generators.set_max_elements(args.max_elements)
+    case_paths = [Path(c).resolve() for c in (args.cases or ["cases"])]
+    known = Path(args.known) if args.known else Path("known_differences.yaml")
+    known = known.resolve() if known.exists() else None
+    try:
+        cases = load_paths(case_paths)
+        entries = expectations.load(known)
+    except CaseFileError as e:
+        return _problems(e)
+    names = [n.strip() for n in args.frameworks.split(",")] if args.frameworks else [runner.ORACLE, *adapters.registry()]
+    unknown = [n for n in names if n != runner.ORACLE and n not in adapters.registry()]
+    if unknown:
+        print(f"unknown framework(s): {', '.join(unknown)}; known: {', '.join(adapters.registry())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}")
+    shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
+                                   devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume)
+    rows, envs = merge(shards)
+    warnings = [f"known difference at {e.location} matches no row ({e.case} / {e.framework} / {e.api})"
+                for e in expectations.unused(entries, rows)] if not args.keyword else []
+    return finish(rows, envs, out, warnings)
+
+
+def merge(paths: list[Path]) -> tuple[list[Row], list[dict]]:
+    """Rows of all shards, the same row id from several shards reported once with both sources."""
+    by_id: dict[str, Row] = {}
+    envs = []
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.glob("**/*.jsonl"))
+            # a run's folder holds its shards and their merge (results.jsonl): read the shards
+            shards = [f for f in found if f.name != "results.jsonl"]
+            files.extend(shards or found)
+        else:
+            files.append(p)
+    for f in files:
+        env = f.with_suffix(".env.json")
+        if env.exists():
+            envs.append(json.loads(env.read_text()))
+        for r in read_rows(f):
+            src = f"{f.parent.name}/{f.name}"
+            if r.row_id in by_id:
+                prev = by_id[r.row_id]
+                prev.shard = ", ".join(sorted(set(prev.shard.split(", ")) | {src}))
+            else:
+                r.shard = r.shard or src
+                by_id[r.row_id] = r
+    return list(by_id.values()), envs
+
+
+def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str]) -> int:
+    from harness import report
+
+    write_rows(out / "results.jsonl", rows)
+    report.write_report(rows, envs, out, warnings=warnings)
+    print_summary(rows)
+    for w in warnings:
+        print(f"warning: {w}")
+    bad = [r for r in rows if r.verdict in FAILING]
+    print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} new disagreement(s))")
+    for r in bad[:20]:
+        print(f"  {r.verdict}: {r.row_id}: {r.message[:200]}")
+    if len(bad) > 20:
+        print(f"  ... and {len(bad) - 20} more (see the report)")
+    return EXIT_DISAGREE if bad else EXIT_OK
+
+
+def print_summary(rows: list[Row]) -> None:
+    fws = sorted({r.framework for r in rows})
+    verdicts = sorted({r.verdict for r in rows}, key=lambda v: (v not in FAILING, v))
+    width = max([len(f) for f in fws] + [9])
+    print("verdicts by framework:")
+    print("  " + "framework".ljust(width) + "".join(v.rjust(max(len(v), 5) + 2) for v in verdicts))
+    for f in fws:
+        counts = [sum(1 for r in rows if r.framework == f and r.verdict == v) for v in verdicts]
+        print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts)))
+
+
+def cmd_report(args) -> int:
+    paths = [Path(p) for p in args.shards]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"no such shard: {', '.join(map(str, missing))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    rows, envs = merge(paths)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return finish(rows, envs, out, [])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Run orchestration: one pytest process per framework, in parallel, surviving crashes and hangs.
+
+Each framework process appends rows to its own JSONL shard and writes 'BEGIN <row id>' to a
+progress file before each trial. When a process dies (segfault, abort, OOM kill) or a trial runs
+past its time limit, the trial that had begun becomes a `crash` or `timeout` row and the process
+is started again with --resume, so the framework's remaining trials still run and nothing already
+written is lost. The shards are then merged into one report.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import adapters
+from harness import expectations
+from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ORACLE = "oracle"
+MAX_RESTARTS = 50
+
+
+@dataclass
+class FrameworkRun:
+    name: str
+    shard: Path
+    progress: Path
+    log: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    started: float = 0.0
+    current: str = ""  # row id of the trial in flight
+    current_since: float = 0.0
+    progress_pos: int = 0
+    rows_at_start: int = -1
+    rows_now: int = 0
+    done: bool = False
+    events: list[str] = field(default_factory=list)
+
+
+def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None, keyword: str | None,
+                   devices: list[str], resume: bool, ini: Path) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "pytest", *map(str, case_paths),
+        "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
+        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+        "--framework", fr.name, "--shard-out", str(fr.shard), "--progress", str(fr.progress),
+        "-q", "--no-header", "-rN", "--tb=no",
+    ]
+    if known is not None:
+        cmd += ["--known", str(known)]
+    if keyword:
+        cmd += ["-k", keyword]
+    for d in devices:
+        cmd += ["--device", d]
+    if resume:
+        cmd.append("--resume")
+    return cmd
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _read_progress(fr: FrameworkRun) -> None:
+    if not fr.progress.exists():
+        return
+    with open(fr.progress, encoding="utf-8") as f:
+        f.seek(fr.progress_pos)
+        chunk = f.read()
+        fr.progress_pos = f.tell()
+    for line in chunk.splitlines():
+        if line.startswith("BEGIN "):
+            fr.current = line[6:].strip()
+            fr.current_since = time.monotonic()
+
+
+def _failure_row(fr: FrameworkRun, verdict: str, message: str, entries) -> Row:
+    rid = fr.current or row_id(f"{fr.name}-process", fr.name, "*", "*", "*")
+    case, _, rest = rid.partition("[")
+    parts = rest.rstrip("]").split("-")
+    # row ids are case[framework-api-device-dtype]; the api may itself contain '-'
+    framework, dtype, device = parts[0], parts[-1], parts[-2]
+    api = "-".join(parts[1:-2])
+    row = Row(row_id=rid, case=case, family="", framework=framework, api=api, device=device, dtype=dtype,
+              verdict=verdict, message=message, device_requested=device)
+    expectations.apply(row, entries)
+    return row
+
+
+def _tail(path: Path, n: int = 1500) -> str:
+    try:
+        data = path.read_bytes()[-n:]
+    except OSError:
+        return ""
+    return data.decode("utf-8", errors="replace").strip()
+
+
+def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
+                   keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
+                   resume: bool = False, echo=print) -> list[Path]:
+    """Run every framework's process to completion; return the shard paths."""
+    shard_dir = out_dir / "shards"
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    ini = shard_dir / "pytest.ini"
+    ini.write_text("[pytest]\nharness_cases =\n" + "".join(f"    {p}\n" for p in case_paths))
+    entries = expectations.load(known)
+    runs: list[FrameworkRun] = []
+    for name in frameworks:
+        fr = FrameworkRun(name, shard_dir / f"{name}.jsonl", shard_dir / f"{name}.progress", shard_dir / f"{name}.log")
+        if not resume:
+            for p in (fr.shard, fr.progress, fr.log, fr.shard.with_suffix(".env.json")):
+                p.unlink(missing_ok=True)
+        missing = adapters.missing_modules(name) if name != ORACLE else []
+        if missing:
+            w = ShardWriter(fr.shard)
+            w.write(Row(row_id=row_id("*", name, "*", "*", "*"), case="*", family="*", framework=name, api="*",
+                        device="*", dtype="*", verdict="unavailable", raw_verdict="unavailable",
+                        message=f"not installed: no module named {', '.join(missing)}"))
+            w.close()
+            echo(f"  {name}: not installed ({', '.join(missing)})")
+            fr.done = True
+        runs.append(fr)
+
+    def start(fr: FrameworkRun, resume_now: bool) -> None:
+        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini)
+        log = open(fr.log, "a", encoding="utf-8")
+        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=str(out_dir),
+                                   start_new_session=True)
+        log.close()
+        fr.started = fr.started or time.monotonic()
+        fr.current = ""
+        fr.rows_at_start = fr.rows_now
+
+    for fr in runs:
+        if not fr.done:
+            start(fr, resume)
+
+    while not all(fr.done for fr in runs):
+        time.sleep(0.1)
+        for fr in runs:
+            if fr.done or fr.proc is None:
+                continue
+            _read_progress(fr)
+            code = fr.proc.poll()
+            if code is None:
+                if fr.current and time.monotonic() - fr.current_since > trial_timeout:
+                    _kill(fr.proc)
+                    fr.proc.wait()
+                    _read_progress(fr)
+                    _record_failure(fr, "timeout", f"no result after {trial_timeout:.0f} s; the process was killed", entries)
+                    _restart(fr, start, echo)
+                continue
+            _read_progress(fr)
+            finished = {r.row_id for r in read_rows(fr.shard)} if fr.shard.exists() else set()
+            fr.rows_now = len(finished)
+            in_flight = fr.current and fr.current not in finished
+            if code in (0, 1, 5) and not in_flight:
+                fr.done = True
+                echo(f"  {fr.name}: {len(finished)} rows in {time.monotonic() - fr.started:.1f} s")
+                continue
+            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            if not in_flight:
+                fr.current = ""
+            _record_failure(fr, "crash", f"the {fr.name} process died ({how}); last output: {_tail(fr.log, 600)}", entries)
+            _restart(fr, start, echo)
+    return [fr.shard for fr in runs]
+
+
+def _record_failure(fr: FrameworkRun, verdict: str, message: str, entries) -> None:
+    w = ShardWriter(fr.shard)
+    w.write(_failure_row(fr, verdict, message, entries))
+    w.close()
+    fr.events.append(f"{verdict}: {fr.current or 'outside any trial'}")
+
+
+def _restart(fr: FrameworkRun, start, echo) -> None:
+    progressed = bool(fr.current) or fr.rows_now > fr.rows_at_start
+    if not progressed or fr.restarts >= MAX_RESTARTS:
+        # died outside a trial (import, collection) or too often: nothing more can be run
+        fr.done = True
+        echo(f"  {fr.name}: stopped after {fr.restarts} restarts ({'; '.join(fr.events[-3:])})")
+        return
+    fr.restarts += 1
+    echo(f"  {fr.name}: {fr.events[-1]}; restarting to finish the remaining trials")
+    start(fr, True)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def failing(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if r.verdict in FAILING]

@@ -1,0 +1,69 @@
+"""An independent arbitrary-precision reference (mpmath) for the softmax cross-entropy families.
+
+Written from DESIGN.md's definitions directly, sharing no code with harness/oracle.py.
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+
+mp.mp.dps = 50
+
+
+def _rows(a: np.ndarray, axis: int) -> np.ndarray:
+    a = np.asarray(a)
+    a = a if a.dtype == object else a.astype(np.float64)  # object arrays carry mpf values
+    a = np.moveaxis(a, axis, -1)
+    return a.reshape(-1, a.shape[-1])
+
+
+def loss(case, logits, labels, class_weights=None, sample_weights=None):
+    """The case's returned values (list of mpf) from float inputs, in 50 digits."""
+    p = case.params
+    x = _rows(logits, p.axis)
+    R, C = x.shape
+    batch_shape = np.moveaxis(np.asarray(logits), p.axis, -1).shape[:-1]
+    if case.sparse:
+        lab = np.asarray(labels).reshape(-1)
+        t = [[mp.mpf(1) if c == lab[i] else mp.mpf(0) for c in range(C)] for i in range(R)]
+        kept = [p.ignore_index is None or lab[i] != p.ignore_index for i in range(R)]
+    else:
+        y = _rows(labels, p.axis)
+        t = [[mp.mpf(float(v)) for v in row] for row in y]
+        kept = [True] * R
+    w = [mp.mpf(1)] * C if class_weights is None else [mp.mpf(float(v)) for v in class_weights]
+    s = [mp.mpf(1)] * R if sample_weights is None else [mp.mpf(float(sample_weights[i // (R // len(sample_weights))])) for i in range(R)]
+    e = mp.mpf(p.label_smoothing)
+    out = []
+    denom = mp.mpf(0)
+    for i in range(R):
+        row = [mp.mpf(v) for v in x[i]]
+        if not kept[i]:
+            out.append(mp.mpf(0))
+            continue
+        if any(mp.isnan(v) or (mp.isinf(v) and v > 0) for v in row) or all(mp.isinf(v) for v in row):
+            out.append(mp.nan)
+            continue
+        lse = mp.log(mp.fsum(mp.exp(v) for v in row if not mp.isinf(v)))
+        li = mp.mpf(0)
+        for c in range(C):
+            tc = (1 - e) * t[i][c] + e / C
+            a = w[c] * tc
+            if a == 0:
+                continue
+            li += a * mp.inf if mp.isinf(row[c]) else -a * (row[c] - lse)  # -log p = +inf at a masked class
+        out.append(s[i] * li)
+        denom += s[i] * mp.fsum(w[c] * t[i][c] for c in range(C))
+    n_kept = sum(kept)
+    if p.reduction == "none":
+        return out, batch_shape
+    total = mp.fsum(out)
+    if p.reduction == "sum":
+        return [total], ()
+    d = mp.mpf(n_kept) if p.reduction == "mean" else denom
+    return [total / d if d != 0 else mp.nan], ()
+
+
+def to_float(v) -> float:
+    return float(v) if not mp.isnan(v) else float("nan")

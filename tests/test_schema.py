@@ -1,0 +1,117 @@
+"""Case files: YAML 1.2 numbers, strict validation, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.schema import CaseFileError, load_paths, load_text
+from tests.conftest import run_cli
+
+GOOD = """\
+- id: ok
+  family: sparse_softmax_cross_entropy
+  description: a valid case
+  logits: [[1.0, 2.0, 3.0]]
+  labels: [2]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(CaseFileError) as e:
+        load_text(text, "f.yaml")
+    return [str(p) for p in e.value.problems]
+
+
+def test_valid_case_loads_with_defaults():
+    (case,) = load_text(GOOD, "f.yaml")
+    assert case.id == "ok" and case.params.reduction == "none"
+    assert case.dtypes == ("float64", "float32", "float16", "bfloat16")
+    assert case.location.line == 1 and case.num_classes == 3
+
+
+def test_yaml_1_2_reads_exponent_floats_as_numbers():
+    (case,) = load_text(GOOD.replace("[[1.0, 2.0, 3.0]]", "[[1e-5, 2e4, -1e30]]"), "f.yaml")
+    assert case.logits.values == [[1e-5, 2e4, -1e30]]
+
+
+def test_unknown_key_names_line_field_and_closest_key():
+    (msg,) = problems(GOOD + "  descripton: typo\n")
+    assert msg.startswith("f.yaml:6:") and "ok.descripton" in msg and "did you mean 'description'" in msg
+
+
+def test_wrong_type_and_bad_value_each_reported():
+    text = GOOD.replace("labels: [2]", "labels: [2]\n  params: {reduction: average, label_smoothing: 2}")
+    msgs = problems(text)
+    assert any("f.yaml:6" in m and "params.reduction" in m and "average" in m for m in msgs), msgs
+    assert any("params.label_smoothing" in m for m in msgs), msgs
+
+
+def test_label_out_of_range_needs_expect_error():
+    (msg,) = problems(GOOD.replace("labels: [2]", "labels: [3]"))
+    assert "f.yaml:5:" in msg and "out of range for 3 classes" in msg
+    (case,) = load_text(GOOD.replace("labels: [2]", "labels: [3]\n  expect: {error: true}"), "f.yaml")
+    assert case.expect.error
+
+
+def test_shape_mismatch_and_ragged_lists():
+    (msg,) = problems(GOOD.replace("labels: [2]", "labels: [2, 1]"))
+    assert "labels" in msg and "[2]" in msg and "[1]" in msg
+    (msg,) = problems(GOOD.replace("[[1.0, 2.0, 3.0]]", "[[1.0, 2.0], [3.0]]"))
+    assert "ragged" in msg
+
+
+def test_missing_required_key_and_unknown_family():
+    (msg,) = problems(GOOD.replace("  description: a valid case\n", ""))
+    assert "ok.description" in msg and "required" in msg
+    (msg,) = problems(GOOD.replace("sparse_softmax_cross_entropy", "sparse_softmax_crossentropy"))
+    assert "did you mean 'sparse_softmax_cross_entropy'" in msg
+
+
+def test_generator_validated_without_allocating():
+    text = GOOD.replace("[[1.0, 2.0, 3.0]]", "{generate: normal, shape: [100000, 100000], seed: 0}").replace(
+        "labels: [2]", "labels: {generate: randint, seed: 1}")
+    (msg,) = problems(text)
+    assert "over the budget" in msg
+    (msg,) = problems(GOOD.replace("[[1.0, 2.0, 3.0]]", "{generate: gaussian, shape: [2, 3], seed: 0}"))
+    assert "unknown generator 'gaussian'" in msg
+
+
+def test_tolerance_override_requires_reason():
+    (msg,) = problems(GOOD + "  tolerance: {loss_rtol: 0.1}\n")
+    assert "tolerance.reason" in msg
+
+
+def test_yaml_syntax_error_has_position():
+    (msg,) = problems("- id: x\n  family: [unclosed\n")
+    assert msg.startswith("f.yaml:") and "yaml" in msg
+
+
+def test_objects_tags_are_not_constructed():
+    msgs = problems("- !!python/object/apply:os.system ['echo pwned']\n")
+    assert msgs and "expected a mapping" in msgs[0]
+
+
+def test_duplicate_ids_across_files_name_both(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD)
+    with pytest.raises(CaseFileError) as e:
+        load_paths([tmp_path])
+    (p,) = e.value.problems
+    assert "b.yaml:1" in str(p) and "a.yaml:1" in str(p) and "duplicate id" in str(p)
+
+
+def test_cli_validate_reports_every_problem_with_exit_2_and_no_traceback(write_cases):
+    bad = write_cases(GOOD.replace("labels: [2]", "labels: [7]") + GOOD.replace("id: ok", "id: two").replace("family: sparse", "family: spurse"))
+    r = run_cli("validate", str(bad))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith(str(bad))]
+    assert len(lines) == 2, r.stderr
+    assert ":5:" in lines[0] and "labels" in lines[0] and "two.family" in lines[1]
+
+
+def test_cli_run_refuses_malformed_file_before_running(write_cases, tmp_path):
+    bad = write_cases(GOOD + "  colour: red\n")
+    r = run_cli("run", "--cases", str(bad), "--frameworks", "oracle", "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "colour" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "results.jsonl").exists()
