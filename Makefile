@@ -23,6 +23,7 @@ conformance: $(STAMP)
 	$(PY) -m harness run --cases cases --out reports $(ARGS)
 
 test: $(STAMP)
+	$(PY) -m ruff check harness adapters tests conftest.py
 	$(PY) -m pytest tests -q $(ARGS)
 
 lint: $(STAMP)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import platform
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class ApiPath:
 
     name: str
     families: frozenset[str]
-    fn: Callable[["Call"], tuple[Any, str]]
+    fn: Callable[[Call], tuple[Any, str]]
     options: frozenset[str] = frozenset()  # non-default params it can express
     reductions: frozenset[str] = frozenset({"none", "sum", "mean"})
     dtypes: dict[str, str] = field(default_factory=dict)  # dtype -> reason it is unsupported

@@ -143,7 +143,7 @@ def print_summary(rows: list[Row]) -> None:
     print("  " + "framework".ljust(width) + "".join(v.rjust(max(len(v), 5) + 2) for v in verdicts))
     for f in fws:
         counts = [sum(1 for r in rows if r.framework == f and r.verdict == v) for v in verdicts]
-        print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts)))
+        print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts, strict=False)))
 
 
 def cmd_report(args) -> int:

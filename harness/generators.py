@@ -8,8 +8,9 @@ dtype afterwards, so every framework and the oracle see the same rounded inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

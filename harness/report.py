@@ -157,16 +157,16 @@ def _markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
 # --------------------------------------------------------------------------- HTML
 
 _GOOD, _BAD = "#d3f2d3", "#f7cccc"
-_CSS = """body{font:14px system-ui,sans-serif;margin:1.2em;color:#222}table{border-collapse:collapse;margin:.4em 0 1em}
-th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f0f0f0}
-td.n{text-align:right}.banner{background:#b00020;color:#fff;font-weight:bold;padding:.7em 1em;margin:.6em 0;font-size:1.1em}
-.warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.3em .8em}.env{background:#f7f7f9;padding:.4em .8em;margin:.4em 0}
-#tbody tr.r{cursor:pointer}#tbody tr.r:hover{outline:1px solid #888}td.msg{max-width:40em;overflow:hidden;
-text-overflow:ellipsis;white-space:nowrap}tr.d>td{background:#fbfbfb}dl{display:grid;grid-template-columns:max-content 1fr;
-gap:2px 1em;margin:.3em}dt{font-weight:bold}dd{margin:0;white-space:pre-wrap;word-break:break-all}
-pre{background:#f4f4f4;padding:.5em;overflow:auto;max-height:30em}.v{background:#e6d6f5}
-.v-pass{background:%s}.v-known{background:#fde3a7}.v-fixed{background:#cfe2fb}.v-expected_error{background:#dcefe6}
-.v-unsupported,.v-unavailable{background:#e2e2e2;color:#555}%s{background:%s}""" % (
+_CSS = """body{{font:14px system-ui,sans-serif;margin:1.2em;color:#222}}table{{border-collapse:collapse;margin:.4em 0 1em}}
+th,td{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}th{{background:#f0f0f0}}
+td.n{{text-align:right}}.banner{{background:#b00020;color:#fff;font-weight:bold;padding:.7em 1em;margin:.6em 0;font-size:1.1em}}
+.warn{{background:#fff4d6;border-left:4px solid #e0a800;padding:.3em .8em}}.env{{background:#f7f7f9;padding:.4em .8em;margin:.4em 0}}
+#tbody tr.r{{cursor:pointer}}#tbody tr.r:hover{{outline:1px solid #888}}td.msg{{max-width:40em;overflow:hidden;
+text-overflow:ellipsis;white-space:nowrap}}tr.d>td{{background:#fbfbfb}}dl{{display:grid;grid-template-columns:max-content 1fr;
+gap:2px 1em;margin:.3em}}dt{{font-weight:bold}}dd{{margin:0;white-space:pre-wrap;word-break:break-all}}
+pre{{background:#f4f4f4;padding:.5em;overflow:auto;max-height:30em}}.v{{background:#e6d6f5}}
+.v-pass{{background:{}}}.v-known{{background:#fde3a7}}.v-fixed{{background:#cfe2fb}}.v-expected_error{{background:#dcefe6}}
+.v-unsupported,.v-unavailable{{background:#e2e2e2;color:#555}}{}{{background:{}}}""".format(
     _GOOD, ",".join(".v-" + v for v in sorted(FAILING)), _BAD)
 
 _JS = r"""(function(){"use strict";

@@ -271,7 +271,7 @@ class _Validator:
         """Refuse documents that are too deep or too large (including alias expansion)."""
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _Abort("document has more than %d nodes (aliases count each time they are used)" % MAX_NODES)
+            raise _Abort(f"document has more than {MAX_NODES} nodes (aliases count each time they are used)")
         if depth > 64:
             raise _Abort("document is nested more than 64 levels deep")
         if isinstance(node, dict):
@@ -422,7 +422,7 @@ class _Validator:
         loc = self.loc(v, key, m)
         if isinstance(v, CommentedMap):
             if "generate" not in v:
-                self.err(loc, where, "a mapping input needs 'generate: NAME' (one of: %s)" % ", ".join(generators.names(kind)))
+                self.err(loc, where, "a mapping input needs 'generate: NAME' (one of: {})".format(", ".join(generators.names(kind))))
                 return None
             name = v["generate"]
             args = {k: _plain(x) for k, x in v.items() if k != "generate"}

@@ -33,9 +33,13 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if case.expect.error:
         if obs.error:
             return Outcome("expected_error", message=obs.error)
+        loss = np.asarray(obs.loss, dtype=np.float64).reshape(-1)
+        shown = ", ".join(repr(float(v)) for v in loss[:4]) + (", ..." if loss.size > 4 else "")
+        m = {"loss": float(loss[0]) if loss.size else None,
+             "nan_count": int(np.isnan(loss).sum()), "inf_count": int(np.isinf(loss).sum())}
         return Outcome(
-            "missing_error",
-            message=f"returned a value where the case expects an error ({case.expect.reason or 'invalid input'})",
+            "missing_error", m,
+            message=f"returned loss [{shown}] where the case expects an error ({case.expect.reason or 'invalid input'})",
         )
     if obs.error:
         return Outcome("error", message=obs.error)
@@ -73,7 +77,7 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
         flags.append("exploding_grad")
 
     if lm["nonfinite"] or gm["nonfinite"]:
-        what = "loss" if lm["nonfinite"] else "grad"
+        "loss" if lm["nonfinite"] else "grad"
         d = lm if lm["nonfinite"] else gm
         return Outcome("nonfinite", m, flags, d["nonfinite"])
     if lm["bad"]:

@@ -52,7 +52,7 @@ def _check_against_mp(case, dtype: str) -> None:
     exact, _ = mp_reference.loss(case, inputs.logits, inputs.labels, inputs.class_weights, inputs.sample_weights)
     got = np.asarray(ref.loss, dtype=np.float64).reshape(-1)
     assert got.size == len(exact)
-    for i, (g, e) in enumerate(zip(got, exact)):
+    for i, (g, e) in enumerate(zip(got, exact, strict=False)):
         ev = mp_reference.to_float(e)
         u = ulps64(float(g), ev)
         assert u <= 1.0, f"oracle loss[{i}]={g!r}, but should be {ev!r} ({u:.2f} ULP) [{case.id}, {dtype}]"
@@ -109,5 +109,18 @@ def test_gradient_matches_high_precision_central_differences(logits, labels, fam
         return mp.fsum(vals)
 
     for idx in np.ndindex(x0.shape):
-        d = mp.diff(lambda h: f_at(idx, h), 0)  # central differences at 50 digits
+        d = mp.diff(lambda h, idx=idx: f_at(idx, h), 0)  # central differences at 50 digits
         assert abs(float(ref.grad[idx]) - float(d)) <= 2 * F64.eps * max(1.0, abs(float(d))), (idx, ref.grad[idx], d)
+
+
+GOLDEN = [c for c in load_paths([ROOT / "cases"]) if c.expect.loss is not None]
+assert len(GOLDEN) != 0
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=lambda c: c.id)
+def test_golden_values_in_the_case_library_are_the_float64_nearest(case):
+    inputs = materialize(Trial(case, "float64"))
+    exact, _ = mp_reference.loss(case, inputs.logits, inputs.labels, inputs.class_weights, inputs.sample_weights)
+    assert len(exact) == len(case.expect.loss)
+    for g, e in zip(case.expect.loss, exact, strict=False):
+        assert ulps64(g, mp_reference.to_float(e)) <= 0.5, f"golden {g!r}, but should be {mp_reference.to_float(e)!r} [{case.id}]"

@@ -1,0 +1,37 @@
+"""Adapters that only the tests register (HARNESS_ADAPTERS): one crashes its process, one hangs.
+
+For every other case they return the oracle's own answer, so the rest of their rows pass.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from harness import oracle
+from harness.adapter_api import Adapter, ApiPath
+
+
+def _answer(c):
+    return None, "fake"
+
+
+class CrashingAdapter(Adapter):
+    name = "crashy"
+
+    def version(self) -> str:
+        return "0"
+
+    def devices(self) -> list[str]:
+        return ["cpu"]
+
+    def paths(self) -> list[ApiPath]:
+        return [ApiPath("fake.loss", frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"}), _answer)]
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        if "crash" in case.id:
+            os.abort()  # SIGABRT, as a framework's failed CHECK would
+        if "hang" in case.id:
+            time.sleep(3600)
+        ref = oracle.compute(case, inputs, dtype)
+        return ref.loss, ref.grad, "fake.loss (returns the oracle's answer)", "cpu"

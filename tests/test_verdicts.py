@@ -1,0 +1,105 @@
+"""Verdict logic and known differences, on small numpy-only observations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import expectations, oracle, tolerances
+from harness.adapter_api import Observation
+from harness.rows import Row
+from harness.schema import load_text
+from harness.trials import Trial, materialize
+from harness.verdicts import judge
+
+CASE = """\
+- id: v
+  family: sparse_softmax_cross_entropy
+  description: d
+  logits: [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]
+  labels: [2, 0]
+"""
+
+
+@pytest.fixture
+def trial():
+    (case,) = load_text(CASE, "v.yaml")
+    inputs = materialize(Trial(case, "float32"))
+    ref = oracle.compute(case, inputs, "float32")
+    return case, ref, tolerances.for_trial(case, "float32", ref, inputs.logits)
+
+
+def obs(loss, grad, **kw):
+    return Observation(dtype="float32", loss=np.asarray(loss, float), grad=np.asarray(grad, float), **kw)
+
+
+def test_exact_answer_passes_and_float32_rounding_passes(trial):
+    case, ref, tol = trial
+    assert judge(case, ref, obs(ref.loss, ref.grad), tol).verdict == "pass"
+    r32 = obs(ref.loss.astype(np.float32), ref.grad.astype(np.float32))
+    out = judge(case, ref, r32, tol)
+    assert out.verdict == "pass" and out.metrics["loss_ulp"] <= 0.5
+
+
+def test_loss_off_by_1e_3_is_a_loss_mismatch_naming_the_element(trial):
+    case, ref, tol = trial
+    bad = ref.loss.copy()
+    bad[1] *= 1.001
+    out = judge(case, ref, obs(bad, ref.grad), tol)
+    assert out.verdict == "loss_mismatch" and "loss at [1]" in out.message
+    assert out.metrics["loss_worst_index"] == [1]
+
+
+def test_gradient_error_and_vanishing_flag(trial):
+    case, ref, tol = trial
+    out = judge(case, ref, obs(ref.loss, ref.grad * 1e-6), tol)
+    assert out.verdict == "grad_mismatch" and "vanishing_grad" in out.flags
+    out = judge(case, ref, obs(ref.loss, ref.grad * 1e4), tol)
+    assert "exploding_grad" in out.flags
+
+
+def test_nan_where_oracle_is_finite_is_nonfinite(trial):
+    case, ref, tol = trial
+    bad = ref.loss.copy()
+    bad[0] = np.nan
+    out = judge(case, ref, obs(bad, ref.grad), tol)
+    assert out.verdict == "nonfinite" and out.metrics["nan_count"] == 1
+
+
+def test_errors_unsupported_and_expected_errors(trial):
+    case, ref, tol = trial
+    assert judge(case, ref, Observation(dtype="float32", error="ValueError: x"), tol).verdict == "error"
+    assert judge(case, ref, Observation(dtype="float32", unsupported="no"), tol).verdict == "unsupported"
+    (err_case,) = load_text(CASE.replace("[2, 0]", "[3, 0]") + "  expect: {error: true}\n", "v.yaml")
+    assert judge(err_case, None, Observation(dtype="float32", error="IndexError"), None).verdict == "expected_error"
+    out = judge(err_case, None, obs([1.5, np.nan], ref.grad), None)
+    assert out.verdict == "missing_error" and "1.5" in out.message
+
+
+def _row(verdict: str, **kw) -> Row:
+    base = dict(row_id="x", case="masked-a", family="f", framework="torch", api="F.cross_entropy", device="cpu", dtype="float32")
+    base.update(kw)
+    return Row(verdict=verdict, **base)
+
+
+def test_known_fixed_and_unused_entries(tmp_path):
+    p = tmp_path / "known.yaml"
+    p.write_text("- case: masked-*\n  framework: torch\n  verdict: nonfinite\n  reason: r\n  link: https://x/1\n"
+                 "- case: other\n  framework: torch\n  reason: r\n  link: https://x/2\n")
+    entries = expectations.load(p)
+    r = _row("nonfinite")
+    assert expectations.apply(r, entries) is entries[0] and r.verdict == "known" and r.raw_verdict == "nonfinite"
+    r2 = _row("loss_mismatch")
+    assert expectations.apply(r2, entries) is None and r2.verdict == "loss_mismatch"  # another verdict stays new
+    r3 = _row("pass")
+    expectations.apply(r3, entries)
+    assert r3.verdict == "fixed"
+    assert expectations.unused(entries, [r, r2, r3]) == [entries[1]]
+
+
+def test_known_entry_without_link_is_refused(tmp_path):
+    p = tmp_path / "known.yaml"
+    p.write_text("- case: a\n  reason: r\n")
+    with pytest.raises(Exception) as e:
+        expectations.load(p)
+    assert "link" in str(e.value)
