@@ -286,13 +286,17 @@ class TrialItem(pytest.Item):
 
 def pytest_sessionstart(session):
     st = _state(session.config)
+    env = {"harness": _harness_env(), "frameworks": {}}
+    for fw in st.frameworks:
+        ad = st.adapter(fw)
+        if ad is not None:
+            env["frameworks"][fw] = ad.environment()
+        elif fw in st.unavailable and not session.config.getoption("resume"):
+            # a framework that is missing or fails to import is a row of the report, not a silent gap
+            st.record(Row(row_id=row_id("*", fw, "*", "*", "*"), case="*", family="*", framework=fw, api="*",
+                          device="*", dtype="*", verdict="unavailable", message=st.unavailable[fw]))
     out = session.config.getoption("shard_out")
     if out:
-        env = {"harness": _harness_env(), "frameworks": {}}
-        for fw in st.frameworks:
-            ad = st.adapter(fw)
-            if ad is not None:
-                env["frameworks"][fw] = ad.environment()
         Path(out).with_suffix(".env.json").write_text(json.dumps(env, indent=1, default=str))
 
 

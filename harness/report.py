@@ -11,8 +11,6 @@ import html
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.rows import COLUMNS, FAILING, VERDICTS, Row
+from harness.rows import COLUMNS, FAILING, VERDICTS, Row, atomic_write
 
 TITLE = "Loss conformance report"
 # Failures first, then verdicts nobody planned for, then the benign ones, best last.
@@ -40,26 +38,13 @@ def write_report(rows: list[Row], envs: list[dict], out_dir: Path, *, partial: b
     out_dir.mkdir(parents=True, exist_ok=True)
     ordered = sorted(rows, key=_sort_key)
     paths = {"html": out_dir / "index.html", "csv": out_dir / "results.csv", "md": out_dir / "summary.md"}
-    _atomic_write(paths["csv"], _csv(ordered))
-    _atomic_write(paths["md"], _markdown(ordered, partial, list(warnings)))
-    _atomic_write(paths["html"], _html(ordered, envs, partial, list(warnings)))
+    atomic_write(paths["csv"], _csv(ordered))
+    atomic_write(paths["md"], _markdown(ordered, partial, list(warnings)))
+    atomic_write(paths["html"], _html(ordered, envs, partial, list(warnings)))
     return paths
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rank(verdict: str) -> int:

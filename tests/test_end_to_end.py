@@ -165,3 +165,14 @@ def test_pytest_k_selects_by_case_framework_and_dtype(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
     ids = [ln for ln in r.stdout.splitlines() if "::" in ln]
     assert ids == ["cases.yaml::user-sparse[torch-F.cross_entropy-cpu-float32]"], r.stdout + r.stderr
+
+
+def test_a_framework_that_fails_to_import_is_reported_not_dropped(tmp_path):
+    (tmp_path / "c.yaml").write_text(CRASH_CASES.split("- id: b-crash")[0])
+    r = run_cli("run", "--cases", str(tmp_path / "c.yaml"), "--frameworks", "ghost,crashy", "--out", str(tmp_path / "o"),
+                env={"HARNESS_ADAPTERS": "ghost=no_such_module_xyz:Adapter,crashy=tests.fake_adapters:CrashingAdapter"},
+                cwd=tmp_path)
+    rows = {x.framework: x for x in read_rows(tmp_path / "o" / "results.jsonl")}
+    assert rows["ghost"].verdict == "unavailable" and "no_such_module_xyz" in rows["ghost"].message
+    assert rows["crashy"].verdict == "pass"
+    assert r.returncode == 0 and "unavailable" in r.stdout
