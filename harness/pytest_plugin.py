@@ -20,7 +20,7 @@ import pytest
 import adapters
 from harness import expectations, oracle, tolerances
 from harness.adapter_api import Adapter, ApiPath, Observation
-from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id
+from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id, values
 from harness.schema import Case, CaseFileError, load_file
 from harness.trials import Trial, materialize
 from harness.verdicts import judge
@@ -269,8 +269,11 @@ class TrialItem(pytest.Item):
         row.traceback = obs.traceback
         for k, v in out.metrics.items():
             setattr(row, k, v)
+        row.shape = list(self.case.logits.shape)
+        row.loss_values, row.grad_values = values(obs.loss), values(obs.grad)
         if ref is not None:
             row.oracle_precision = ref.precision
+            row.ref_loss_values, row.ref_grad_values = values(ref.loss), values(ref.grad)
         if tol is not None:
             row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
             row.tolerance_source = tol.source

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 VERDICTS = (
     "pass",
     "loss_mismatch",
@@ -79,6 +81,14 @@ class Row:
     known_link: str = ""
     duration_s: float | None = None
     shard: str = ""
+    # values for details and plots (flattened, at most MAX_VALUES each; None when larger)
+    loss_values: list[float] | None = None
+    ref_loss_values: list[float] | None = None
+    grad_values: list[float] | None = None
+    ref_grad_values: list[float] | None = None
+    shape: list[int] | None = None  # shape of the logits
+    sweep: str = ""  # the swept parameter of a sweep case (e.g. "scale"), "" otherwise
+    sweep_value: float | None = None
 
     def to_json(self) -> str:
         return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, allow_nan=False)
@@ -97,20 +107,35 @@ def row_id(case: str, framework: str, api: str, device: str, dtype: str) -> str:
 COLUMNS = [f.name for f in fields(Row)]
 
 
+MAX_VALUES = 1024
+
+
+def values(a) -> list[float] | None:
+    """A flattened float list of an array for a row, or None when it has more than MAX_VALUES elements."""
+    if a is None:
+        return None
+    flat = [float(x) for x in np.asarray(a, dtype=float).reshape(-1)]
+    return flat if len(flat) <= MAX_VALUES else None
+
+
 def _clean(v: Any) -> Any:
     """JSON has no NaN/Inf: write them as strings so the file stays strict JSON."""
     if isinstance(v, float) and not math.isfinite(v):
         return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
     return v
 
 
 def _unclean(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_unclean(x) for x in v]
     if v in ("nan", "inf", "-inf"):
         return float(v)
     return v
 
 
-_NUMERIC = {f.name for f in fields(Row) if "float" in str(f.type)}
+_NUMERIC = {f.name for f in fields(Row) if "float" in str(f.type)}  # includes the *_values lists
 
 
 class ShardWriter:
