@@ -87,7 +87,7 @@ class JaxAdapter(Adapter):
 
     def _fn(self, path, case):
         """jit(value_and_grad(sum of the path's output)), compiled once per (path, case)."""
-        key = (path.name, case.id)
+        key = (path.name, case.family, case.params)  # jit itself re-specializes per shape and dtype
         if key not in self._compiled:
             calls: list[str] = []
 

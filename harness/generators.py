@@ -46,6 +46,7 @@ class Generator:
     doc: str
     params: dict[str, Param]
     fn: Callable[..., np.ndarray]
+    shape_of: Callable[[dict[str, Any]], tuple[int, ...]] | None = None  # logits generators without 'shape'
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -62,6 +63,19 @@ def _uniform(shape, seed, low=-1.0, high=1.0, **_):
 
 def _full(shape, value, **_):
     return np.full(shape, float(value))
+
+
+def _grid2d(n, low=-4.0, high=4.0, **_):
+    """An n x n grid over the two-class logit plane, one row per point, z1 varying fastest."""
+    z = np.linspace(low, high, n)
+    z1, z2 = np.meshgrid(z, z)  # z1 varies along the last axis, so row-major order has z1 fastest
+    return np.stack([z1.reshape(-1), z2.reshape(-1)], axis=-1)
+
+
+def _constant_label(logits_shape, value, axis=-1, **_):
+    ax = _class_axis(logits_shape, axis)
+    batch = tuple(s for i, s in enumerate(logits_shape) if i != ax)
+    return np.full(batch, int(value), dtype=np.int64)
 
 
 def _class_axis(logits_shape, axis):
@@ -104,6 +118,11 @@ TABLE: dict[str, Generator] = {
             "low": Param("number", default=-1.0), "high": Param("number", default=1.0)}, _uniform),
         Generator("full", "logits", "every element equal to value (ties)", {
             "shape": _SHAPE, "value": Param("number", required=True)}, _full),
+        Generator("grid2d", "logits", "n*n rows of two-class logits on a grid over [low, high]^2, z1 fastest", {
+            "n": Param("int", required=True), "low": Param("number", default=-4.0),
+            "high": Param("number", default=4.0)}, _grid2d, shape_of=lambda a: (a["n"] * a["n"], 2)),
+        Generator("constant", "sparse", "the same class index on every row", {
+            "value": Param("int", required=True)}, _constant_label),
         Generator("randint", "sparse", "uniform random class indices, one per row", {
             "seed": _SEED}, _randint),
         Generator("one_hot", "dense", "one-hot rows of uniform random classes", {
@@ -141,7 +160,7 @@ def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int
         if p.required and k not in args:
             raise GeneratorError(f"generator {name!r} needs {k!r} ({p.doc})", k)
     if kind == "logits":
-        shape = tuple(args["shape"])
+        shape = g.shape_of(args) if g.shape_of else tuple(args["shape"])
     else:
         if logits_shape is None:
             raise GeneratorError("labels can be generated only when the logits are valid", "generate")
@@ -160,6 +179,7 @@ def generate(name: str, args: dict[str, Any], logits_shape: tuple[int, ...] | No
     kw = {k: p.default for k, p in g.params.items() if not p.required}
     kw.update(args)
     if g.kind == "logits":
-        kw["shape"] = tuple(kw["shape"])
+        if "shape" in kw:
+            kw["shape"] = tuple(kw["shape"])
         return np.asarray(g.fn(**kw), dtype=np.float64)
     return g.fn(logits_shape, axis=axis, **kw)

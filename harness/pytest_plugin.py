@@ -240,7 +240,7 @@ class TrialItem(pytest.Item):
             row_id=self.name, case=c.id, family=c.family, framework=self.framework,
             api=self.api_path.name if self.api_path else "golden", device=self.device, device_requested=self.device,
             dtype=self.dtype, verdict=verdict, tags=list(c.tags), description=c.description, source=str(c.location),
-            reduction=c.params.reduction,
+            reduction=c.params.reduction, sweep=c.sweep, sweep_value=c.logit_scale if c.sweep else None,
             framework_version=(st.adapters[self.framework].version() if self.framework in st.adapters else ""),
         )
 

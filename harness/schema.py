@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ CASE_KEYS = (
     "dtypes",
     "expect",
     "tolerance",
+    "sweep",
 )
+SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 REQUIRED_KEYS = ("id", "family", "description", "logits", "labels")
 EXPECT_KEYS = ("loss", "error", "reason")
 TOLERANCE_KEYS = ("loss_rtol", "loss_atol", "grad_rtol", "grad_atol", "reason")
@@ -149,6 +151,8 @@ class Case:
     expect: Expect = Expect()
     tolerance: ToleranceOverride | None = None
     location: Location = field(default=Location("<memory>", 0, 0), compare=False)
+    sweep: str = ""  # the swept parameter ("scale") of a case expanded from a sweep, else ""
+    logit_scale: float = 1.0  # the logits are multiplied by this (in float64, before rounding to the dtype)
 
     @property
     def sparse(self) -> bool:
@@ -302,8 +306,30 @@ class _Validator:
             before = len(self.problems)
             case = self.case(item, i)
             if case is not None and len(self.problems) == before:
-                cases.append(case)
+                cases.extend(self.expand_sweep(case, item))
         return cases
+
+    def expand_sweep(self, case: Case, m: CommentedMap) -> list[Case]:
+        """A case with `sweep: {scale: [v, ...]}` becomes one case per value, id `<id>@scale=<v>`."""
+        sw = m.get("sweep")
+        if sw is None:
+            return [case]
+        where = f"{case.id}.sweep"
+        if not isinstance(sw, CommentedMap) or len(sw) != 1 or next(iter(sw)) not in SWEEPS:
+            self.err(self.loc(sw, "sweep", m), where, f"expected a mapping with one key of: {', '.join(SWEEPS)}")
+            return []
+        vals = _plain(sw["scale"])
+        if not isinstance(vals, list) or not vals or not all(_is_number(v) and math.isfinite(v) and v > 0 for v in vals):
+            self.err(self.loc(None, "scale", sw), f"{where}.scale", "expected a non-empty list of finite numbers > 0")
+            return []
+        if len(set(vals)) != len(vals):
+            self.err(self.loc(None, "scale", sw), f"{where}.scale", "a value is listed twice")
+            return []
+        if case.expect.loss is not None:
+            self.err(self.loc(sw, "sweep", m), where, "a sweep cannot carry golden loss values (one per scale would be needed)")
+            return []
+        return [replace(case, id=f"{case.id}@scale={float(v):g}", sweep="scale", logit_scale=float(v),
+                        tags=(*case.tags, "sweep")) for v in vals]
 
     def case(self, m: CommentedMap, index: int) -> Case | None:
         cid = m.get("id")

@@ -40,7 +40,7 @@ def materialize(trial: Trial) -> Inputs:
     Rounding happens once, here, so that neither the oracle nor any framework is blamed for it.
     """
     case = trial.case
-    logits64 = _array(case.logits).astype(np.float64)
+    logits64 = _array(case.logits).astype(np.float64) * case.logit_scale
     raw_labels = _array(case.labels, logits64.shape, case.params.axis)
     labels = raw_labels.astype(np.int64) if case.sparse else cast(raw_labels, trial.dtype)
     p = case.params

@@ -68,7 +68,7 @@ def test_oracle_matches_mpmath_on_the_case_library(trial):
     _check_against_mp(trial.case, trial.dtype)
 
 
-finite = st.floats(min_value=-60, max_value=60, allow_nan=False, width=64)
+finite = st.floats(min_value=-800, max_value=800, allow_nan=False, width=64)  # tails down to exp(-1600)
 
 
 @settings(max_examples=60, deadline=None)
@@ -109,7 +109,7 @@ def test_gradient_matches_high_precision_central_differences(logits, labels, fam
         return mp.fsum(vals)
 
     for idx in np.ndindex(x0.shape):
-        d = mp.diff(lambda h, idx=idx: f_at(idx, h), 0)  # central differences at 50 digits
+        d = mp.diff(lambda h, idx=idx: f_at(idx, h), 0)  # central differences at 400 digits
         assert abs(float(ref.grad[idx]) - float(d)) <= 2 * F64.eps * max(1.0, abs(float(d))), (idx, ref.grad[idx], d)
 
 
