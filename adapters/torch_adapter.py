@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from harness import naive
 from harness.adapter_api import Adapter, ApiPath, Call
 from harness.schema import Case
 
@@ -23,9 +24,22 @@ def _class_dim_is_1(case: Case, dtype: str) -> str | None:
     return None
 
 
+def _reduction_check(case: Case, dtype: str) -> str | None:
+    """torch's reduction='mean' is a weighted mean for class-index targets with weight=, a plain mean otherwise."""
+    p = case.params
+    if p.reduction == "mean" and case.sparse and p.class_weights is not None:
+        return ("with weight= and class-index targets, reduction='mean' divides by the summed weights of the "
+                "targets (weighted_mean); a plain mean over rows is not expressible")
+    if p.reduction == "weighted_mean" and not case.sparse and p.class_weights is not None:
+        return "with probability targets, reduction='mean' divides by the batch size, not by the weights"
+    return _class_dim_is_1(case, dtype)
+
+
 def _kwargs(c: Call) -> dict:
     p = c.params
-    kw = {"reduction": p.reduction}
+    kw: dict = {"reduction": "mean" if p.reduction == "weighted_mean" else p.reduction}
+    if c.class_weights is not None:
+        kw["weight"] = c.class_weights
     if p.label_smoothing:
         kw["label_smoothing"] = p.label_smoothing
     if p.ignore_index is not None:
@@ -34,7 +48,7 @@ def _kwargs(c: Call) -> dict:
 
 
 def _fmt(kw: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    return ", ".join(f"{k}={'<tensor>' if torch.is_tensor(v) else repr(v)}" for k, v in kw.items())
 
 
 def _cross_entropy(c: Call):
@@ -56,16 +70,31 @@ def _nll_log_softmax(c: Call):
     )
 
 
+OPS = naive.Ops(
+    prefix="torch",
+    softmax=lambda x, a: torch.softmax(x, dim=a), softmax_name="torch.softmax",
+    log=torch.log, log_name="torch.log",
+    clip=torch.clamp, clip_name="torch.clamp",
+    one_hot=lambda y, n, like: F.one_hot(y, n).to(like.dtype), one_hot_name="torch.nn.functional.one_hot",
+    sum_classes=lambda v, a: v.sum(dim=a),
+    reduce=lambda v, r: {"none": v, "sum": v.sum() if r == "sum" else v, "mean": v.mean() if r == "mean" else v}[r],
+    reduce_names={"none": "", "sum": ".sum()", "mean": ".mean()"},
+)
+
 SPARSE = frozenset({"sparse_softmax_cross_entropy"})
 BOTH = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"})
+ALL_REDUCTIONS = frozenset({"none", "sum", "mean", "weighted_mean"})
+CE_OPTIONS = frozenset({"class_weights", "label_smoothing", "ignore_index", "axis"})
 
 PATHS = [
-    ApiPath("F.cross_entropy", BOTH, _cross_entropy, options=frozenset({"label_smoothing", "ignore_index", "axis"}),
-            check=_class_dim_is_1, doc="class-index targets for integer labels, probability targets for dense labels"),
-    ApiPath("nn.CrossEntropyLoss", BOTH, _cross_entropy_module, options=frozenset({"label_smoothing", "ignore_index", "axis"}),
-            check=_class_dim_is_1),
-    ApiPath("F.nll_loss(F.log_softmax)", SPARSE, _nll_log_softmax, options=frozenset({"ignore_index", "axis"}),
-            check=_class_dim_is_1),
+    ApiPath("F.cross_entropy", BOTH, _cross_entropy, options=CE_OPTIONS, reductions=ALL_REDUCTIONS,
+            check=_reduction_check, doc="class-index targets for integer labels, probability targets for dense labels"),
+    ApiPath("nn.CrossEntropyLoss", BOTH, _cross_entropy_module, options=CE_OPTIONS, reductions=ALL_REDUCTIONS,
+            check=_reduction_check),
+    ApiPath("F.nll_loss(F.log_softmax)", SPARSE, _nll_log_softmax, options=frozenset({"class_weights", "ignore_index", "axis"}),
+            reductions=ALL_REDUCTIONS, check=_reduction_check),
+    *naive.paths(OPS),
+    naive.clipped_logits(_cross_entropy, OPS, "F.cross_entropy", options=CE_OPTIONS),
 ]
 
 

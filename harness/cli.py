@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
+    r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                   help="run only shard K of N (1-based), split by expected cost; merge the N --out dirs with `report`")
 
     p = sub.add_parser("report", help="merge result shards into one report")
     p.add_argument("shards", nargs="+", help="shard directories or .jsonl files")
@@ -43,6 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return cmd_report(args)
     return cmd_validate(args)
+
+
+def _shard(spec: str) -> str:
+    from harness.pytest_plugin import parse_shard
+
+    try:
+        k, n = parse_shard(spec)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return f"{k}/{n}"
 
 
 def _problems(e: CaseFileError) -> int:
@@ -80,12 +92,14 @@ def cmd_run(args) -> int:
         return EXIT_BAD_INPUT
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}")
+    print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}"
+          + (f"; shard {args.shard}" if args.shard else ""))
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
-                                   devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume)
+                                   devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
+                                   shard=args.shard)
     rows, envs = merge(shards)
-    warnings = [f"known difference at {e.location} matches no row ({e.case} / {e.framework} / {e.api})"
-                for e in expectations.unused(entries, rows)] if not args.keyword else []
+    warnings = [f"known difference at {e.location} matches no row ({e.summary})"
+                for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []
     return finish(rows, envs, out, warnings)
 
 

@@ -3,14 +3,15 @@
 A failing row that matches an entry becomes `known`; a passing row that matches one becomes `fixed`
 (the recorded problem no longer happens); an entry that matches no row is warned about.
 
-    - case: extreme-logits-*        # fnmatch patterns; omitted fields mean "*"
+    - case: extreme-logits-*        # fnmatch patterns, or lists of them (any may match); omitted: "*"
       framework: tensorflow
-      api: tf.nn.*
+      api: [tf.nn.*, keras.*]
       device: "*"
       dtype: float16
-      verdict: nonfinite            # the verdict the entry expects ("*" for any failing verdict)
+      verdict: nonfinite            # the verdict(s) the entry expects ("*" for any failing verdict)
       reason: why this happens
       link: https://github.com/... # the upstream issue or documentation
+      strict: true                  # default; false: the matched rows MAY fail (a pass is not `fixed`)
 """
 
 from __future__ import annotations
@@ -27,23 +28,31 @@ from harness.rows import FAILING, VERDICTS, Row
 from harness.schema import CaseFileError, Location, Problem
 
 MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
-KEYS = (*MATCH_KEYS, "verdict", "reason", "link")
+KEYS = (*MATCH_KEYS, "verdict", "reason", "link", "strict")
 
 
 @dataclass(frozen=True)
 class Entry:
-    case: str
-    framework: str
-    api: str
-    device: str
-    dtype: str
-    verdict: str
+    case: tuple[str, ...]
+    framework: tuple[str, ...]
+    api: tuple[str, ...]
+    device: tuple[str, ...]
+    dtype: tuple[str, ...]
+    verdict: tuple[str, ...]
     reason: str
     link: str
     location: str
+    strict: bool = True
 
     def matches(self, row: Row) -> bool:
-        return all(fnmatchcase(str(getattr(row, k)), getattr(self, k)) for k in MATCH_KEYS)
+        return all(any(fnmatchcase(str(getattr(row, k)), p) for p in getattr(self, k)) for k in MATCH_KEYS)
+
+    @property
+    def summary(self) -> str:
+        return " / ".join("|".join(getattr(self, k)) for k in ("case", "framework", "api"))
+
+    def expects(self, verdict: str) -> bool:
+        return "*" in self.verdict or verdict in self.verdict
 
 
 def load(path: str | Path | None) -> list[Entry]:
@@ -75,23 +84,36 @@ def load(path: str | Path | None) -> list[Entry]:
         for k in ("reason", "link"):
             if not isinstance(m.get(k), str) or not m.get(k).strip():
                 problems.append(Problem(loc, f"[{i}].{k}", "required: every known difference says why and links upstream"))
-        verdict = str(m.get("verdict", "*"))
-        if verdict != "*" and verdict not in FAILING:
+        pats = {k: _patterns(m.get(k, "*")) for k in (*MATCH_KEYS, "verdict")}
+        for k, v in pats.items():
+            if v is None:
+                problems.append(Problem(loc, f"[{i}].{k}", "expected a string or a list of strings"))
+        if not isinstance(m.get("strict", True), bool):
+            problems.append(Problem(loc, f"[{i}].strict", "expected true or false"))
+        if pats["verdict"] and any(v != "*" and v not in FAILING for v in pats["verdict"]):
             problems.append(Problem(loc, f"[{i}].verdict", f"expected '*' or one of {', '.join(sorted(FAILING))}"))
         if problems:
             continue
         out.append(
             Entry(
-                **{k: str(m.get(k, "*")) for k in MATCH_KEYS},
-                verdict=verdict,
+                **pats,
                 reason=str(m["reason"]).strip(),
                 link=str(m["link"]).strip(),
                 location=str(loc),
+                strict=bool(m.get("strict", True)),
             )
         )
     if problems:
         raise CaseFileError(problems)
     return out
+
+
+def _patterns(v) -> tuple[str, ...] | None:
+    if isinstance(v, str):
+        return (v,)
+    if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    return None
 
 
 def apply(row: Row, entries: list[Entry]) -> Entry | None:
@@ -100,9 +122,9 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
     for e in entries:
         if not e.matches(row):
             continue
-        if row.raw_verdict in FAILING and e.verdict in ("*", row.raw_verdict):
+        if row.raw_verdict in FAILING and e.expects(row.raw_verdict):
             row.verdict = "known"
-        elif row.raw_verdict == "pass":
+        elif row.raw_verdict == "pass" and e.strict:
             row.verdict = "fixed"
         else:
             continue
@@ -117,9 +139,10 @@ def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
     ran = {r.framework for r in rows}
     out = []
     for e in entries:
-        if not any(fnmatchcase(f, e.framework) for f in ran):
+        if not any(fnmatchcase(f, p) for f in ran for p in e.framework):
             continue
-        if not any(e.matches(r) and (r.raw_verdict or r.verdict) in (*FAILING, "pass") for r in rows):
+        seen = (*FAILING, "pass") if e.strict else FAILING
+        if not any(e.matches(r) and (r.raw_verdict or r.verdict) in seen for r in rows):
             out.append(e)
     return out
 

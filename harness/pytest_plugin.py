@@ -36,6 +36,8 @@ def pytest_addoption(parser):
     g.addoption("--progress", default=None, help="write 'BEGIN <row id>' here before each trial (crash detection)")
     g.addoption("--resume", action="store_true", help="skip rows already present in --shard-out")
     g.addoption("--device", action="append", default=[], help="only these devices (cpu, cuda:0, ...)")
+    g.addoption("--harness-shard", default=None, metavar="K/N",
+                help="run only shard K of N (1-based): trials split by expected cost, the same on every machine")
     parser.addini("harness_cases", "directories whose YAML files are case files", type="paths", default=[])
 
 
@@ -335,4 +337,113 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line("harness verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         for e in expectations.unused(st.entries, st.rows) if not config.getoption("resume") else []:
             if not config.getoption("keyword") and not config.getoption("markexpr"):
-                tr.write_line(f"harness: known difference at {e.location} matches no row ({e.case} {e.framework} {e.api})", yellow=True)
+                tr.write_line(f"harness: known difference at {e.location} matches no row ({e.summary})", yellow=True)
+
+
+# --------------------------------------------------------------------------- sharding (--harness-shard K/N)
+
+# Expected cost of one trial (case x dtype) in one framework's process, in nanoseconds: a fixed part
+# (pytest, conversions; for JAX a jit compile per shape and dtype) plus a part per logits element
+# (oracle, framework call, judge). Fitted roughly to the built-in suite on 2 CPU cores; only the
+# relative costs matter. The table is data, not a measurement, so every machine splits alike.
+SHARD_COST_NS: dict[str, tuple[int, int]] = {
+    ORACLE: (1_000_000, 100),
+    "torch": (10_000_000, 1_500),
+    "tensorflow": (5_000_000, 700),
+    "jax": (280_000_000, 1_000),
+}
+SHARD_COST_DEFAULT_NS = (10_000_000, 1_000)  # frameworks registered by plugins
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """'K/N' (1 <= K <= N) as (K, N); ValueError otherwise."""
+    k, sep, n = str(spec).partition("/")
+    try:
+        ki, ni = int(k), int(n)
+    except ValueError:
+        ki = ni = 0
+    if not sep or not 1 <= ki <= ni:
+        raise ValueError(f"a shard is K/N with 1 <= K <= N, got {spec!r}")
+    return ki, ni
+
+
+def shard_costs(cases: list[Case], framework: str) -> dict[str, int]:
+    """Expected cost of each of a framework's trials, keyed by trial id ('case[dtype]').
+
+    Only stable data enters: case ids, dtypes and logits shapes. The oracle pseudo-framework's
+    trials are the golden checks (float64, cases with `expect.loss`), split like any other.
+    """
+    fixed, per_element = SHARD_COST_NS.get(framework, SHARD_COST_DEFAULT_NS)
+    out: dict[str, int] = {}
+    for case in cases:
+        elements = 1
+        for s in case.logits.shape:
+            elements *= int(s)
+        if framework == ORACLE:
+            dtypes: tuple[str, ...] = ("float64",) if case.expect.loss is not None else ()
+        else:
+            dtypes = case.dtypes
+        for dtype in dtypes:
+            out[Trial(case, dtype).id] = fixed + per_element * elements
+    return out
+
+
+def split_by_cost(costs: dict[str, int], n: int) -> dict[str, int]:
+    """Assign each key to one of n shards (0-based) by greedy longest-processing-time.
+
+    Keys go in decreasing cost (ties by key) to the shard with the least cost so far (ties: the
+    lowest index). Integer costs and total orders make it the same on every machine; the largest
+    shard exceeds the mean by at most the largest single cost.
+    """
+    loads = [0] * n
+    out: dict[str, int] = {}
+    for key in sorted(costs, key=lambda k: (-costs[k], k)):
+        i = min(range(n), key=lambda j: (loads[j], j))
+        out[key] = i
+        loads[i] += costs[key]
+    return out
+
+
+def _shard_cases(config, items) -> list[Case]:
+    """Every case of the collected case files, including those whose rows --resume skipped, so
+    that a restarted process computes the same split."""
+    files = {str(it.path) for it in items if isinstance(it, TrialItem)}
+    st = config.stash.get(_STATE, None)
+    for loc in getattr(st, "case_ids", {}).values():
+        files.add(str(loc).rsplit(":", 2)[0])
+    cases: dict[str, Case] = {}
+    for f in sorted(files):
+        for c in load_file(f):
+            cases.setdefault(c.id, c)
+    return list(cases.values())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """--harness-shard K/N: keep this shard's trials, deselect the rest (before -k applies).
+
+    Each framework's trials are split by its own cost model, so the split of a framework's rows
+    does not depend on which other frameworks share the process, on the devices present, on -k or
+    on --resume. Items that are not trials (the project's own tests) run in shard 1 only.
+    """
+    spec = config.getoption("harness_shard")
+    if not spec:
+        return
+    try:
+        k, n = parse_shard(spec)
+    except ValueError as e:
+        raise pytest.UsageError(f"--harness-shard: {e}") from None
+    cases = _shard_cases(config, items)
+    splits: dict[str, dict[str, int]] = {}
+    keep, drop = [], []
+    for item in items:
+        if not isinstance(item, TrialItem):
+            (keep if k == 1 else drop).append(item)
+            continue
+        if item.framework not in splits:
+            splits[item.framework] = split_by_cost(shard_costs(cases, item.framework), n)
+        shard = splits[item.framework].get(Trial(item.case, item.dtype).id, 0)
+        (keep if shard == k - 1 else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

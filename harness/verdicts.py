@@ -69,7 +69,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     flags = []
     if ref.saturated:
         flags.append("saturated")
-    if m["ref_grad_norm"] >= VANISH_REF_MIN and m["grad_norm"] < VANISH_RATIO * m["ref_grad_norm"]:
+    all_finite = gf.size == grad.size  # a NaN gradient is broken, not vanishing
+    if all_finite and m["ref_grad_norm"] >= VANISH_REF_MIN and m["grad_norm"] < VANISH_RATIO * m["ref_grad_norm"]:
         flags.append("vanishing_grad")
     if gf.size and (
         m["grad_norm"] > EXPLODE_RATIO * max(m["ref_grad_norm"], 1.0) or (np.isinf(grad).any() and not np.isinf(ref.grad).any())

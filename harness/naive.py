@@ -1,0 +1,92 @@
+"""The naive formulations the tutorials use or warn about, written once over each framework's own ops.
+
+Each adapter supplies an `Ops` table of its framework's real functions (and their public names, for
+the call chain); the formulations below compose them exactly as a user's hand-written loss does:
+
+    softmax-then-log         -sum(t * log(softmax(x)))                 overflows/underflows to -inf
+    clipped-probabilities    -sum(t * log(clip(softmax(x), 1e-7, 1-1e-7)))   the tutorials' "fix": kills gradients
+    clipped-logits           fused op on clip(x, -10, 10)              changes the loss past |x| = 10
+
+They are named "naive:" in the api column, so the report shows them next to the fused paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.adapter_api import ApiPath, Call
+
+PROB_CLIP = 1e-7  # the clip of the tutorials (and Keras' epsilon)
+LOGIT_CLIP = 10.0  # the logit clip of the weighted-cross-entropy tutorial
+
+BOTH = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"})
+
+
+@dataclass(frozen=True)
+class Ops:
+    """A framework's functions, with the names a user would write."""
+
+    prefix: str  # e.g. "torch", "tf", "jnp"
+    softmax: Callable[[Any, int], Any]
+    softmax_name: str
+    log: Callable[[Any], Any]
+    log_name: str
+    clip: Callable[[Any, float, float], Any]
+    clip_name: str
+    one_hot: Callable[[Any, int, Any], Any]  # (integer labels, classes, like-tensor) -> dense targets
+    one_hot_name: str
+    sum_classes: Callable[[Any, int], Any]  # sum over the class axis
+    reduce: Callable[[Any, str], Any]  # (per-row losses, "none"|"sum"|"mean")
+    reduce_names: dict[str, str]
+
+
+def _targets(ops: Ops, c: Call, x) -> tuple[Any, str]:
+    if c.case.sparse:
+        return ops.one_hot(c.labels, c.case.num_classes, x), f"{ops.one_hot_name}(labels)"
+    return c.labels, "labels"
+
+
+def _from_log_probs(ops: Ops, c: Call, logp, chain: str):
+    t, tname = _targets(ops, c, logp)
+    axis = c.params.axis
+    per_row = -ops.sum_classes(t * logp, axis)
+    red = c.params.reduction
+    return ops.reduce(per_row, red), f"-{ops.prefix}.sum({tname} * {chain}){ops.reduce_names[red]}"
+
+
+def softmax_then_log(ops: Ops) -> Callable[[Call], tuple[Any, str]]:
+    def fn(c: Call):
+        p = ops.softmax(c.logits, c.params.axis)
+        return _from_log_probs(ops, c, ops.log(p), f"{ops.log_name}({ops.softmax_name}(logits))")
+    return fn
+
+
+def clipped_probabilities(ops: Ops) -> Callable[[Call], tuple[Any, str]]:
+    def fn(c: Call):
+        p = ops.clip(ops.softmax(c.logits, c.params.axis), PROB_CLIP, 1 - PROB_CLIP)
+        return _from_log_probs(
+            ops, c, ops.log(p), f"{ops.log_name}({ops.clip_name}({ops.softmax_name}(logits), 1e-7, 1 - 1e-7))")
+    return fn
+
+
+def paths(ops: Ops) -> list[ApiPath]:
+    """The naive paths of one framework (reductions none/sum/mean; no other option)."""
+    return [
+        ApiPath("naive:log(softmax)", BOTH, softmax_then_log(ops), options=frozenset({"axis"}),
+                doc="softmax, then log: the formulation every tutorial warns about"),
+        ApiPath("naive:log(clip(softmax))", BOTH, clipped_probabilities(ops), options=frozenset({"axis"}),
+                doc="probabilities clipped to [1e-7, 1 - 1e-7] before the log, as the vanishing-gradient tutorial advises"),
+    ]
+
+
+def clipped_logits(fused: Callable[[Call], tuple[Any, str]], ops: Ops, name: str, families=BOTH, options=frozenset()) -> ApiPath:
+    """A fused path run on logits clipped to [-10, 10] (the weighted-cross-entropy tutorial's advice)."""
+    def fn(c: Call):
+        clipped = Call(logits=ops.clip(c.logits, -LOGIT_CLIP, LOGIT_CLIP), labels=c.labels, case=c.case,
+                       class_weights=c.class_weights, sample_weights=c.sample_weights, xp=c.xp)
+        out, chain = fused(clipped)
+        return out, f"{chain} on {ops.clip_name}(logits, -10, 10)"
+    return ApiPath(f"naive:clip(logits)+{name}", families, fn, options=options,
+                   doc="logits clipped to [-10, 10] before the fused op")
