@@ -15,6 +15,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from harness import naive  # noqa: E402
 from harness.adapter_api import Adapter, ApiPath, Call  # noqa: E402
 from harness.dtypes import np_dtype  # noqa: E402
 
@@ -34,17 +35,69 @@ def _optax_softmax(c: Call):
     return out, f"optax.softmax_cross_entropy(axis={axis}){red}"
 
 
+def _optax_safe_softmax(c: Call):
+    out, red = _reduce(optax.safe_softmax_cross_entropy(c.logits, c.labels), c)
+    return out, f"optax.safe_softmax_cross_entropy{red}"
+
+
 def _optax_integer(c: Call):
     axis = c.params.axis
     out, red = _reduce(optax.softmax_cross_entropy_with_integer_labels(c.logits, c.labels, axis=axis), c)
     return out, f"optax.softmax_cross_entropy_with_integer_labels(axis={axis}){red}"
 
 
+def _smoothed(c: Call):
+    """Label smoothing as optax users write it: smooth_labels on (one-hot) targets, then the dense loss."""
+    e, axis = c.params.label_smoothing, c.params.axis
+    if c.case.sparse:
+        t, tname = jax.nn.one_hot(c.labels, c.logits.shape[axis], dtype=c.logits.dtype, axis=axis), "jax.nn.one_hot(labels)"
+    else:
+        t, tname = c.labels, "labels"
+    out, red = _reduce(optax.softmax_cross_entropy(c.logits, optax.smooth_labels(t, e, axis=axis), axis=axis), c)
+    return out, f"optax.softmax_cross_entropy(optax.smooth_labels({tname}, {e}, axis={axis}), axis={axis}){red}"
+
+
+def _log_softmax_gather(c: Call):
+    axis = c.params.axis
+    logp = jax.nn.log_softmax(c.logits, axis=axis)
+    picked = jnp.take_along_axis(logp, jnp.expand_dims(c.labels, axis), axis=axis)
+    out, red = _reduce(-jnp.squeeze(picked, axis), c)
+    return out, f"-jnp.take_along_axis(jax.nn.log_softmax(axis={axis}), labels){red}"
+
+
+def _last_axis(case, dtype):
+    nd = len(case.logits.shape)
+    return None if case.params.axis % nd == nd - 1 else "optax.safe_softmax_cross_entropy has no axis argument"
+
+
+OPS = naive.Ops(
+    prefix="jnp",
+    softmax=lambda x, a: jax.nn.softmax(x, axis=a), softmax_name="jax.nn.softmax",
+    log=jnp.log, log_name="jnp.log",
+    clip=jnp.clip, clip_name="jnp.clip",
+    one_hot=lambda y, n, like: jax.nn.one_hot(y, n, dtype=like.dtype), one_hot_name="jax.nn.one_hot",
+    sum_classes=lambda v, a: jnp.sum(v, axis=a),
+    reduce=lambda v, r: {"none": v, "sum": jnp.sum(v), "mean": jnp.mean(v)}[r],
+    reduce_names={"none": "", "sum": " -> jnp.sum", "mean": " -> jnp.mean"},
+)
+
+SPARSE = frozenset({"sparse_softmax_cross_entropy"})
+DENSE = frozenset({"softmax_cross_entropy"})
+_OPTAX = [
+    ApiPath("optax.softmax_cross_entropy", DENSE, _optax_softmax, options=frozenset({"axis"})),
+    ApiPath("optax.softmax_cross_entropy_with_integer_labels", SPARSE, _optax_integer, options=frozenset({"axis"})),
+]
+
 PATHS = [
-    ApiPath("optax.softmax_cross_entropy", frozenset({"softmax_cross_entropy"}), _optax_softmax,
-            options=frozenset({"axis"})),
-    ApiPath("optax.softmax_cross_entropy_with_integer_labels", frozenset({"sparse_softmax_cross_entropy"}),
-            _optax_integer, options=frozenset({"axis"})),
+    *_OPTAX,
+    *(p.variant("eager") for p in _OPTAX),
+    ApiPath("optax.safe_softmax_cross_entropy", DENSE, _optax_safe_softmax, check=_last_axis,
+            doc="optax's loss for masked (-inf) logits"),
+    ApiPath("optax.smooth_labels+optax.softmax_cross_entropy", SPARSE | DENSE, _smoothed,
+            options=frozenset({"axis", "label_smoothing"})),
+    ApiPath("jax.nn.log_softmax+take_along_axis", SPARSE, _log_softmax_gather, options=frozenset({"axis"})),
+    *naive.paths(OPS),
+    naive.clipped_logits(_optax_integer, OPS, "optax.softmax_cross_entropy_with_integer_labels", SPARSE),
 ]
 
 
@@ -87,7 +140,7 @@ class JaxAdapter(Adapter):
 
     def _fn(self, path, case):
         """jit(value_and_grad(sum of the path's output)), compiled once per (path, case)."""
-        key = (path.name, case.family, case.params)  # jit itself re-specializes per shape and dtype
+        key = (path.name, case.family, case.params, case.logits.shape)  # a step may serve several cases
         if key not in self._compiled:
             calls: list[str] = []
 
@@ -100,7 +153,7 @@ class JaxAdapter(Adapter):
                 (_, out), g = jax.value_and_grad(total, has_aux=True)(x, labels)
                 return out, g
 
-            self._compiled[key] = (jax.jit(run), calls)
+            self._compiled[key] = (run if path.mode == "eager" else jax.jit(run), calls)
         return self._compiled[key]
 
     def evaluate(self, path, case, inputs, dtype, device):
@@ -113,5 +166,6 @@ class JaxAdapter(Adapter):
         out.block_until_ready()
         actual = next(iter(out.devices()))
         name = "cpu" if actual.platform == "cpu" else f"cuda:{actual.id}"
-        call = f"jax.jit(jax.value_and_grad({calls[-1]}))" if calls else path.name
+        inner = f"jax.value_and_grad({calls[-1]})" if calls else path.name
+        call = inner if path.mode == "eager" else f"jax.jit({inner})"
         return np.asarray(out).astype(np.float64), np.asarray(g).astype(np.float64), call, name

@@ -1,4 +1,4 @@
-"""TensorFlow adapter: tf.nn fused ops with tf.reduce_*, GradientTape gradients, CPU and GPU."""
+"""TensorFlow adapter: tf.nn fused ops and Keras losses, eager, tf.function and XLA, GradientTape gradients."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from harness import naive  # noqa: E402
 from harness.adapter_api import Adapter, ApiPath, Call  # noqa: E402
+from harness.schema import Case  # noqa: E402
 
 DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 
@@ -20,6 +23,10 @@ for _gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(_gpu, True)
     except RuntimeError:
         pass
+
+SPARSE = frozenset({"sparse_softmax_cross_entropy"})
+DENSE = frozenset({"softmax_cross_entropy"})
+BOTH = SPARSE | DENSE
 
 
 def _reduce(loss, c: Call):
@@ -45,18 +52,80 @@ def _sparse_softmax_xent(c: Call):
     return out, f"tf.nn.sparse_softmax_cross_entropy_with_logits{red}"
 
 
-def _last_axis(case, dtype):
+def _last_axis(case: Case, dtype: str) -> str | None:
     nd = len(case.logits.shape)
     if case.params.axis % nd != nd - 1:
         return "tf.nn.sparse_softmax_cross_entropy_with_logits has no axis argument: classes are the last dimension"
     return None
 
 
+# Keras 3 reductions: "sum_over_batch_size" divides by the number of elements (our mean, even with
+# sample weights); "mean_with_sample_weight" divides by the sum of the sample weights.
+KERAS_REDUCTION = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size", "weighted_mean": "mean_with_sample_weight"}
+
+
+def _keras(from_logits: bool):
+    def fn(c: Call):
+        p = c.params
+        kw = {"from_logits": from_logits, "axis": p.axis, "reduction": KERAS_REDUCTION[p.reduction]}
+        if c.case.sparse:
+            if p.ignore_index is not None:
+                kw["ignore_class"] = p.ignore_index
+            loss_obj, cls = keras.losses.SparseCategoricalCrossentropy(**kw), "SparseCategoricalCrossentropy"
+        else:
+            if p.label_smoothing:
+                kw["label_smoothing"] = p.label_smoothing
+            loss_obj, cls = keras.losses.CategoricalCrossentropy(**kw), "CategoricalCrossentropy"
+        y_pred, pred = (c.logits, "logits") if from_logits else (tf.nn.softmax(c.logits, axis=p.axis), f"tf.nn.softmax(logits, axis={p.axis})")
+        args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+        if c.sample_weights is not None:
+            return loss_obj(c.labels, y_pred, sample_weight=c.sample_weights), f"keras.losses.{cls}({args})(labels, {pred}, sample_weight=...)"
+        return loss_obj(c.labels, y_pred), f"keras.losses.{cls}({args})(labels, {pred})"
+    return fn
+
+
+def _keras_check(case: Case, dtype: str) -> str | None:
+    p = case.params
+    if p.reduction == "weighted_mean" and p.ignore_index is not None:
+        return "Keras masks ignored classes through the sample weights; weighted_mean with ignore_class is not a documented combination"
+    if p.label_smoothing and case.sparse:
+        return "keras.losses.SparseCategoricalCrossentropy has no label_smoothing"
+    return None
+
+
+def _one_hot(y, n, like):
+    return tf.one_hot(y, n, dtype=like.dtype)
+
+
+OPS = naive.Ops(
+    prefix="tf",
+    softmax=lambda x, a: tf.nn.softmax(x, axis=a), softmax_name="tf.nn.softmax",
+    log=tf.math.log, log_name="tf.math.log",
+    clip=tf.clip_by_value, clip_name="tf.clip_by_value",
+    one_hot=_one_hot, one_hot_name="tf.one_hot",
+    sum_classes=lambda v, a: tf.reduce_sum(v, axis=a),
+    reduce=lambda v, r: {"none": lambda: v, "sum": lambda: tf.reduce_sum(v), "mean": lambda: tf.reduce_mean(v)}[r](),
+    reduce_names={"none": "", "sum": " -> tf.reduce_sum", "mean": " -> tf.reduce_mean"},
+)
+
+_FUSED = [
+    ApiPath("tf.nn.softmax_cross_entropy_with_logits", DENSE, _softmax_xent, options=frozenset({"axis"})),
+    ApiPath("tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE, _sparse_softmax_xent,
+            options=frozenset({"axis"}), check=_last_axis),
+]
+KERAS_OPTIONS = frozenset({"axis", "label_smoothing", "ignore_index", "sample_weights"})
+ALL_REDUCTIONS = frozenset({"none", "sum", "mean", "weighted_mean"})
+
 PATHS = [
-    ApiPath("tf.nn.softmax_cross_entropy_with_logits", frozenset({"softmax_cross_entropy"}), _softmax_xent,
-            options=frozenset({"axis"})),
-    ApiPath("tf.nn.sparse_softmax_cross_entropy_with_logits", frozenset({"sparse_softmax_cross_entropy"}),
-            _sparse_softmax_xent, options=frozenset({"axis"}), check=_last_axis),
+    *_FUSED,
+    *(p.variant("tf.function") for p in _FUSED),
+    *(p.variant("xla") for p in _FUSED),
+    ApiPath("keras.losses(from_logits=True)", BOTH, _keras(True), options=KERAS_OPTIONS, reductions=ALL_REDUCTIONS,
+            check=_keras_check, doc="CategoricalCrossentropy / SparseCategoricalCrossentropy on logits"),
+    ApiPath("keras.losses(from_logits=False)", BOTH, _keras(False), options=KERAS_OPTIONS, reductions=ALL_REDUCTIONS,
+            check=_keras_check, doc="the same on tf.nn.softmax outputs, as a Dense(activation='softmax') model does"),
+    *naive.paths(OPS),
+    naive.clipped_logits(_sparse_softmax_xent, OPS, "tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE),
 ]
 
 
@@ -71,11 +140,19 @@ def _actual(t) -> str:
     return "cpu"
 
 
+def _const(a: np.ndarray, dtype: str):
+    # every trial value is exact in float64, so the cast from it is lossless
+    return tf.cast(tf.constant(np.asarray(a, dtype=np.float64)), DTYPES[dtype])
+
+
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
 
+    def __init__(self):
+        self._functions: dict = {}
+
     def version(self) -> str:
-        return tf.__version__
+        return f"{tf.__version__} (keras {keras.__version__})"
 
     def devices(self) -> list[str]:
         return ["cpu"] + [f"cuda:{i}" for i, _ in enumerate(tf.config.list_physical_devices("GPU"))]
@@ -85,30 +162,48 @@ class TensorFlowAdapter(Adapter):
 
     def environment(self) -> dict:
         env = super().environment()
-        env["precision"] = {"tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled()}
+        env["precision"] = {
+            "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "keras_floatx": keras.backend.floatx(),
+        }
         build = tf.sysconfig.get_build_info()
         if build.get("cuda_version"):
             env["cuda"] = build.get("cuda_version")
         return env
 
+    def _step(self, path: ApiPath, case: Case):
+        """Loss and gradient of the path; wrapped in tf.function (optionally XLA) for compiled modes."""
+        key = (path.name, case.family, case.params, case.logits.shape)  # a step may serve several cases
+        if key not in self._functions:
+            calls: list[str] = []
+
+            def step(x, labels, sw):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    out, call = path.fn(Call(logits=x, labels=labels, case=case, sample_weights=sw, xp=tf))
+                calls.append(call)
+                return out, tape.gradient(out, x)  # the gradient of the sum of the outputs
+
+            if path.mode == "tf.function":
+                step = tf.function(step)
+            elif path.mode == "xla":
+                step = tf.function(step, jit_compile=True)
+            self._functions[key] = (step, calls)
+        return self._functions[key]
+
     def evaluate(self, path, case, inputs, dtype, device):
-        tdt = DTYPES[dtype]
         with tf.device(_device_name(device)):
-            # every trial value is exact in float64, so the cast from it is lossless
-            x = tf.cast(tf.constant(np.asarray(inputs.logits, dtype=np.float64)), tdt)
-            if case.sparse:
-                labels = tf.constant(np.asarray(inputs.labels, dtype=np.int64))
-            else:
-                labels = tf.cast(tf.constant(np.asarray(inputs.labels, dtype=np.float64)), tdt)
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                out, call = path.fn(Call(logits=x, labels=labels, case=case, xp=tf))
-            g = tape.gradient(out, x)  # gradient of the sum of the outputs
+            x = _const(inputs.logits, dtype)
+            labels = tf.constant(np.asarray(inputs.labels, dtype=np.int64)) if case.sparse else _const(inputs.labels, dtype)
+            sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
+            step, calls = self._step(path, case)
+            out, g = step(x, labels, sw)
         if g is None:
             g = tf.zeros_like(x)
+        wrap = {"tf.function": "tf.function({})", "xla": "tf.function({}, jit_compile=True)"}.get(path.mode, "{}")
         return (
             tf.cast(out, tf.float64).numpy(),
             tf.cast(g, tf.float64).numpy(),
-            call,
+            wrap.format(calls[-1] if calls else path.name),
             _actual(out),
         )

@@ -48,7 +48,14 @@ class ApiPath:
     reductions: frozenset[str] = frozenset({"none", "sum", "mean"})
     dtypes: dict[str, str] = field(default_factory=dict)  # dtype -> reason it is unsupported
     check: Callable[[Case, str], str | None] | None = None  # further limits of the path: a reason, or None
+    mode: str = ""  # how the adapter executes it: "" (eager), or a framework's compiled mode ("tf.function", "xla", "jit")
     doc: str = ""
+
+    def variant(self, mode: str) -> ApiPath:
+        """The same path run in another execution mode, named `<name>@<mode>`."""
+        from dataclasses import replace
+
+        return replace(self, name=f"{self.name}@{mode}", mode=mode)
 
     def supports(self, case: Case, dtype: str) -> str | None:
         """None when the path can express the trial, else the reason it cannot."""

@@ -44,7 +44,8 @@ class Ops:
 
 def _targets(ops: Ops, c: Call, x) -> tuple[Any, str]:
     if c.case.sparse:
-        return ops.one_hot(c.labels, c.case.num_classes, x), f"{ops.one_hot_name}(labels)"
+        classes = int(x.shape[c.params.axis])  # from the tensor: a compiled step may serve several cases
+        return ops.one_hot(c.labels, classes, x), f"{ops.one_hot_name}(labels)"
     return c.labels, "labels"
 
 
