@@ -97,7 +97,8 @@ PATHS = [
             options=frozenset({"axis", "label_smoothing"})),
     ApiPath("jax.nn.log_softmax+take_along_axis", SPARSE, _log_softmax_gather, options=frozenset({"axis"})),
     *naive.paths(OPS),
-    naive.clipped_logits(_optax_integer, OPS, "optax.softmax_cross_entropy_with_integer_labels", SPARSE),
+    naive.clipped_logits(_optax_integer, OPS, "optax.softmax_cross_entropy_with_integer_labels", SPARSE,
+                         options=frozenset({"axis"})),
 ]
 
 

@@ -86,6 +86,9 @@ def _keras(from_logits: bool):
 
 def _keras_check(case: Case, dtype: str) -> str | None:
     p = case.params
+    nd = len(case.logits.shape)
+    if p.axis % nd != nd - 1:
+        return "Keras 3 cross-entropy losses support only axis=-1 (they raise 'Only axis=-1 is currently supported')"
     if p.reduction == "weighted_mean" and p.ignore_index is not None:
         return "Keras masks ignored classes through the sample weights; weighted_mean with ignore_class is not a documented combination"
     if p.label_smoothing and case.sparse:
@@ -125,7 +128,8 @@ PATHS = [
     ApiPath("keras.losses(from_logits=False)", BOTH, _keras(False), options=KERAS_OPTIONS, reductions=ALL_REDUCTIONS,
             check=_keras_check, doc="the same on tf.nn.softmax outputs, as a Dense(activation='softmax') model does"),
     *naive.paths(OPS),
-    naive.clipped_logits(_sparse_softmax_xent, OPS, "tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE),
+    naive.clipped_logits(_sparse_softmax_xent, OPS, "tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE,
+                         options=frozenset({"axis"}), check=_last_axis),
 ]
 
 

@@ -94,7 +94,8 @@ PATHS = [
     ApiPath("F.nll_loss(F.log_softmax)", SPARSE, _nll_log_softmax, options=frozenset({"class_weights", "ignore_index", "axis"}),
             reductions=ALL_REDUCTIONS, check=_reduction_check),
     *naive.paths(OPS),
-    naive.clipped_logits(_cross_entropy, OPS, "F.cross_entropy", options=CE_OPTIONS),
+    naive.clipped_logits(_cross_entropy, OPS, "F.cross_entropy", options=CE_OPTIONS, check=_reduction_check,
+                         reductions=ALL_REDUCTIONS),
 ]
 
 

@@ -72,22 +72,31 @@ def clipped_probabilities(ops: Ops) -> Callable[[Call], tuple[Any, str]]:
     return fn
 
 
+def _one_hot_axis(case, dtype) -> str | None:
+    nd = len(case.logits.shape)
+    if case.sparse and case.params.axis % nd != nd - 1:
+        return "one-hot encoding puts classes last; a hand-written loss for another class axis would transpose first"
+    return None
+
+
 def paths(ops: Ops) -> list[ApiPath]:
     """The naive paths of one framework (reductions none/sum/mean; no other option)."""
     return [
-        ApiPath("naive:log(softmax)", BOTH, softmax_then_log(ops), options=frozenset({"axis"}),
+        ApiPath("naive:log(softmax)", BOTH, softmax_then_log(ops), options=frozenset({"axis"}), check=_one_hot_axis,
                 doc="softmax, then log: the formulation every tutorial warns about"),
         ApiPath("naive:log(clip(softmax))", BOTH, clipped_probabilities(ops), options=frozenset({"axis"}),
+                check=_one_hot_axis,
                 doc="probabilities clipped to [1e-7, 1 - 1e-7] before the log, as the vanishing-gradient tutorial advises"),
     ]
 
 
-def clipped_logits(fused: Callable[[Call], tuple[Any, str]], ops: Ops, name: str, families=BOTH, options=frozenset()) -> ApiPath:
+def clipped_logits(fused: Callable[[Call], tuple[Any, str]], ops: Ops, name: str, families=BOTH, options=frozenset(),
+                   check=None, reductions=frozenset({"none", "sum", "mean"})) -> ApiPath:
     """A fused path run on logits clipped to [-10, 10] (the weighted-cross-entropy tutorial's advice)."""
     def fn(c: Call):
         clipped = Call(logits=ops.clip(c.logits, -LOGIT_CLIP, LOGIT_CLIP), labels=c.labels, case=c.case,
                        class_weights=c.class_weights, sample_weights=c.sample_weights, xp=c.xp)
         out, chain = fused(clipped)
         return out, f"{chain} on {ops.clip_name}(logits, -10, 10)"
-    return ApiPath(f"naive:clip(logits)+{name}", families, fn, options=options,
-                   doc="logits clipped to [-10, 10] before the fused op")
+    return ApiPath(f"naive:clip(logits)+{name}", families, fn, options=options, check=check, reductions=reductions,
+                   doc="logits clipped to [-10, 10] before the fused op (with the fused path's own limits)")

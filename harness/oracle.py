@@ -12,7 +12,7 @@ Semantics (one definition per option; DESIGN.md "Loss families"):
     ignore_index: a row whose label equals it has l_i = 0 and is not counted by any mean
     reduction none: l;  sum: sum_i l_i;  mean: sum_i l_i / (rows kept);
     weighted_mean: sum_i l_i / sum_i s_i sum_c w_c t_ic  (kept rows, unsmoothed t);
-    a mean over nothing is NaN.
+    a mean over nothing is NaN, and its gradient 0 (no kept row depends on the logits).
     gradient: d(sum of the returned values)/dx, analytically
         dl_i/dx_ic = s_i * (A_i p_ic - a_ic) = s_i * (a_ic expm1(log p_ic) + (A_i - a_ic) p_ic)
     (the second form has no cancellation for one-hot targets, where p_ic - 1 would lose all bits).
@@ -138,7 +138,7 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
             denom = wd(n_kept) if red == "mean" else (sw * np.where(kept, denom_rows, 0)).sum()
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = total / denom if denom != 0 else wd(np.nan)
-                scale = 1 / denom if denom != 0 else wd(np.nan)
+                scale = 1 / denom if denom != 0 else wd(0)  # the NaN mean is constant in the logits
         with np.errstate(invalid="ignore"):
             grad = grad * scale
         grad_scale *= abs(float(scale)) if np.isfinite(scale) else 1.0

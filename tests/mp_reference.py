@@ -57,7 +57,7 @@ def loss(case, logits, labels, class_weights=None, sample_weights=None):
             li += a * mp.inf if mp.isinf(row[c]) else -a * (row[c] - lse)  # -log p = +inf at a masked class
         out.append(s[i] * li)
         denom += s[i] * mp.fsum(w[c] * t[i][c] for c in range(C))
-    n_kept = sum(kept)
+    n_kept = int(sum(bool(k) for k in kept))
     if p.reduction == "none":
         return out, batch_shape
     total = mp.fsum(out)
