@@ -329,7 +329,7 @@ class _Validator:
             self.err(self.loc(sw, "sweep", m), where, "a sweep cannot carry golden loss values (one per scale would be needed)")
             return []
         return [replace(case, id=f"{case.id}@scale={float(v):g}", sweep="scale", logit_scale=float(v),
-                        tags=(*case.tags, "sweep")) for v in vals]
+                        tags=case.tags if "sweep" in case.tags else (*case.tags, "sweep")) for v in vals]
 
     def case(self, m: CommentedMap, index: int) -> Case | None:
         cid = m.get("id")

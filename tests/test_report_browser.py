@@ -1,0 +1,338 @@
+"""Browser tests of the HTML report: headless Chromium opens a generated report and the DOM it leaves is checked.
+
+Each check loads `index.html#<state>` (the page keeps its filters, page and opened row in the URL hash),
+lets the page's script run (`--virtual-time-budget`), and parses the DOM Chromium dumps. Script errors
+are caught by the page into `#js-errors`; Chromium's own console log (stderr) must be empty too. The
+dumps run in parallel, once per module, so the whole module takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from harness.report import _sort_key, write_report
+from harness.rows import FAILING, Row, row_id
+from tests.test_report import ENVS, field_rows, sweep_rows, synthetic_rows
+
+XSS_DESC = "<script>document.body.dataset.pwned='1'</script>"
+XSS_MSG = "<img src=x onerror=\"document.body.dataset.pwned='1'\"> & </pre>"
+_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+          "--disable-component-update", "--disable-sync", "--disable-extensions", "--enable-logging=stderr", "--v=0",
+          "--virtual-time-budget=5000"]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The Chromium binary; installed with apt-get when missing and we are root, else the module is skipped."""
+    def find() -> str | None:
+        return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    path = find()
+    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        deadline = time.monotonic() + 300
+        for cmd in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+            try:
+                subprocess.run(cmd, capture_output=True, timeout=max(1.0, deadline - time.monotonic()),
+                               env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            except (OSError, subprocess.TimeoutExpired):
+                break
+            if (path := find()) is not None:
+                break
+    if path is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium) and could not be installed here")
+    return path
+
+
+def _xss_row() -> Row:
+    return Row(row_id=row_id("evil<case>", "torch", "F.cross_entropy", "cpu", "float32"), case="evil<case>",
+               family="sparse_softmax_cross_entropy", framework="torch", api="F.cross_entropy", device="cpu", dtype="float32",
+               verdict="error", description=XSS_DESC, message=XSS_MSG, traceback="Traceback:\n</script><b>bold</b>",
+               source="cases/evil.yaml:1:3", tags=["evil"])
+
+
+def _unavailable_row() -> Row:
+    return Row(row_id=row_id("*", "mxnet", "*", "*", "*"), case="*", family="*", framework="mxnet", api="*", device="*",
+               dtype="*", verdict="unavailable", message="No module named 'mxnet'")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[Row]:
+    return synthetic_rows(420, seed=7) + sweep_rows() + field_rows() + [_xss_row(), _unavailable_row()]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, rows) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    write_report(rows, ENVS, out, warnings=["a warning"])
+    empty = out / "empty"
+    write_report([], [], empty)
+    return out
+
+
+def _ordered(rows: list[Row]) -> list[Row]:
+    return sorted(rows, key=_sort_key)  # the report's order: failures first
+
+
+def _failing_with_values(rows: list[Row]) -> Row:
+    return next(r for r in _ordered(rows) if r.verdict == "loss_mismatch" and r.loss_values and len(r.loss_values) > 1)
+
+
+def _views(rows: list[Row]) -> dict[str, str]:
+    """Every view the tests look at: name -> URL hash."""
+    views = {"all": "", "empty": "EMPTY"}
+    for key, value in (("verdict", "known"), ("verdict", "failing"), ("family", "softmax_cross_entropy"),
+                       ("framework", "jax"), ("api", "tf.nn.sparse_softmax_cross_entropy_with_logits"),
+                       ("device", "cuda:0"), ("dtype", "float16"), ("tag", "sweep"), ("q", "field-demo")):
+        views[f"{key}={value}"] = urlencode({key: value})
+    views["combined"] = urlencode({"verdict": "pass", "framework": "torch", "dtype": "float32", "q": "gen-sparse"})
+    views["search2"] = urlencode({"q": "sweep-demo FLOAT16"})
+    views["open-failing"] = "open=" + quote(_failing_with_values(rows).row_id, safe="")
+    views["open-xss"] = "open=" + quote(_xss_row().row_id, safe="")
+    views["open-index"] = "open=300"  # on the second page
+    return views
+
+
+@pytest.fixture(scope="module")
+def dom(chromium, report, rows) -> dict[str, tuple[str, str]]:
+    """name -> (dumped DOM, Chromium's stderr) for every view, loaded in parallel."""
+    def load(item: tuple[str, str]) -> tuple[str, tuple[str, str]]:
+        name, frag = item
+        page = (report / "empty" / "index.html") if frag == "EMPTY" else report / "index.html"
+        url = page.as_uri() + ("#" + frag if frag and frag != "EMPTY" else "")
+        with tempfile.TemporaryDirectory() as profile:
+            p = subprocess.run([chromium, *_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+                               capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return name, (p.stdout, p.stderr)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        return dict(pool.map(load, _views(rows).items()))
+
+
+# --------------------------------------------------------------------------- a small DOM
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str], parent: Node | None):
+        self.tag, self.attrs, self.parent, self.children = tag, attrs, parent, []
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self):
+        yield self
+        for c in self.children:
+            if isinstance(c, Node):
+                yield from c.iter()
+
+    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list[Node]:
+        return [n for n in self.iter() if (tag is None or n.tag == tag)
+                and (cls is None or cls in n.attrs.get("class", "").split())
+                and all(n.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+    def by_id(self, ident: str) -> Node:
+        found = self.find_all(id=ident)
+        assert found, f"no element #{ident}"
+        return found[0]
+
+
+class _Builder(HTMLParser):
+    VOID = frozenset({"meta", "link", "br", "img", "input", "hr", "col", "source", "wbr"})
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#root", {}, None)
+        self.cur = self.root
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, {k: v or "" for k, v in attrs}, self.cur)
+        self.cur.children.append(node)
+        if tag not in self.VOID:
+            self.cur = node
+
+    def handle_startendtag(self, tag, attrs):
+        self.cur.children.append(Node(tag, {k: v or "" for k, v in attrs}, self.cur))
+
+    def handle_endtag(self, tag):
+        n = self.cur
+        while n is not None and n.tag != tag:
+            n = n.parent
+        if n is not None and n.parent is not None:
+            self.cur = n.parent
+
+    def handle_data(self, data):
+        self.cur.children.append(data)
+
+
+def parse(text: str) -> Node:
+    b = _Builder()
+    b.feed(text)
+    return b.root
+
+
+def _table_rows(doc: Node) -> list[dict[str, str]]:
+    return [{td.attrs["data-col"]: td.text() for td in tr.find_all("td") if "data-col" in td.attrs} | {"id": tr.attrs["data-row-id"]}
+            for tr in doc.by_id("tbody").find_all("tr", cls="r")]
+
+
+def _shown(doc: Node) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+) of (\d+) rows shown", doc.by_id("shown").text())
+    assert m, doc.by_id("shown").text()
+    return int(m.group(1)), int(m.group(2))
+
+
+def _clean(name: str, dom: dict[str, tuple[str, str]]) -> Node:
+    text, stderr = dom[name]
+    doc = parse(text)
+    assert doc.by_id("js-errors").text() == "", doc.by_id("js-errors").text()
+    assert [ln for ln in stderr.splitlines() if ":CONSOLE" in ln] == []
+    body = doc.find_all("body")[0]
+    assert body.attrs.get("data-ready") == "1" and "data-pwned" not in body.attrs
+    return doc
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_loads_with_failures_first_and_no_errors(dom, rows):
+    doc = _clean("all", dom)
+    assert _shown(doc) == (len(rows), len(rows))
+    shown = _table_rows(doc)
+    assert len(shown) == 200  # one page
+    n_fail = sum(r.verdict in FAILING for r in rows)
+    assert [r["id"] for r in shown] == [r.row_id for r in _ordered(rows)[:200]]
+    assert all(r["verdict"] in FAILING for r in shown[:n_fail]) and shown[n_fail]["verdict"] not in FAILING
+    assert "page 1 of 3" in doc.by_id("pager-top").text()
+    assert doc.by_id("f-verdict").find_all("option")[1].text() == f"new disagreements ({n_fail})"
+
+
+def test_summary_counts_match_rows(dom, rows):
+    doc = _clean("all", dom)
+    keys = {"by-framework": lambda r: (r.framework,), "by-api": lambda r: (r.framework, r.api),
+            "by-device": lambda r: (r.device,), "by-dtype": lambda r: (r.dtype,)}
+    for cls, key in keys.items():
+        table = doc.find_all("table", cls=cls)[0]
+        heads = [th.text() for th in table.find_all("th")]
+        want = Counter((key(r), r.verdict) for r in rows)
+        totals = Counter(key(r) for r in rows)
+        got_rows = table.find_all("tbody")[0].find_all("tr")
+        assert len(got_rows) == len(totals)
+        for tr in got_rows:
+            cells = dict(zip(heads, [td.text() for td in tr.find_all("td")], strict=True))
+            k = tuple(cells[h] for h in heads[:len(next(iter(totals)))])
+            assert int(cells["total"]) == totals[k]
+            for v in {r.verdict for r in rows}:
+                assert int(cells[v]) == want[(k, v)], (cls, k, v)
+    n_fail = sum(r.verdict in FAILING for r in rows)
+    summaries = [s.text() for s in doc.find_all("summary")]
+    assert f"New disagreements ({n_fail})" in summaries
+    assert f"Known differences ({sum(r.verdict == 'known' for r in rows)})" in summaries
+    assert f"Unsupported ({sum(r.verdict == 'unsupported' for r in rows)})" in summaries
+
+
+def _expect(rows: list[Row], key: str, value: str) -> list[Row]:
+    pick = {"verdict": lambda r: (r.verdict in FAILING) if value == "failing" else r.verdict == value,
+            "tag": lambda r: value in r.tags, "q": lambda r: value in r.row_id}
+    return [r for r in rows if pick.get(key, lambda r: getattr(r, key) == value)(r)]
+
+
+@pytest.mark.parametrize("view", ["verdict=known", "verdict=failing", "family=softmax_cross_entropy", "framework=jax",
+                                  "api=tf.nn.sparse_softmax_cross_entropy_with_logits", "device=cuda:0", "dtype=float16",
+                                  "tag=sweep", "q=field-demo"])
+def test_each_filter_narrows(dom, rows, view):
+    key, value = view.split("=", 1)
+    doc = _clean(view, dom)
+    want = _expect(rows, key, value)
+    assert 0 < len(want) < len(rows)
+    assert _shown(doc) == (len(want), len(rows))
+    assert [r["id"] for r in _table_rows(doc)] == [r.row_id for r in _ordered(want)][:200]
+    if key != "q":
+        assert doc.by_id(f"f-{key}").find_all("option", selected="")[0].attrs["value"] == value  # the control shows it
+
+
+def test_filters_combine_and_search_matches_words(dom, rows):
+    doc = _clean("combined", dom)
+    want = [r for r in rows if r.verdict == "pass" and r.framework == "torch" and r.dtype == "float32"
+            and "gen-sparse" in r.row_id]
+    assert _shown(doc) == (len(want), len(rows)) and len(want) > 0
+    assert {(r["verdict"], r["framework"], r["dtype"]) for r in _table_rows(doc)} == {("pass", "torch", "float32")}
+    doc = _clean("search2", dom)
+    want = [r for r in rows if r.case.startswith("sweep-demo") and r.dtype == "float16"]
+    assert _shown(doc) == (len(want), len(rows)) and len(want) == 10
+
+
+def test_second_page(dom, rows):
+    doc = _clean("open-index", dom)  # the row opened by index 300 is on the second page
+    assert [r["id"] for r in _table_rows(doc)] == [r.row_id for r in _ordered(rows)[200:400]]
+    assert "page 2 of 3" in doc.by_id("pager-bottom").text()
+
+
+def test_opening_a_row_shows_its_details(dom, rows):
+    r = _failing_with_values(rows)
+    doc = _clean("open-failing", dom)
+    details = doc.by_id("tbody").find_all("tr", cls="d")
+    assert len(details) == 1
+    text = details[0].text()
+    for want in (r.row_id, r.message, r.tolerance_source, "shards/torch.jsonl" if r.framework == "torch" else r.shard,
+                 "re-run just this row", repr(r.ref_loss), r.source, "observed", "oracle"):
+        assert want in text, want
+    file = r.source.rsplit(":", 2)[0]
+    assert f"python -m harness run --cases {file} --frameworks {r.framework} -k '" in text
+    worst = details[0].find_all("tr", cls="worst")
+    assert worst and worst[0].find_all("td")[1].text() == repr(r.loss_values[r.loss_worst_index[0]])
+    doc = _clean("open-index", dom)  # by index, on the second page: the page follows the row
+    assert "page 2 of 3" in doc.by_id("pager-top").text()
+    opened = doc.by_id("tbody").find_all("tr", cls="d")
+    assert len(opened) == 1 and _ordered(rows)[300].row_id in opened[0].text()
+
+
+def test_case_text_is_escaped(dom):
+    doc = _clean("open-xss", dom)
+    text = doc.by_id("tbody").find_all("tr", cls="d")[0].text()
+    assert XSS_DESC in text and XSS_MSG in text and "</script><b>bold</b>" in text
+    assert not doc.by_id("tbody").find_all("img") and not any(b.text() == "bold" for b in doc.find_all("b"))
+    assert all(not s.text().startswith("document.body") for s in doc.find_all("script"))
+
+
+def test_plots_and_matrix_present(dom, rows):
+    doc = _clean("all", dom)
+    plots = doc.by_id("plots-sec")
+    assert len(plots.find_all("svg", cls="plot")) == 2 + 4 + 3  # heatmaps, sweep charts, gradient fields
+    assert "No sweep cases" not in plots.text()
+    matrix = doc.by_id("matrix")
+    cases = {r.case for r in rows}
+    assert len(matrix.find_all("tbody")[0].find_all("tr")) == min(60, len(cases))
+    assert bool(matrix.find_all("button", id="matrix-more")) == (len(cases) > 60)
+    bad = matrix.find_all("td", cls="nf")
+    assert bad and all(td.text() in ("NaN", "Inf") for td in bad)
+    failing = _clean("verdict=failing", dom).by_id("matrix")
+    cells = [td for td in failing.find_all("td") if "data-i" in td.attrs]
+    assert len(cells) == sum(r.verdict in FAILING for r in rows)
+
+
+def test_empty_report(dom):
+    doc = _clean("empty", dom)
+    assert _shown(doc) == (0, 0)
+    assert "No sweep cases in this run." in doc.text() and "No rows match the filters." in doc.text()
+
+
+def test_screenshot(chromium, report, tmp_path):
+    png = tmp_path / "screenshot.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([chromium, *_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1400,2000",
+                        (report / "index.html").as_uri()], capture_output=True, timeout=60, check=True)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
