@@ -112,6 +112,7 @@ class Adapter:
             "platform": platform.platform(),
             "machine": platform.machine(),
             "devices": self.devices(),
+            **machine(),
         }
 
     # -- the hooks a framework implements
@@ -132,6 +133,31 @@ class Adapter:
                 dtype=dtype, device=device, error=_shorten(msg), traceback=traceback.format_exc(limit=8), call=path.name
             )
         return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=grad)
+
+
+def machine() -> dict[str, Any]:
+    """The CPU model and, where nvidia-smi answers, each GPU's name and the driver version."""
+    import subprocess
+
+    out: dict[str, Any] = {"cpu": platform.processor() or platform.machine()}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    out["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        r = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                           capture_output=True, text=True, timeout=10)
+        gpus = [ln.split(",") for ln in r.stdout.strip().splitlines() if "," in ln]
+        if gpus:
+            out["gpus"] = [g[0].strip() for g in gpus]
+            out["driver"] = gpus[0][1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
 
 
 def _shorten(msg: str, limit: int = 600) -> str:

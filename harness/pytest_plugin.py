@@ -318,9 +318,11 @@ def _harness_env() -> dict:
                                 timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
+    from harness.adapter_api import machine
+
     return {"version": __version__, "commit": commit, "python": sys.version.split()[0],
             "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "pid": os.getpid()}
+            "pid": os.getpid(), **machine()}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
