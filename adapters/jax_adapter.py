@@ -65,6 +65,11 @@ def _log_softmax_gather(c: Call):
     return out, f"-jnp.take_along_axis(jax.nn.log_softmax(axis={axis}), labels){red}"
 
 
+def _optax_sigmoid(c: Call):
+    out, red = _reduce(optax.sigmoid_binary_cross_entropy(c.logits, c.labels), c)
+    return out, f"optax.sigmoid_binary_cross_entropy{red}"
+
+
 def _last_axis(case, dtype):
     nd = len(case.logits.shape)
     return None if case.params.axis % nd == nd - 1 else "optax.safe_softmax_cross_entropy has no axis argument"
@@ -96,6 +101,7 @@ PATHS = [
     ApiPath("optax.smooth_labels+optax.softmax_cross_entropy", SPARSE | DENSE, _smoothed,
             options=frozenset({"axis", "label_smoothing"})),
     ApiPath("jax.nn.log_softmax+take_along_axis", SPARSE, _log_softmax_gather, options=frozenset({"axis"})),
+    ApiPath("optax.sigmoid_binary_cross_entropy", frozenset({"sigmoid_cross_entropy"}), _optax_sigmoid),
     *naive.paths(OPS),
     naive.clipped_logits(_optax_integer, OPS, "optax.softmax_cross_entropy_with_integer_labels", SPARSE,
                          options=frozenset({"axis"})),

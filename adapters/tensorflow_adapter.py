@@ -52,6 +52,40 @@ def _sparse_softmax_xent(c: Call):
     return out, f"tf.nn.sparse_softmax_cross_entropy_with_logits{red}"
 
 
+def _sigmoid_xent(c: Call):
+    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=c.labels, logits=c.logits)
+    out, red = _reduce(loss, c)
+    return out, f"tf.nn.sigmoid_cross_entropy_with_logits{red}"
+
+
+def _weighted_xent(c: Call):
+    pw = c.params.pos_weight if c.params.pos_weight is not None else 1.0
+    q = tf.constant(pw, dtype=c.logits.dtype)
+    loss = tf.nn.weighted_cross_entropy_with_logits(labels=c.labels, logits=c.logits, pos_weight=q)
+    out, red = _reduce(loss, c)
+    return out, f"tf.nn.weighted_cross_entropy_with_logits(pos_weight={pw!r}){red}"
+
+
+def _keras_bce(c: Call):
+    p = c.params
+    kw = {"from_logits": True, "reduction": KERAS_REDUCTION[p.reduction]}
+    if p.label_smoothing:
+        kw["label_smoothing"] = p.label_smoothing
+    args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    loss_obj = keras.losses.BinaryCrossentropy(**kw)
+    if c.sample_weights is not None:
+        return loss_obj(c.labels, c.logits, sample_weight=c.sample_weights), f"keras.losses.BinaryCrossentropy({args})(labels, logits, sample_weight=...)"
+    return loss_obj(c.labels, c.logits), f"keras.losses.BinaryCrossentropy({args})(labels, logits)"
+
+
+def _keras_bce_check(case: Case, dtype: str) -> str | None:
+    red = case.params.reduction
+    if red == "none" or (red == "sum" and case.logits.shape[-1] > 1):
+        return ("keras.losses.BinaryCrossentropy averages over the last axis: it returns one loss per row, so "
+                f"per-element losses (and their {red}) are not expressible")
+    return None
+
+
 def _last_axis(case: Case, dtype: str) -> str | None:
     nd = len(case.logits.shape)
     if case.params.axis % nd != nd - 1:
@@ -130,6 +164,12 @@ PATHS = [
     *naive.paths(OPS),
     naive.clipped_logits(_sparse_softmax_xent, OPS, "tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE,
                          options=frozenset({"axis"}), check=_last_axis),
+    ApiPath("tf.nn.sigmoid_cross_entropy_with_logits", frozenset({"sigmoid_cross_entropy"}), _sigmoid_xent),
+    ApiPath("tf.nn.weighted_cross_entropy_with_logits", frozenset({"sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy"}),
+            _weighted_xent, options=frozenset({"pos_weight"})),
+    ApiPath("keras.losses.BinaryCrossentropy(from_logits=True)", frozenset({"sigmoid_cross_entropy"}), _keras_bce,
+            options=frozenset({"label_smoothing", "sample_weights"}), reductions=ALL_REDUCTIONS, check=_keras_bce_check,
+            doc="Keras averages over the last axis before its reduction"),
 ]
 
 

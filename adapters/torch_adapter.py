@@ -81,6 +81,39 @@ OPS = naive.Ops(
     reduce_names={"none": "", "sum": ".sum()", "mean": ".mean()"},
 )
 
+def _bce_kwargs(c: Call) -> dict:
+    kw: dict = {"reduction": c.params.reduction}
+    weight = None
+    if c.class_weights is not None:
+        weight = c.class_weights
+    if c.sample_weights is not None:  # one weight tensor broadcast over the input, as users build it
+        sw = c.sample_weights.reshape((-1,) + (1,) * (c.logits.dim() - 1))
+        weight = sw if weight is None else sw * weight
+    if weight is not None:
+        kw["weight"] = weight
+    if c.params.pos_weight is not None:
+        pw = c.params.pos_weight
+        kw["pos_weight"] = torch.as_tensor(pw, dtype=c.logits.dtype, device=c.logits.device)
+    return kw
+
+
+def _bce_with_logits(c: Call):
+    kw = _bce_kwargs(c)
+    return F.binary_cross_entropy_with_logits(c.logits, c.labels, **kw), f"torch.nn.functional.binary_cross_entropy_with_logits({_fmt(kw)})"
+
+
+def _bce_module(c: Call):
+    kw = _bce_kwargs(c)
+    return torch.nn.BCEWithLogitsLoss(**kw)(c.logits, c.labels), f"torch.nn.BCEWithLogitsLoss({_fmt(kw)})"
+
+
+def _bce_probs(c: Call):
+    kw = _bce_kwargs(c)
+    return (F.binary_cross_entropy(torch.sigmoid(c.logits), c.labels, **kw),
+            f"torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), {_fmt(kw)})")
+
+
+SIGMOID = frozenset({"sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy"})
 SPARSE = frozenset({"sparse_softmax_cross_entropy"})
 BOTH = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"})
 ALL_REDUCTIONS = frozenset({"none", "sum", "mean", "weighted_mean"})
@@ -96,6 +129,13 @@ PATHS = [
     *naive.paths(OPS),
     naive.clipped_logits(_cross_entropy, OPS, "F.cross_entropy", options=CE_OPTIONS, check=_reduction_check,
                          reductions=ALL_REDUCTIONS),
+    ApiPath("F.binary_cross_entropy_with_logits", SIGMOID, _bce_with_logits,
+            options=frozenset({"class_weights", "sample_weights", "pos_weight"}),
+            doc="weight= (class and sample weights broadcast together) and pos_weight= per class"),
+    ApiPath("nn.BCEWithLogitsLoss", SIGMOID, _bce_module, options=frozenset({"class_weights", "sample_weights", "pos_weight"})),
+    ApiPath("F.binary_cross_entropy(torch.sigmoid)", frozenset({"sigmoid_cross_entropy"}), _bce_probs,
+            options=frozenset({"class_weights", "sample_weights"}),
+            doc="probabilities from torch.sigmoid; PyTorch clamps the log at -100"),
 ]
 
 

@@ -20,6 +20,16 @@ Semantics (one definition per option; DESIGN.md "Loss families"):
 A row holding +inf or NaN logits has no defined softmax: its loss and gradient are NaN. A -inf
 logit is a masked class: p = 0 there.
 
+Sigmoid families (elementwise; classes are the last axis), with sp(v) = log(1 + e^v) computed as
+max(v, 0) + log1p(e^-|v|) and s(v) = e^-sp(-v):
+
+    z'       = (1 - e) z + e / 2             label smoothing e
+    a, b     = q z', 1 - z'                   q = pos_weight (scalar or per class; 1 without)
+    l_ic     = s_i w_c (a sp(-x) + b sp(x))   = -s_i w_c (q z' log s(x) + (1 - z') log(1 - s(x)))
+    dl/dx    = s_i w_c (b s(x) - a s(-x))
+    mean divides by the number of elements; weighted_mean by sum_ic s_i w_c.
+    A term whose coefficient (a or b) is 0 contributes 0, even where sp is infinite.
+
 Accuracy: logsumexp is m + log1p(sum over all but one argmax of exp(x - m)), so the tail is kept
 (logits [0, -40], label 0: 4.248354255291589e-18, not 0). Arithmetic runs in numpy's longdouble
 (64-bit mantissa on x86-64) for trials up to EXTENDED_MAX_ELEMENTS, which makes the float64 result
@@ -63,6 +73,8 @@ class Reference:
 
 
 def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    if case.elementwise:
+        return _sigmoid(case, inputs, dtype)
     x = np.asarray(inputs.logits)
     axis = case.params.axis % x.ndim
     n = x.size
@@ -184,3 +196,63 @@ def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     logp = d - lse_tail[:, None]
     prob = np.exp(logp)
     return logp, prob, bad
+
+
+def _softplus(v: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))
+
+
+def _sigmoid(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    """The elementwise sigmoid families (see the module docstring)."""
+    x0 = np.asarray(inputs.logits)
+    wd = np.longdouble if (_EXTENDED_OK and x0.size <= EXTENDED_MAX_ELEMENTS) else np.float64
+    p = case.params
+    x = x0.astype(wd)
+    z = np.asarray(inputs.labels).astype(wd)
+    C = x.shape[-1] if x.ndim else 1
+    e = wd(p.label_smoothing)
+    zs = (1 - e) * z + e / 2 if e else z
+    q = wd(1) if p.pos_weight is None else np.asarray(p.pos_weight, dtype=np.float64).astype(wd)
+    a, b = q * zs, 1 - zs
+    w = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
+    rows = x.shape[0] if x.ndim else 1
+    sw = np.ones(rows, dtype=wd) if inputs.sample_weights is None else inputs.sample_weights.astype(wd)
+    weight = w * sw.reshape((-1,) + (1,) * (x.ndim - 1)) if x.ndim else w * sw
+    weight = np.broadcast_to(weight, x.shape)
+    sp_neg, sp_pos = _softplus(-x), _softplus(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        loss = weight * (np.where(a == 0, 0, a * sp_neg) + np.where(b == 0, 0, b * sp_pos))
+        sig_pos, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # s(x), s(-x)
+        grad = weight * (b * sig_pos - a * sig_neg)
+    nan = np.isnan(x)
+    loss = np.where(nan, np.nan, loss)
+    grad = np.where(nan, np.nan, grad)
+    n = x.size
+    red = p.reduction
+    grad_scale = float(np.max(np.abs(weight * (np.abs(a) + np.abs(b))))) if n else 0.0
+    if red == "none":
+        out = loss
+    else:
+        total = loss.sum()
+        if red == "sum":
+            out, scale = total, wd(1)
+        else:
+            denom = wd(n) if red == "mean" else weight.sum()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = total / denom if denom != 0 else wd(np.nan)
+                scale = 1 / denom if denom != 0 else wd(0)
+        grad = grad * scale
+        grad_scale *= float(abs(scale))
+    prob_d = cast(np.asarray(sig_pos, dtype=np.float64), dtype).astype(np.float64)
+    finite = np.abs(x0.astype(np.float64)[np.isfinite(x0.astype(np.float64))])
+    return Reference(
+        loss=np.asarray(out, dtype=np.float64),
+        grad=np.asarray(grad, dtype=np.float64),
+        precision="longdouble" if wd is np.longdouble else "float64",
+        saturated=bool(np.any((prob_d == 0) | (prob_d == 1))),
+        max_abs_logit=float(finite.max()) if finite.size else 0.0,
+        rows=rows,
+        classes=C,
+        grad_scale=grad_scale,
+    )

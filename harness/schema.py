@@ -19,6 +19,8 @@ from harness.dtypes import FLOAT_DTYPES
 FAMILIES: dict[str, dict[str, Any]] = {
     "softmax_cross_entropy": {"labels": "dense"},
     "sparse_softmax_cross_entropy": {"labels": "sparse"},
+    "sigmoid_cross_entropy": {"labels": "elementwise"},
+    "weighted_sigmoid_cross_entropy": {"labels": "elementwise"},
 }
 REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 PARAM_KEYS = (
@@ -28,6 +30,7 @@ PARAM_KEYS = (
     "label_smoothing",
     "ignore_index",
     "axis",
+    "pos_weight",
 )
 CASE_KEYS = (
     "id",
@@ -106,6 +109,7 @@ class Params:
     label_smoothing: float = 0.0
     ignore_index: int | None = None
     axis: int = -1
+    pos_weight: float | tuple[float, ...] | None = None  # weighted_sigmoid_cross_entropy: scalar or per class
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -116,6 +120,7 @@ class Params:
             ("label_smoothing", 0.0),
             ("ignore_index", None),
             ("axis", -1),
+            ("pos_weight", None),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)
@@ -157,6 +162,11 @@ class Case:
     @property
     def sparse(self) -> bool:
         return FAMILIES[self.family]["labels"] == "sparse"
+
+    @property
+    def elementwise(self) -> bool:
+        """Sigmoid families: one loss per element, labels shaped like the logits."""
+        return FAMILIES[self.family]["labels"] == "elementwise"
 
     @property
     def num_classes(self) -> int:
@@ -375,11 +385,14 @@ class _Validator:
             ok = False
         params = self.params(m.get("params", CommentedMap()), m, prefix)
         sparse = FAMILIES[family]["labels"] == "sparse"
+        elementwise = FAMILIES[family]["labels"] == "elementwise"
         logits = self.input(m["logits"], "logits", m, prefix, kind="logits")
         labels = None
         if logits is not None or not isinstance(m["labels"], CommentedMap):  # generated labels need valid logits
             labels = self.input(m["labels"], "labels", m, prefix, kind="sparse" if sparse else "dense", logits=logits,
                                 axis=params.axis if params else -1)
+        if elementwise and params is not None and not self.elementwise_ok(m, prefix, family, params, labels):
+            return None
         expect = self.expect(m.get("expect", CommentedMap()), m, prefix)
         tol = self.tolerance(m.get("tolerance"), m, prefix)
         if not ok or params is None or logits is None or labels is None or expect is None or tol is False:
@@ -432,6 +445,14 @@ class _Validator:
                 self.err(self.loc(None, "ignore_index", p), f"{where}.ignore_index", f"expected an integer, got {_plain(v)!r}")
             else:
                 kw["ignore_index"] = int(v)
+        if "pos_weight" in p:
+            v = _plain(p["pos_weight"])
+            if _is_number(v) and math.isfinite(v) and v >= 0:
+                kw["pos_weight"] = float(v)
+            elif isinstance(v, list) and v and all(_is_number(x) and math.isfinite(x) and x >= 0 for x in v):
+                kw["pos_weight"] = tuple(float(x) for x in v)
+            else:
+                self.err(self.loc(None, "pos_weight", p), f"{where}.pos_weight", "expected a number >= 0 or a list of them (one per class)")
         if "axis" in p:
             v = p["axis"]
             if not isinstance(v, int) or isinstance(v, bool):
@@ -534,6 +555,20 @@ class _Validator:
                 kw[k] = float(t[k])
         return ToleranceOverride(reason=reason.strip(), **kw)
 
+    def elementwise_ok(self, m, prefix, family, params, labels) -> bool:
+        """Sigmoid families: classes are the last axis, labels are probabilities, pos_weight only where weighted."""
+        ok = True
+        if params.axis != -1:
+            self.err(self.loc(None, "params", m), f"{prefix}params.axis", "sigmoid families are elementwise: classes are the last axis (-1)")
+            ok = False
+        if params.pos_weight is not None and family != "weighted_sigmoid_cross_entropy":
+            self.err(self.loc(None, "params", m), f"{prefix}params.pos_weight", "applies to weighted_sigmoid_cross_entropy only")
+            ok = False
+        if isinstance(labels, Literal) and any(not (0.0 <= x <= 1.0) for x in _flatten(labels.values)):
+            self.err(self.loc(None, "labels", m), f"{prefix}labels", "sigmoid labels are probabilities in [0, 1]")
+            ok = False
+        return ok
+
     def consistent(self, m, prefix, logits, labels, params, sparse, expect) -> bool:
         ok = True
         nd = len(logits.shape)
@@ -565,6 +600,10 @@ class _Validator:
             ok = False
         if params.ignore_index is not None and not sparse:
             self.err(self.loc(None, "params", m), f"{prefix}params.ignore_index", "applies to integer labels only")
+            ok = False
+        pw = params.pos_weight
+        if isinstance(pw, tuple) and len(pw) != classes:
+            self.err(self.loc(None, "params", m), f"{prefix}params.pos_weight", f"{len(pw)} weights for {classes} classes")
             ok = False
         if params.reduction == "weighted_mean" and not (params.class_weights or params.sample_weights):
             pass  # weighted_mean without weights equals mean over kept rows; allowed

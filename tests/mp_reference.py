@@ -22,6 +22,8 @@ def _rows(a: np.ndarray, axis: int) -> np.ndarray:
 
 def loss(case, logits, labels, class_weights=None, sample_weights=None):
     """The case's returned values (list of mpf) from float inputs, in 400 digits."""
+    if case.elementwise:
+        return _sigmoid_loss(case, logits, labels, class_weights, sample_weights)
     p = case.params
     x = _rows(logits, p.axis)
     R, C = x.shape
@@ -69,3 +71,38 @@ def loss(case, logits, labels, class_weights=None, sample_weights=None):
 
 def to_float(v) -> float:
     return float(v) if not mp.isnan(v) else float("nan")
+
+
+def _sigmoid_loss(case, logits, labels, class_weights=None, sample_weights=None):
+    """-s_i w_c (q z' log s(x) + (1 - z') log(1 - s(x))) per element, straight from the definition."""
+    p = case.params
+    x = np.asarray(logits)
+    x = x if x.dtype == object else x.astype(np.float64)
+    z = np.asarray(labels, dtype=np.float64)
+    shape = x.shape
+    q = p.pos_weight if p.pos_weight is not None else 1.0
+    e = mp.mpf(p.label_smoothing)
+    out, weights = [], []
+    for idx in np.ndindex(shape):
+        xv, zv = mp.mpf(x[idx]), mp.mpf(float(z[idx]))
+        c, i = idx[-1], idx[0]
+        qc = mp.mpf(q[c] if isinstance(q, tuple) else q)
+        w = (mp.mpf(float(class_weights[c])) if class_weights is not None else 1) * (
+            mp.mpf(float(sample_weights[i])) if sample_weights is not None else 1)
+        zs = (1 - e) * zv + e / 2
+        log_s = -mp.log1p(mp.exp(-xv))  # log sigmoid(x)
+        log_1ms = -mp.log1p(mp.exp(xv))  # log(1 - sigmoid(x))
+        li = mp.mpf(0)
+        if qc * zs != 0:
+            li -= qc * zs * log_s
+        if 1 - zs != 0:
+            li -= (1 - zs) * log_1ms
+        out.append(w * li)
+        weights.append(w)
+    if p.reduction == "none":
+        return out, shape
+    total = mp.fsum(out)
+    if p.reduction == "sum":
+        return [total], ()
+    d = mp.mpf(len(out)) if p.reduction == "mean" else mp.fsum(weights)
+    return [total / d if d != 0 else mp.nan], ()
