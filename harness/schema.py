@@ -355,7 +355,7 @@ class _Validator:
             self.err(self.loc(cid, "id", m), f"{prefix}id", "expected a non-empty string without spaces or brackets")
             ok = False
         family = m["family"]
-        if family not in FAMILIES:
+        if not isinstance(family, str) or family not in FAMILIES:
             hint = difflib.get_close_matches(str(family), FAMILIES, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             self.err(
