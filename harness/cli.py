@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -92,21 +93,71 @@ def cmd_run(args) -> int:
         return EXIT_BAD_INPUT
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    holder = _lock(out)
+    if holder:
+        print(f"another run (pid {holder}) is writing to {out}; wait for it to finish or choose another --out",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return _run_locked(args, cases, case_paths, known, entries, names, out)
+    finally:
+        (out / LOCK).unlink(missing_ok=True)
+
+
+LOCK = ".harness.lock"
+
+
+def _lock(out: Path) -> int | None:
+    """Take the output folder's lock; return the pid holding it when another live run does."""
+    path = out / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                return pid
+            path.unlink(missing_ok=True)  # left by a run that died: take it over
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return None
+    return -1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> int:
+    from harness import runner
+
     print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}"
           + (f"; shard {args.shard}" if args.shard else ""))
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                    devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
                                    shard=args.shard)
-    rows, envs = merge(shards)
+    rows, envs, partial = merge(shards)
     warnings = [f"known difference at {e.location} matches no row ({e.summary})"
                 for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []
-    return finish(rows, envs, out, warnings)
+    return finish(rows, envs, out, warnings, partial)
 
 
-def merge(paths: list[Path]) -> tuple[list[Row], list[dict]]:
-    """Rows of all shards, the same row id from several shards reported once with both sources."""
+def merge(paths: list[Path]) -> tuple[list[Row], list[dict], list[str]]:
+    """Rows of all shards, the same row id from several shards reported once with both sources;
+    and the shards that hold fewer rows than their process owed (a run killed part-way)."""
     by_id: dict[str, Row] = {}
     envs = []
+    partial: list[str] = []
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -121,7 +172,14 @@ def merge(paths: list[Path]) -> tuple[list[Row], list[dict]]:
         env = f.with_suffix(".env.json")
         if env.exists():
             envs.append(json.loads(env.read_text()))
-        for r in read_rows(f):
+        shard_rows = read_rows(f)
+        owed = f.with_suffix(".expected.json")
+        if owed.exists():
+            expected = json.loads(owed.read_text()).get("rows", 0)
+            have = len({r.row_id for r in shard_rows})
+            if have < expected:
+                partial.append(f"{f.parent.name}/{f.name}: {have} of {expected} rows")
+        for r in shard_rows:
             src = f"{f.parent.name}/{f.name}"
             if r.row_id in by_id:
                 prev = by_id[r.row_id]
@@ -129,14 +187,15 @@ def merge(paths: list[Path]) -> tuple[list[Row], list[dict]]:
             else:
                 r.shard = r.shard or src
                 by_id[r.row_id] = r
-    return list(by_id.values()), envs
+    return list(by_id.values()), envs, partial
 
 
-def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str]) -> int:
+def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], partial: list[str] = ()) -> int:
     from harness import report
 
+    warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings]
     write_rows(out / "results.jsonl", rows)
-    report.write_report(rows, envs, out, warnings=warnings)
+    report.write_report(rows, envs, out, partial=bool(partial), warnings=warnings)
     print_summary(rows)
     for w in warnings:
         print(f"warning: {w}")
@@ -166,10 +225,10 @@ def cmd_report(args) -> int:
     if missing:
         print(f"no such shard: {', '.join(map(str, missing))}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rows, envs = merge(paths)
+    rows, envs, partial = merge(paths)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    return finish(rows, envs, out, [])
+    return finish(rows, envs, out, [], partial)
 
 
 if __name__ == "__main__":
