@@ -36,3 +36,14 @@ class CrashingAdapter(Adapter):
             time.sleep(3600)
         ref = oracle.compute(case, inputs, dtype)
         return ref.loss, ref.grad, "fake.loss (returns the oracle's answer)", "cpu"
+
+
+class MalformedAdapter(CrashingAdapter):
+    """Returns a loss that is not a number for cases named 'malformed': the harness itself then fails."""
+
+    name = "malformed"
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        if "malformed" in case.id:
+            return "not a number", None, "fake.loss", "cpu"
+        return super().evaluate(path, case, inputs, dtype, device)

@@ -74,3 +74,16 @@ def test_a_second_run_into_the_same_folder_refuses_while_the_first_holds_it(tmp_
     (out / ".harness.lock").write_text("999999999")  # left by a run that died
     r = run_cli("run", "--cases", str(tmp_path / "c.yaml"), "--frameworks", "oracle", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0 and (out / "results.jsonl").exists() and not (out / ".harness.lock").exists()
+
+
+def test_an_exception_in_the_harness_is_a_row_with_its_traceback_and_the_run_goes_on(tmp_path):
+    text = CRASH_CASES.split("- id: b-crash")[0] + CRASH_CASES.split("- id: b-crash")[0].replace("a-first", "b-malformed")
+    (tmp_path / "c.yaml").write_text(text + CRASH_CASES.split("- id: c-hang")[0].split("- id: b-crash")[0].replace("a-first", "z-last"))
+    r = run_cli("run", "--cases", str(tmp_path / "c.yaml"), "--frameworks", "malformed", "--out", str(tmp_path / "o"),
+                env={"HARNESS_ADAPTERS": "malformed=tests.fake_adapters:MalformedAdapter"}, cwd=tmp_path)
+    rows = {x.case: x for x in read_rows(tmp_path / "o" / "results.jsonl")}
+    bad = rows["b-malformed"]
+    assert bad.verdict == "error" and "harness_error" in bad.flags and bad.message.startswith("harness error:")
+    assert "Traceback" in bad.traceback
+    assert rows["a-first"].verdict == "pass" and rows["z-last"].verdict == "pass"
+    assert r.returncode == 1
