@@ -45,7 +45,7 @@ class FrameworkRun:
 
 
 def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None, keyword: str | None,
-                   devices: list[str], resume: bool, ini: Path) -> list[str]:
+                   devices: list[str], resume: bool, ini: Path, shard: str | None = None) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest", *map(str, case_paths),
         "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
@@ -61,6 +61,8 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
         cmd += ["--device", d]
     if resume:
         cmd.append("--resume")
+    if shard:
+        cmd += ["--harness-shard", shard]
     return cmd
 
 
@@ -109,7 +111,7 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
-                   resume: bool = False, echo=print) -> list[Path]:
+                   resume: bool = False, shard: str | None = None, echo=print) -> list[Path]:
     """Run every framework's process to completion; return the shard paths."""
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +136,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
         runs.append(fr)
 
     def start(fr: FrameworkRun, resume_now: bool) -> None:
-        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini)
+        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard)
         log = open(fr.log, "a", encoding="utf-8")
         fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=str(out_dir),
                                    start_new_session=True)
