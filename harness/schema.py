@@ -44,6 +44,7 @@ CASE_KEYS = (
     "expect",
     "tolerance",
     "sweep",
+    "allow_nan",
 )
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 REQUIRED_KEYS = ("id", "family", "description", "logits", "labels")
@@ -252,6 +253,7 @@ class _Validator:
         self.name = name
         self.problems: list[Problem] = []
         self.nodes = 0
+        self.allow_nan = False
 
     # -- helpers
     def loc(self, node: Any, key: Any = None, parent: Any = None) -> Location:
@@ -383,6 +385,10 @@ class _Validator:
         elif len(set(dtypes)) != len(dtypes):
             self.err(self.loc(dtypes, "dtypes", m), f"{prefix}dtypes", "a dtype is listed twice")
             ok = False
+        self.allow_nan = m.get("allow_nan", False)
+        if not isinstance(self.allow_nan, bool):
+            self.err(self.loc(None, "allow_nan", m), f"{prefix}allow_nan", "expected true or false")
+            self.allow_nan = False
         params = self.params(m.get("params", CommentedMap()), m, prefix)
         sparse = FAMILIES[family]["labels"] == "sparse"
         elementwise = FAMILIES[family]["labels"] == "elementwise"
@@ -429,8 +435,10 @@ class _Validator:
         for key in ("class_weights", "sample_weights"):
             if key in p:
                 v = p[key]
-                if not isinstance(v, list) or not v or not all(_is_number(x) and math.isfinite(x) and x >= 0 for x in v):
-                    self.err(self.loc(None, key, p), f"{where}.{key}", "expected a non-empty list of finite numbers >= 0")
+                if not isinstance(v, list) or not v or not all(
+                        _is_number(x) and ((math.isfinite(x) and x >= 0) or (self.allow_nan and math.isnan(x))) for x in v):
+                    self.err(self.loc(None, key, p), f"{where}.{key}",
+                             "expected a non-empty list of finite numbers >= 0 (NaN only with allow_nan: true)")
                 else:
                     kw[key] = tuple(float(x) for x in v)
         if "label_smoothing" in p:
@@ -498,8 +506,8 @@ class _Validator:
             if bad:
                 self.err(loc, where, f"expected numbers, got {bad[0]!r}")
                 return None
-            if kind == "dense" and any(math.isnan(x) for x in flat):
-                self.err(loc, where, "NaN in labels")
+            if kind == "dense" and not self.allow_nan and any(math.isnan(x) for x in flat):
+                self.err(loc, where, "NaN in labels (set allow_nan: true if the case means it)")
                 return None
         if kind == "logits" and len(shape) < 2:
             self.err(loc, where, f"expected at least 2 dimensions [batch, classes], got shape {list(shape)}")
@@ -564,7 +572,8 @@ class _Validator:
         if params.pos_weight is not None and family != "weighted_sigmoid_cross_entropy":
             self.err(self.loc(None, "params", m), f"{prefix}params.pos_weight", "applies to weighted_sigmoid_cross_entropy only")
             ok = False
-        if isinstance(labels, Literal) and any(not (0.0 <= x <= 1.0) for x in _flatten(labels.values)):
+        if isinstance(labels, Literal) and any(not (0.0 <= x <= 1.0) and not (self.allow_nan and math.isnan(x))
+                                               for x in _flatten(labels.values)):
             self.err(self.loc(None, "labels", m), f"{prefix}labels", "sigmoid labels are probabilities in [0, 1]")
             ok = False
         return ok

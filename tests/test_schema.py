@@ -115,3 +115,19 @@ def test_cli_run_refuses_malformed_file_before_running(write_cases, tmp_path):
     r = run_cli("run", "--cases", str(bad), "--frameworks", "oracle", "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "colour" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_nan_in_labels_or_weights_needs_allow_nan():
+    dense = GOOD.replace("sparse_softmax_cross_entropy", "softmax_cross_entropy").replace("labels: [2]", "labels: [[0.5, .nan, 0.5]]")
+    (msg,) = problems(dense)
+    assert "NaN in labels" in msg and "allow_nan" in msg
+    (case,) = load_text(dense + "  allow_nan: true\n", "f.yaml")
+    assert case.labels.shape == (1, 3)
+    (msg,) = problems(GOOD + "  params: {class_weights: [1.0, .nan, 1.0]}\n")
+    assert "class_weights" in msg
+    load_text(GOOD + "  params: {class_weights: [1.0, .nan, 1.0]}\n  allow_nan: true\n", "f.yaml")
+
+
+def test_non_finite_logits_are_accepted():
+    (case,) = load_text(GOOD.replace("[[1.0, 2.0, 3.0]]", "[[.nan, .inf, -.inf]]"), "f.yaml")
+    assert case.logits.values[0][2] == float("-inf")
