@@ -26,6 +26,10 @@ test: $(STAMP)
 	$(PY) -m ruff check harness adapters tests conftest.py
 	$(PY) -m pytest tests -q $(ARGS)
 
+# Ratios of the harness's cost to the frameworks' own (overhead, oracle, suite, growth, memory); ~5 min.
+bench: $(STAMP)
+	$(PY) -m harness.bench $(ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check harness adapters tests conftest.py
 
