@@ -185,8 +185,8 @@ def _actual(t) -> str:
 
 
 def _const(a: np.ndarray, dtype: str):
-    # every trial value is exact in float64, so the cast from it is lossless
-    return tf.cast(tf.constant(np.asarray(a, dtype=np.float64)), DTYPES[dtype])
+    """A constant from a numpy array already in the trial dtype (bfloat16 is ml_dtypes', as TF's own)."""
+    return tf.constant(np.asarray(a), dtype=DTYPES[dtype])
 
 
 class TensorFlowAdapter(Adapter):

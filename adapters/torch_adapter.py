@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -140,10 +142,18 @@ PATHS = [
 
 
 def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
+    """A tensor on the device from a numpy array already in the trial dtype, without a copy on the CPU."""
+    a = np.asarray(a)
     if dtype is None:  # integer labels
-        return torch.from_numpy(np.array(a, dtype=np.int64)).to(device)
-    # every trial value is exact in float64, so the round trip through it is lossless
-    return torch.from_numpy(np.array(a, dtype=np.float64)).to(device=device, dtype=DTYPES[dtype])
+        a = a.astype(np.int64, copy=False)
+    elif dtype == "bfloat16":  # numpy has no bfloat16: move the bits through uint16
+        a = a.view(np.uint16)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")  # never written to
+        t = torch.from_numpy(a)
+    if dtype == "bfloat16":
+        t = t.view(torch.bfloat16)
+    return t.to(device)
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:

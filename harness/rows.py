@@ -114,8 +114,10 @@ def values(a) -> list[float] | None:
     """A flattened float list of an array for a row, or None when it has more than MAX_VALUES elements."""
     if a is None:
         return None
-    flat = [float(x) for x in np.asarray(a, dtype=float).reshape(-1)]
-    return flat if len(flat) <= MAX_VALUES else None
+    arr = np.asarray(a)
+    if arr.size > MAX_VALUES:  # decide on the size before converting 65 million elements
+        return None
+    return [float(x) for x in arr.astype(float).reshape(-1)]
 
 
 def _clean(v: Any) -> Any:
