@@ -175,4 +175,4 @@ class JaxAdapter(Adapter):
         name = "cpu" if actual.platform == "cpu" else f"cuda:{actual.id}"
         inner = f"jax.value_and_grad({calls[-1]})" if calls else path.name
         call = inner if path.mode == "eager" else f"jax.jit({inner})"
-        return np.asarray(out).astype(np.float64), np.asarray(g).astype(np.float64), call, name
+        return np.asarray(out), np.asarray(g), call, name  # in the trial dtype; the judge upcasts

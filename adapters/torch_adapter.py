@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import ml_dtypes
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -157,7 +158,11 @@ def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to("cpu", torch.float64).numpy()
+    """Detach, to the CPU, to numpy in the tensor's own dtype (bfloat16 as ml_dtypes'); the judge upcasts."""
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return t.numpy()
 
 
 class TorchAdapter(Adapter):

@@ -2,8 +2,8 @@
 
 An adapter lives in one framework's process. It receives numpy inputs already in the trial dtype,
 calls public framework APIs the way a user would (one `ApiPath` per way of writing the loss),
-takes the gradient with the framework's own autodiff, and returns numpy float64 arrays. Nothing
-framework-specific leaves the adapter.
+takes the gradient with the framework's own autodiff, and returns numpy arrays in the framework's
+output dtype (bfloat16 as ml_dtypes'). Nothing framework-specific leaves the adapter.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class Observation:
     dtype: str
     call: str = ""  # the call chain that ran, e.g. "torch.nn.functional.cross_entropy(reduction='mean')"
     device: str = ""  # the device that actually ran the computation
-    loss: np.ndarray | None = None  # float64
-    grad: np.ndarray | None = None  # float64, d(sum of loss)/d(logits)
+    loss: np.ndarray | None = None  # any float dtype (the framework's own); the judge upcasts
+    grad: np.ndarray | None = None  # d(sum of loss)/d(logits), likewise
     error: str = ""  # "ExceptionType: message" when the framework raised
     traceback: str = ""
     unsupported: str = ""  # why the path cannot express the case

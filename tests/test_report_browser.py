@@ -61,7 +61,7 @@ def _xss_row() -> Row:
     return Row(row_id=row_id("evil<case>", "torch", "F.cross_entropy", "cpu", "float32"), case="evil<case>",
                family="sparse_softmax_cross_entropy", framework="torch", api="F.cross_entropy", device="cpu", dtype="float32",
                verdict="error", description=XSS_DESC, message=XSS_MSG, traceback="Traceback:\n</script><b>bold</b>",
-               source="cases/evil.yaml:1:3", tags=["evil"])
+               source="cases/<b>evil</b>.yaml:1:3", tags=["<i>evil</i>"])
 
 
 def _unavailable_row() -> Row:
@@ -303,7 +303,9 @@ def test_case_text_is_escaped(dom):
     doc = _clean("open-xss", dom)
     text = doc.by_id("tbody").find_all("tr", cls="d")[0].text()
     assert XSS_DESC in text and XSS_MSG in text and "</script><b>bold</b>" in text
-    assert not doc.by_id("tbody").find_all("img") and not any(b.text() == "bold" for b in doc.find_all("b"))
+    assert "evil<case>" in text and "<b>evil</b>.yaml" in text and "<i>evil</i>" in text  # id, file name, tag
+    assert not doc.by_id("tbody").find_all("img") and not any(b.text() in ("bold", "evil") for b in doc.find_all("b"))
+    assert not doc.by_id("tbody").find_all("i")
     assert all(not s.text().startswith("document.body") for s in doc.find_all("script"))
 
 
