@@ -22,11 +22,7 @@ from harness.dtypes import np_dtype  # noqa: E402
 
 def _reduce(loss, c: Call):
     red = c.params.reduction
-    if red == "none":
-        return loss, ""
-    if red == "sum":
-        return jnp.sum(loss), " -> jnp.sum"
-    return jnp.mean(loss), " -> jnp.mean"
+    return OPS.reduce(loss, red), OPS.reduce_names[red]
 
 
 def _optax_softmax(c: Call):
@@ -82,7 +78,7 @@ OPS = naive.Ops(
     clip=jnp.clip, clip_name="jnp.clip",
     one_hot=lambda y, n, like: jax.nn.one_hot(y, n, dtype=like.dtype), one_hot_name="jax.nn.one_hot",
     sum_classes=lambda v, a: jnp.sum(v, axis=a),
-    reduce=lambda v, r: {"none": v, "sum": jnp.sum(v), "mean": jnp.mean(v)}[r],
+    reduce=lambda v, r: {"none": lambda: v, "sum": lambda: jnp.sum(v), "mean": lambda: jnp.mean(v)}[r](),
     reduce_names={"none": "", "sum": " -> jnp.sum", "mean": " -> jnp.mean"},
 )
 

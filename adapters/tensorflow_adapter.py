@@ -32,11 +32,7 @@ BOTH = SPARSE | DENSE
 def _reduce(loss, c: Call):
     """Reduce per-row losses the way a user writes it after a tf.nn op."""
     red = c.params.reduction
-    if red == "none":
-        return loss, ""
-    if red == "sum":
-        return tf.reduce_sum(loss), " -> tf.reduce_sum"
-    return tf.reduce_mean(loss), " -> tf.reduce_mean"
+    return OPS.reduce(loss, red), OPS.reduce_names[red]
 
 
 def _softmax_xent(c: Call):

@@ -80,7 +80,7 @@ OPS = naive.Ops(
     clip=torch.clamp, clip_name="torch.clamp",
     one_hot=lambda y, n, like: F.one_hot(y, n).to(like.dtype), one_hot_name="torch.nn.functional.one_hot",
     sum_classes=lambda v, a: v.sum(dim=a),
-    reduce=lambda v, r: {"none": v, "sum": v.sum() if r == "sum" else v, "mean": v.mean() if r == "mean" else v}[r],
+    reduce=lambda v, r: {"none": lambda: v, "sum": v.sum, "mean": v.mean}[r](),
     reduce_names={"none": "", "sum": ".sum()", "mean": ".mean()"},
 )
 
