@@ -148,7 +148,7 @@ class JaxAdapter(Adapter):
             calls: list[str] = []
 
             def total(x, labels):
-                out, call = path.fn(Call(logits=x, labels=labels, case=case, xp=jnp))
+                out, call = path.fn(Call(logits=x, labels=labels, case=case))
                 calls.append(call)  # the call chain is recorded while tracing
                 return jnp.sum(out), out
 

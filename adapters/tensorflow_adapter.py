@@ -220,7 +220,7 @@ class TensorFlowAdapter(Adapter):
             def step(x, labels, sw):
                 with tf.GradientTape() as tape:
                     tape.watch(x)
-                    out, call = path.fn(Call(logits=x, labels=labels, case=case, sample_weights=sw, xp=tf))
+                    out, call = path.fn(Call(logits=x, labels=labels, case=case, sample_weights=sw))
                 calls.append(call)
                 return out, tape.gradient(out, x)  # the gradient of the sum of the outputs
 

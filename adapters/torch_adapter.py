@@ -194,7 +194,7 @@ class TorchAdapter(Adapter):
         labels = _tensor(inputs.labels, None if case.sparse else dtype, device)
         cw = None if inputs.class_weights is None else _tensor(inputs.class_weights, dtype, device)
         sw = None if inputs.sample_weights is None else _tensor(inputs.sample_weights, dtype, device)
-        out, call = path.fn(Call(logits=x, labels=labels, case=case, class_weights=cw, sample_weights=sw, xp=torch))
+        out, call = path.fn(Call(logits=x, labels=labels, case=case, class_weights=cw, sample_weights=sw))
         (g,) = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), allow_unused=True)
         if g is None:
             g = torch.zeros_like(x)

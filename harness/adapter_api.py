@@ -80,7 +80,6 @@ class Call:
     case: Case
     class_weights: Any = None
     sample_weights: Any = None
-    xp: Any = None  # the framework's array module, for paths that need it
 
     @property
     def params(self):

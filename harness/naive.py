@@ -95,7 +95,7 @@ def clipped_logits(fused: Callable[[Call], tuple[Any, str]], ops: Ops, name: str
     """A fused path run on logits clipped to [-10, 10] (the weighted-cross-entropy tutorial's advice)."""
     def fn(c: Call):
         clipped = Call(logits=ops.clip(c.logits, -LOGIT_CLIP, LOGIT_CLIP), labels=c.labels, case=c.case,
-                       class_weights=c.class_weights, sample_weights=c.sample_weights, xp=c.xp)
+                       class_weights=c.class_weights, sample_weights=c.sample_weights)
         out, chain = fused(clipped)
         return out, f"{chain} on {ops.clip_name}(logits, -10, 10)"
     return ApiPath(f"naive:clip(logits)+{name}", families, fn, options=options, check=check, reductions=reductions,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import adapters
 from harness import expectations
-from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id
+from harness.rows import Row, ShardWriter, read_rows, row_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ORACLE = "oracle"
@@ -204,7 +204,3 @@ def _kill(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
-
-
-def failing(rows: list[Row]) -> list[Row]:
-    return [r for r in rows if r.verdict in FAILING]

@@ -614,8 +614,6 @@ class _Validator:
         if isinstance(pw, tuple) and len(pw) != classes:
             self.err(self.loc(None, "params", m), f"{prefix}params.pos_weight", f"{len(pw)} weights for {classes} classes")
             ok = False
-        if params.reduction == "weighted_mean" and not (params.class_weights or params.sample_weights):
-            pass  # weighted_mean without weights equals mean over kept rows; allowed
         return ok
 
 
