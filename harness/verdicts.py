@@ -53,8 +53,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
             f"but should be loss {list(ref.loss.shape)}, grad {list(ref.grad.shape)}",
         )
     m: dict[str, Any] = {}
-    lm = _metrics(loss, ref.loss, case, tol.loss_rtol, tol.loss_atol, "loss", obs_dtype=obs.dtype)
-    gm = _metrics(grad, ref.grad, case, tol.grad_rtol, tol.grad_atol, "grad", obs_dtype=obs.dtype)
+    lm = _metrics(loss, ref.loss, tol.loss_rtol, tol.loss_atol, "loss", obs_dtype=obs.dtype)
+    gm = _metrics(grad, ref.grad, tol.grad_rtol, tol.grad_atol, "grad", obs_dtype=obs.dtype)
     m.update(lm.pop("metrics"))
     m.update(gm.pop("metrics"))
     m["nan_count"] = int(np.isnan(loss).sum() + np.isnan(grad).sum())
@@ -78,7 +78,6 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
         flags.append("exploding_grad")
 
     if lm["nonfinite"] or gm["nonfinite"]:
-        "loss" if lm["nonfinite"] else "grad"
         d = lm if lm["nonfinite"] else gm
         return Outcome("nonfinite", m, flags, d["nonfinite"])
     if lm["bad"]:
@@ -88,10 +87,13 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     return Outcome("pass", m, flags)
 
 
-def _metrics(obs: np.ndarray, ref: np.ndarray, case: Case, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
+def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
     """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not."""
     out: dict[str, Any] = {"nonfinite": "", "bad": ""}
     metrics: dict[str, Any] = {}
+    if obs.size == 0:  # an empty batch: nothing to compare
+        out["metrics"] = {"loss_abs_err" if q == "loss" else "grad_max_abs_err": 0.0}
+        return out
     both_finite = np.isfinite(obs) & np.isfinite(ref)
     # non-finite agreement: NaN <-> NaN, +inf <-> +inf, -inf <-> -inf
     same_nonfinite = (np.isnan(obs) & np.isnan(ref)) | (np.isinf(obs) & np.isinf(ref) & (np.sign(obs) == np.sign(ref)))
@@ -101,11 +103,6 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, case: Case, rtol: float, atol: fl
         rel_err = np.where(both_finite & (ref != 0), abs_err / np.abs(ref), np.where(abs_err > 0, np.inf, 0.0))
         ulps = np.where(both_finite, ulp_distance(obs, ref, obs_dtype), 0.0)
         excess = np.where(both_finite, abs_err - (atol + rtol * np.abs(ref)), -np.inf)
-    metrics_key = "loss" if q == "loss" else "grad"
-    if obs.size == 0:
-        metrics.update({f"{metrics_key}_abs_err" if q == "loss" else "grad_max_abs_err": 0.0})
-        out["metrics"] = metrics
-        return out
     # the worst element: a non-finite disagreement first, else the largest excess over tolerance
     if disagree.any():
         worst = np.unravel_index(int(np.argmax(disagree)), obs.shape)
