@@ -28,6 +28,11 @@ def set_max_elements(n: int) -> None:
     os.environ["HARNESS_MAX_ELEMENTS"] = str(_max_elements)  # inherited by the framework processes
 
 
+def max_elements() -> int:
+    """The memory budget in elements per input (also what relations may build from a case's inputs)."""
+    return _max_elements
+
+
 class GeneratorError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)

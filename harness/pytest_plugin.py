@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import adapters
-from harness import expectations, oracle, tolerances
+from harness import expectations, oracle, relations, tolerances
 from harness.adapter_api import Adapter, ApiPath, Observation
 from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id, values
 from harness.schema import Case, CaseFileError, load_file
@@ -170,6 +170,7 @@ class CaseFile(pytest.File):
                 raise CaseFileProblem(f"{case.location}: id: duplicate id {case.id!r}; first defined at {first}")
         for case in cases:
             yield from self._items(st, case)
+            yield from _relation_items(self, st, case)
 
     def _items(self, st: _State, case: Case):
         for fw in st.frameworks:
@@ -286,6 +287,104 @@ class TrialItem(pytest.Item):
         if tol is not None:
             row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
             row.tolerance_source = tol.source
+        if row.device != self.device and out.verdict not in ("unsupported", "error"):
+            row.flags.append("wrong_device")
+            row.verdict = "error"
+            row.message = f"ran on {row.device}, but should run on {self.device}. {row.message}".strip()
+        return row
+
+
+# --------------------------------------------------------------------------- relations (harness/relations.py)
+
+
+def _relation_items(parent: CaseFile, st: _State, case: Case):
+    """One item per (relation, framework, api, dtype, device); the oracle checks each relation once, in float64."""
+    for rel in case.relations:
+        cid = relations.relation_case_id(case, rel)
+        for fw in st.frameworks:
+            if fw == ORACLE:
+                dtype = "float64" if "float64" in case.dtypes else case.dtypes[0]
+                rid = row_id(cid, ORACLE, "oracle", "cpu", dtype)
+                if rid not in st.done:
+                    yield RelationItem.from_parent(parent, name=rid, case=case, dtype=dtype, framework=ORACLE,
+                                                   api_path=None, device="cpu", relation=rel)
+                continue
+            ad = st.adapter(fw)
+            if ad is None:
+                continue
+            devices = [d for d in ad.devices() if not st.devices_filter or d in st.devices_filter]
+            for dtype in case.dtypes:
+                for device in devices:
+                    for path in ad.paths():
+                        if case.family not in path.families:
+                            continue
+                        rid = row_id(cid, fw, path.name, device, dtype)
+                        if rid not in st.done:
+                            yield RelationItem.from_parent(parent, name=rid, case=case, dtype=dtype, framework=fw,
+                                                           api_path=path, device=device, relation=rel)
+
+
+class RelationItem(TrialItem):
+    """A relation checked on one framework path: the case and its partner formulation must agree."""
+
+    def __init__(self, *, relation, **kw):
+        super().__init__(**kw)
+        self.relation = relation
+        for kwd in ("relation_check", relation.kind, relation.name):  # -k relation_check: only relation items
+            self.extra_keyword_matches.add(kwd)
+
+    def _base_row(self, st: _State, verdict: str) -> Row:
+        row = super()._base_row(st, verdict)
+        row.case = relations.relation_case_id(self.case, self.relation)
+        row.api = self.api_path.name if self.api_path else "oracle"
+        row.relation = self.relation.kind
+        row.source = str(self.relation.location)
+        return row
+
+    def _row(self, st: _State) -> Row:
+        trial = Trial(self.case, self.dtype)
+        inputs, ref, tol = st.reference(trial)
+        try:
+            pt = relations.partner(self.case, self.relation, inputs, self.dtype)
+        except relations.NothingToCount as e:
+            row = self._base_row(st, "unsupported")
+            row.message = str(e)
+            return row
+        ref_b = oracle.compute(pt.case, pt.inputs, self.dtype)
+        tol_b = tolerances.for_trial(pt.case, self.dtype, ref_b, pt.inputs.logits)
+        if self.framework == ORACLE:
+            obs_a = Observation(dtype=self.dtype, call="harness.oracle.compute", device="cpu", loss=ref.loss, grad=ref.grad)
+            obs_b = Observation(dtype=self.dtype, call="harness.oracle.compute", device="cpu", loss=ref_b.loss, grad=ref_b.grad)
+        else:
+            ad = st.adapters[self.framework]
+            path_b = relations.partner_path(self.api_path, pt.case.family, ad.paths())
+            obs_a = ad.run(self.api_path, self.case, inputs, self.dtype, self.device)
+            if path_b is None:
+                obs_b = Observation(dtype=self.dtype, unsupported=f"no {self.framework} path computes {pt.case.family} "
+                                    f"the way {self.api_path.name} does")
+            else:
+                obs_b = ad.run(path_b, pt.case, pt.inputs, self.dtype, self.device)
+        loss_bound, grad_bound = relations.bound(tol, ref, tol_b, ref_b, pt)
+        out = relations.judge(obs_a, obs_b, pt, loss_bound, grad_bound, self.dtype)
+        row = self._base_row(st, out.verdict)
+        row.call = obs_a.call or row.api
+        row.partner = pt.what + (f"; computed by {obs_b.call}" if obs_b.call else "")
+        row.device = obs_a.device or self.device
+        row.flags = list(out.flags or [])
+        row.message = out.message
+        row.traceback = obs_a.traceback or obs_b.traceback
+        for k, v in out.metrics.items():
+            setattr(row, k, v)
+        row.shape = list(np.shape(inputs.logits))
+        row.loss_values, row.grad_values = values(obs_a.loss), values(obs_a.grad)
+        if obs_b.loss is not None:
+            lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), np.asarray(obs_b.grad, dtype=np.float64))
+            row.ref_loss_values, row.ref_grad_values = values(lb), values(gb)
+        row.oracle_precision = ref.precision
+        row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
+        row.tolerance_source = ("relation: the case's allowance (these numbers) plus the partner's, mapped back "
+                                f"(partner loss rtol {tol_b.loss_rtol:.3g}, atol {tol_b.loss_atol:.3g}; "
+                                f"grad rtol {tol_b.grad_rtol:.3g}, atol {tol_b.grad_atol:.3g}; {tol.source})")
         if row.device != self.device and out.verdict not in ("unsupported", "error"):
             row.flags.append("wrong_device")
             row.verdict = "error"

@@ -31,7 +31,7 @@ from harness.rows import COLUMNS, FAILING, VERDICTS, Row, atomic_write, row_id
 
 TITLE = "Loss conformance report"
 # Failures first, then verdicts nobody planned for, then the benign ones, best last.
-_TAIL = ("known", "fixed", "unavailable", "unsupported", "expected_error", "pass")
+_TAIL = ("known", "fixed", "unavailable", "unsupported", "expected_error", "relation_pass", "pass")
 _FAILING_ORDER = tuple(v for v in VERDICTS if v in FAILING) + tuple(sorted(FAILING - set(VERDICTS)))
 _MD_MAX_FAILURES = 30
 _HTML_MAX_FAILURES = 200
@@ -156,6 +156,13 @@ def _markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
         out.append("|---" * (len(cols) + 2) + "|")
         for fw, c in table.items():
             out.append(f"| {_md_text(fw)} | " + " | ".join(str(c[v]) for v in cols) + f" | {sum(c.values())} |")
+    rel = [r for r in rows if r.relation]
+    if rel:
+        rcols, rtable = _counts(rel, lambda r: (r.relation, r.framework))
+        out += ["", "## Relations by framework", "", "| relation | framework | " + " | ".join(rcols) + " |",
+                "|---" * (len(rcols) + 2) + "|"]
+        out += [f"| {_md_text(k[0])} | {_md_text(k[1])} | " + " | ".join(str(c[v]) for v in rcols) + " |"
+                for k, c in rtable.items()]
     failures = [r for r in rows if r.verdict in FAILING]
     out += ["", f"## New disagreements ({len(failures)})", ""]
     for r in failures[:_MD_MAX_FAILURES]:
@@ -258,7 +265,8 @@ def _encode_column(values: list[Any]) -> dict[str, Any] | None:
 _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdict", "framework_version", "call",
                 "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
                 "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape",
-                "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count")
+                "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count",
+                "relation", "partner")
 _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",
                    "grad_norm", "ref_grad_norm", "rtol", "atol", "grad_rtol", "grad_atol", "duration_s", "sweep_value")
 
@@ -496,6 +504,7 @@ def _summary(rows: list[Row]) -> str:
         out.append(f'<div><h3>Verdicts by {name}</h3>{_count_table(rows, key, heads, "by-" + name.split()[0].lower())}</div>')
     out.append("</div>")
     out.append(_disagreements(rows))
+    out.append(_relations(rows))
     by = {v: [r for r in rows if r.verdict == v] for v in ("known", "fixed", "unsupported")}
     out.append(_grouped("Known differences", "known", by["known"], lambda r: (r.framework, r.api, r.known_reason, r.known_link),
                         ["framework", "API path", "reason", "link"],
@@ -506,6 +515,19 @@ def _summary(rows: list[Row]) -> str:
     out.append(_grouped("Unsupported", "unsupported", by["unsupported"], lambda r: (r.framework, r.api, r.message),
                         ["framework", "API path", "reason"], "Cases an API path cannot express (never emulated)."))
     return "".join(out)
+
+
+def _relations(rows: list[Row]) -> str:
+    """Relation rows (harness/relations.py) by relation and framework: does each formulation pair agree?"""
+    rel = [r for r in rows if r.relation]
+    if not rel:
+        return ""
+    note = ("Two formulations of one loss computed by the same framework, path, dtype and device must agree "
+            "(sparse and one-hot labels, a moved class axis, weights and repeated rows, label smoothing and smoothed "
+            "labels, sum and mean times the count); the oracle checks itself the same way. A relation_mismatch fails "
+            "the run unless the known-differences file records it.")
+    table = _count_table(rel, lambda r: (r.relation, r.framework), ["relation", "framework"], "by-relation")
+    return f'<details class="sec relations" open><summary>Relations ({len(rel)})</summary><p class="note">{_e(note)}</p>{table}</details>'
 
 
 def _plots(rows: list[Row]) -> str:
@@ -586,7 +608,7 @@ tr.d>td{background:#fbfbfd;padding:.5em .8em}.pager{display:flex;gap:.6em;align-
 .det dd{margin:0;white-space:pre-wrap;word-break:break-word}.det pre{background:#f3f3f5;padding:.5em;overflow:auto;max-height:24em;margin:.2em 0}
 .det .vals{display:flex;flex-wrap:wrap;gap:1.5em}.det .vals table{font-size:12px}.det tr.worst td{background:#ffe9a8;font-weight:bold}
 .det code.cmd{display:block;background:#1d1d1f;color:#e8e8e8;padding:.4em .6em;white-space:pre-wrap;word-break:break-all}
-.v{background:#e6d6f5}.v-pass{background:$GOOD}.v-known{background:#fde3a7}.v-fixed{background:#cfe2fb}
+.v{background:#e6d6f5}.v-pass,.v-relation_pass{background:$GOOD}.v-known{background:#fde3a7}.v-fixed{background:#cfe2fb}
 .v-expected_error{background:#dcefe6}.v-unsupported,.v-unavailable{background:#e6e6e6;color:#555}$FAILING{background:$BAD}
 .v-crash,.v-timeout,.v-missing_error{background:#f19999}
 figure{margin:.4em 0 1em}figcaption{font-weight:600;margin-bottom:.2em}figure.sweep,figure.field{display:flex;flex-wrap:wrap;gap:.5em}
@@ -833,6 +855,7 @@ function details(i) {
   add("verdict", verdicts[i] + (g("raw_verdict") ? ` (before the known-differences file: ${g("raw_verdict")})` : ""));
   add("flags", g("flags"));
   add("case", g("case"));
+  if (g("relation")) add("relation", `${g("relation")}: against ${g("partner") || "?"}`);
   add("description", g("description"));
   add("family / reduction", pair("family", "reduction"));
   add("tags", g("tags"));
@@ -840,7 +863,7 @@ function details(i) {
   add("inputs", D.inputs[g("case")] ? D.inputs[g("case")] + "\n(read from the case file when the report was written)" : "");
   if (g("sweep")) add("sweep", `${g("sweep")} = ${fmt(g("sweep_value"))}`);
   const worstLine = (what, idx, abs, rel, u) => (g(what) === undefined && g("ref_" + what) === undefined ? "" :
-    (g(idx) ? `at [${fmt(g(idx))}]: ` : "") + `observed ${String(g(what) ?? "")}, oracle ${String(g("ref_" + what) ?? "")}; ` +
+    (g(idx) ? `at [${fmt(g(idx))}]: ` : "") + `observed ${String(g(what) ?? "")}, ${g("relation") ? "partner" : "oracle"} ${String(g("ref_" + what) ?? "")}; ` +
     `abs ${fmt(g(abs))}, rel ${fmt(g(rel))}, ${ulp(g(u)) || "?"} ULP`);
   add("loss, worst element", worstLine("loss", "loss_worst_index", "loss_abs_err", "loss_rel_err", "loss_ulp"));
   add("gradient, worst element", worstLine("grad", "grad_worst_index", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp"));

@@ -27,9 +27,12 @@ VERDICTS = (
     "known",
     "fixed",
     "unavailable",
+    "relation_pass",
+    "relation_mismatch",
 )
 # Verdicts that fail a run unless the known-differences file records them.
-FAILING = frozenset({"loss_mismatch", "grad_mismatch", "nonfinite", "error", "missing_error", "crash", "timeout"})
+FAILING = frozenset({"loss_mismatch", "grad_mismatch", "nonfinite", "error", "missing_error", "crash", "timeout",
+                     "relation_mismatch"})
 
 
 @dataclass
@@ -89,6 +92,10 @@ class Row:
     shape: list[int] | None = None  # shape of the logits
     sweep: str = ""  # the swept parameter of a sweep case (e.g. "scale"), "" otherwise
     sweep_value: float | None = None
+    # relation rows (harness/relations.py): case is `<case id>~<relation>`, and the ref_* fields hold the
+    # partner formulation's values mapped back onto the case, by the same framework and path
+    relation: str = ""  # the relation's kind, "" for rows judged against the oracle
+    partner: str = ""  # what the partner formulation is, and the call that computed it
 
     def to_json(self) -> str:
         return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, allow_nan=False)

@@ -45,6 +45,7 @@ CASE_KEYS = (
     "tolerance",
     "sweep",
     "allow_nan",
+    "relations",
 )
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 REQUIRED_KEYS = ("id", "family", "description", "logits", "labels")
@@ -145,6 +146,19 @@ class ToleranceOverride:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """Another formulation the case must agree with (harness/relations.py says what each kind means)."""
+
+    kind: str
+    name: str  # unique within the case; the kind unless the case names it
+    args: tuple[tuple[str, Any], ...] = ()
+    location: Location = field(default=Location("<memory>", 0, 0), compare=False)
+
+    def arg(self, key: str, default: Any = None) -> Any:
+        return dict(self.args).get(key, default)
+
+
+@dataclass(frozen=True)
 class Case:
     id: str
     family: str
@@ -159,6 +173,7 @@ class Case:
     location: Location = field(default=Location("<memory>", 0, 0), compare=False)
     sweep: str = ""  # the swept parameter ("scale") of a case expanded from a sweep, else ""
     logit_scale: float = 1.0  # the logits are multiplied by this (in float64, before rounding to the dtype)
+    relations: tuple[Relation, ...] = ()  # formulations that must agree with this one, per framework
 
     @property
     def sparse(self) -> bool:
@@ -405,7 +420,7 @@ class _Validator:
             return None
         if not self.consistent(m, prefix, logits, labels, params, sparse, expect):
             return None
-        return Case(
+        case = Case(
             id=cid,
             family=family,
             description=desc.strip(),
@@ -418,6 +433,7 @@ class _Validator:
             tolerance=tol,
             location=self.loc(m),
         )
+        return self.relations(case, m, prefix)
 
     def params(self, p: Any, m: CommentedMap, prefix: str) -> Params | None:
         where = f"{prefix}params"
@@ -615,6 +631,63 @@ class _Validator:
             self.err(self.loc(None, "params", m), f"{prefix}params.pos_weight", f"{len(pw)} weights for {classes} classes")
             ok = False
         return ok
+
+
+    # -- relations (harness/relations.py)
+    def relations(self, case: Case, m: CommentedMap, prefix: str) -> Case | None:
+        """`relations: [kind, {kind: K, name: N, <args>}]`: parse, and check each applies to the case."""
+        if "relations" not in m:
+            return case
+        from harness import relations as rl  # relations builds on this module
+
+        where = f"{prefix}relations"
+        v = m["relations"]
+        if not isinstance(v, CommentedSeq) or not v:
+            self.err(self.loc(v, "relations", m), where, "expected a non-empty list of relation kinds or mappings")
+            return None
+        out: list[Relation] = []
+        for i, item in enumerate(v):
+            loc = self.loc(item, i, v)
+            w = f"{where}[{i}]"
+            if isinstance(item, str):
+                item = CommentedMap({"kind": item})
+            if not isinstance(item, CommentedMap):
+                self.err(loc, w, f"expected a relation kind or a mapping, got {_kind(item)}")
+                continue
+            kind = item.get("kind")
+            if not isinstance(kind, str) or kind not in rl.KINDS:
+                hint = difflib.get_close_matches(str(kind), rl.KINDS, n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                self.err(loc, f"{w}.kind", f"unknown relation {kind!r}; known: {', '.join(rl.KINDS)}{extra}")
+                continue
+            spec = rl.KINDS[kind]
+            before = len(self.problems)
+            self.check_keys(item, ("kind", "name", *spec), f"{w}.")
+            name = item.get("name", kind)
+            if not isinstance(name, str) or not name or any(c.isspace() or c in "[]~" for c in name):
+                self.err(loc, f"{w}.name", "expected a non-empty string without spaces, brackets or '~'")
+                continue
+            args = []
+            for key, typ in spec.items():
+                if key in item:
+                    a = _plain(item[key])
+                    if typ == "int" and not (isinstance(a, int) and not isinstance(a, bool)):
+                        self.err(self.loc(None, key, item), f"{w}.{key}", f"expected an integer, got {a!r}")
+                    args.append((key, a))
+            if len(self.problems) != before:
+                continue
+            rel = Relation(kind=kind, name=name, args=tuple(args), location=loc)
+            if any(r.name == name for r in out):
+                self.err(loc, f"{w}.name", f"relation {name!r} is listed twice; tell them apart with name:")
+                continue
+            why = rl.problem(case, rel)
+            if why:
+                self.err(loc, f"{w}", f"{kind}: {why}")
+                continue
+            out.append(rel)
+        if len(out) != len(v):
+            return None
+        return replace(case, relations=tuple(out))
 
 
 class _Abort(Exception):

@@ -47,3 +47,16 @@ class MalformedAdapter(CrashingAdapter):
         if "malformed" in case.id:
             return "not a number", None, "fake.loss", "cpu"
         return super().evaluate(path, case, inputs, dtype, device)
+
+
+class SkewedAdapter(CrashingAdapter):
+    """Right on integer labels, 1e-3 off on dense ones: only a relation (sparse == one-hot) can see it
+    when a case has integer labels."""
+
+    name = "skewed"
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        loss, grad, call, dev = super().evaluate(path, case, inputs, dtype, device)
+        if case.family == "softmax_cross_entropy":
+            loss = loss * (1 + 1e-3)
+        return loss, grad, "fake.loss (1e-3 off on dense labels)", dev

@@ -1,0 +1,342 @@
+"""Relations: two formulations of one loss that must agree, checked per framework without the oracle's values.
+
+A case lists relations; each one derives a partner formulation from the case's own inputs (after
+rounding to the trial dtype) and says how to map the partner's loss and gradient back onto the
+case's, where the two must agree:
+
+    one_hot          integer labels            == the same labels one-hot (softmax_cross_entropy)
+    move_axis        classes on axis k         == classes moved to axis `to` (default: last)
+    repeat_rows      integer class and sample weights, reduction sum
+                                               == every row repeated w_label * s_i times, unweighted
+                                                  (the gradient of a row is the sum over its copies)
+    smoothed_labels  label_smoothing e         == dense labels (1 - e) t + e / C (sigmoid: (1 - e) z + e / 2)
+    sum_mean         reduction mean (or sum)   == reduction sum (or mean), divided (multiplied) by the
+                                                  count: rows kept, or elements for the sigmoid families
+
+Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
+mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
+
+Each framework runs both sides through one API path: the case's path, or, where the partner needs
+another family, the sibling path that framework names the same way without "sparse_" or
+"_with_integer_labels" (tf.nn.sparse_softmax_cross_entropy_with_logits and
+tf.nn.softmax_cross_entropy_with_logits, optax.softmax_cross_entropy_with_integer_labels and
+optax.softmax_cross_entropy); a path with no sibling makes the relation unsupported there.
+
+Tolerance: each side may be off the truth by its own policy tolerance (harness/tolerances.py), in
+opposite directions, so the two may differ elementwise by the sum of both allowances, the partner's
+mapped onto the case the way its values are (`bound` below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from harness import generators
+from harness.adapter_api import ApiPath, Observation
+from harness.dtypes import cast, ulp_distance
+from harness.oracle import Inputs, Reference
+from harness.schema import Case, Expect, Literal, Relation
+from harness.tolerances import Tolerance
+
+KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of value)
+    "one_hot": {},
+    "move_axis": {"to": "int"},
+    "repeat_rows": {},
+    "smoothed_labels": {},
+    "sum_mean": {},
+}
+SOFTMAX_FAMILIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
+_SIBLING_TOKENS = ("sparse_", "_with_integer_labels")
+
+
+# --------------------------------------------------------------------------- what a case may declare
+
+
+def problem(case: Case, rel: Relation) -> str | None:
+    """Why the relation cannot apply to the case (checked when the case file loads), or None."""
+    p = case.params
+    if case.expect.error:
+        return "a case that expects an error has no loss to relate"
+    if case.family not in SOFTMAX_FAMILIES and not case.elementwise:
+        return f"relations are defined for the softmax and sigmoid families, not {case.family}"
+    k = rel.kind
+    if k == "one_hot":
+        if not case.sparse:
+            return "one_hot relates integer labels to their one-hot form: the case needs sparse_softmax_cross_entropy"
+        if p.ignore_index is not None:
+            return "one-hot labels cannot express ignore_index"
+    elif k == "move_axis":
+        if case.elementwise:
+            return "the sigmoid families are elementwise: their class axis is always the last"
+        nd = len(case.logits.shape)
+        to = rel.arg("to", -1)
+        if not -nd <= to < nd:
+            return f"to: axis {to} out of range for logits of {nd} dimensions"
+        if to % nd == p.axis % nd:
+            return f"to: the class axis is already {p.axis}; moving it to {to} relates the case to itself"
+    elif k == "repeat_rows":
+        if p.reduction != "sum":
+            return "repeating rows equals weighting them only for reduction sum (a mean divides by another count)"
+        if p.class_weights is None and p.sample_weights is None:
+            return "repeat_rows needs integer class_weights or sample_weights"
+        for name in ("class_weights", "sample_weights"):
+            w = getattr(p, name)
+            if w is not None and any(x != int(x) for x in w):
+                return f"{name} must be whole numbers to count repeated rows, got {list(w)}"
+        if p.label_smoothing:
+            return "with label smoothing a class weight scales every class's term, not the row: no repetition equals it"
+        if len(case.logits.shape) != 2 or p.axis % 2 != 1:
+            return "repeat_rows needs logits [rows, classes] (classes last)"
+        if case.elementwise and p.class_weights is not None:
+            return "sigmoid class weights apply per column, not per row: only sample_weights repeat rows"
+        if case.family == "softmax_cross_entropy" and isinstance(case.labels, Literal):
+            t = np.asarray(case.labels.values, dtype=np.float64)
+            if t.size and not (np.isin(t, (0.0, 1.0)).all() and (t.sum(-1) == 1).all()):
+                return "dense labels must be one-hot for a row to belong to one class weight"
+        if case.family == "softmax_cross_entropy" and not isinstance(case.labels, Literal) and case.labels.name != "one_hot":
+            return "dense labels must be one-hot (generator one_hot) for a row to belong to one class weight"
+    elif k == "smoothed_labels":
+        if not p.label_smoothing:
+            return "smoothed_labels needs label_smoothing > 0"
+        if p.ignore_index is not None:
+            return "dense labels cannot express ignore_index"
+        if p.reduction == "weighted_mean" and not case.elementwise and p.class_weights is not None:
+            return ("weighted_mean divides by the weights of the unsmoothed labels, which the smoothed dense labels "
+                    "no longer carry")
+    elif k == "sum_mean":
+        if p.reduction not in ("mean", "sum"):
+            return f"sum_mean relates reductions mean and sum, not {p.reduction}"
+    return None
+
+
+# --------------------------------------------------------------------------- the partner formulation
+
+
+@dataclass(frozen=True)
+class Partner:
+    case: Case
+    inputs: Inputs
+    to_case: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]  # partner (loss, grad) -> the case's
+    what: str  # one line: what the partner is
+
+
+def _literal(a: np.ndarray) -> Literal:
+    return Literal(values=a, shape=tuple(a.shape))
+
+
+def _one_hot(labels: np.ndarray, classes: int, axis: int, nd: int) -> np.ndarray:
+    out = np.eye(classes)[labels]
+    return np.ascontiguousarray(np.moveaxis(out, -1, axis % nd))
+
+
+def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
+    """The partner formulation of a trial, built from the trial's inputs (already in the trial dtype)."""
+    p = case.params
+    x = np.asarray(inputs.logits)
+    nd = x.ndim
+    ident = lambda loss, grad: (loss, grad)  # noqa: E731
+    base = dict(relations=(), expect=Expect(), tolerance=case.tolerance, sweep="", logit_scale=1.0)
+    k = rel.kind
+    if k == "one_hot":
+        t = cast(_one_hot(np.asarray(inputs.labels), case.num_classes, p.axis, nd), dtype)
+        c = replace(case, family="softmax_cross_entropy", labels=_literal(t), **base)
+        return Partner(c, replace(inputs, labels=t), ident, "the same labels one-hot, softmax_cross_entropy")
+    if k == "move_axis":
+        a, to = p.axis % nd, rel.arg("to", -1) % nd
+        xb = np.ascontiguousarray(np.moveaxis(x, a, to))
+        yb = np.asarray(inputs.labels)
+        if not case.sparse:
+            yb = np.ascontiguousarray(np.moveaxis(yb, a, to))
+        c = replace(case, logits=_literal(xb), labels=_literal(yb), params=replace(p, axis=to), **base)
+
+        def back(loss, grad):
+            return loss, np.moveaxis(grad, to, a)
+
+        return Partner(c, replace(inputs, logits=xb, labels=yb), back, f"the class axis moved from {a} to {to}")
+    if k == "repeat_rows":
+        rows = x.shape[0]
+        if case.sparse:
+            lab = np.asarray(inputs.labels, dtype=np.int64)
+            kept = np.ones(rows, bool) if p.ignore_index is None else lab != p.ignore_index
+            cls = np.where(kept, lab, 0)
+        elif case.elementwise:
+            kept, cls = np.ones(rows, bool), np.zeros(rows, np.int64)
+        else:
+            kept, cls = np.ones(rows, bool), np.argmax(np.asarray(inputs.labels), axis=-1)
+        m = kept.astype(np.int64)
+        if p.class_weights is not None:
+            m = m * np.asarray(p.class_weights, dtype=np.float64)[cls].astype(np.int64)
+        if p.sample_weights is not None:
+            m = m * np.asarray(p.sample_weights, dtype=np.float64).astype(np.int64)
+        total = int(m.sum()) * int(np.prod(x.shape[1:], dtype=np.int64))
+        if total > generators.max_elements():
+            raise generators.GeneratorError(f"repeat_rows: the repeated logits have {total} elements, over the budget "
+                                            f"of {generators.max_elements()}", "relations")
+        src = np.repeat(np.arange(rows), m)
+        xb = np.ascontiguousarray(x[src])
+        yb = np.ascontiguousarray(np.asarray(inputs.labels)[src])
+        c = replace(case, logits=_literal(xb), labels=_literal(yb),
+                    params=replace(p, class_weights=None, sample_weights=None, ignore_index=None), **base)
+
+        def back(loss, grad):
+            g = np.zeros(x.shape, dtype=np.float64)
+            np.add.at(g, src, np.asarray(grad, dtype=np.float64))
+            return loss, g
+
+        return Partner(c, Inputs(logits=xb, labels=yb), back,
+                       f"each row repeated by its weight ({int(m.sum())} rows from {rows}), unweighted")
+    if k == "smoothed_labels":
+        e = p.label_smoothing
+        if case.elementwise:
+            z = np.asarray(inputs.labels, dtype=np.float64)
+            t = (1 - e) * z + e / 2
+            fam = case.family
+        else:
+            lab = np.asarray(inputs.labels)
+            z = _one_hot(lab, case.num_classes, p.axis, nd) if case.sparse else lab.astype(np.float64)
+            t = (1 - e) * z + e / case.num_classes
+            fam = "softmax_cross_entropy"
+        t = cast(t, dtype)
+        c = replace(case, family=fam, labels=_literal(t), params=replace(p, label_smoothing=0.0), **base)
+        return Partner(c, replace(inputs, labels=t), ident, f"dense labels smoothed by {e:g} beforehand, no label_smoothing")
+    if k == "sum_mean":
+        to = "sum" if p.reduction == "mean" else "mean"
+        if case.elementwise:
+            count = x.size
+        elif case.sparse and p.ignore_index is not None:
+            count = int((np.asarray(inputs.labels) != p.ignore_index).sum())
+        else:
+            count = x.size // max(case.num_classes, 1) if x.size else 0
+        if count == 0:
+            raise NothingToCount("nothing to count: the mean is over no rows")
+        f = 1.0 / count if to == "sum" else float(count)
+        c = replace(case, params=replace(p, reduction=to), **base)
+
+        def back(loss, grad):
+            return np.asarray(loss, dtype=np.float64) * f, np.asarray(grad, dtype=np.float64) * f
+
+        what = f"reduction {to}, {'divided' if to == 'sum' else 'multiplied'} by the count {count}"
+        return Partner(c, inputs, back, what)
+    raise ValueError(f"unknown relation kind {k!r}")
+
+
+class NothingToCount(ValueError):
+    """The partner is undefined for these inputs (a mean over no rows): the relation says nothing here."""
+
+
+def partner_path(path: ApiPath, family: str, paths: list[ApiPath]) -> ApiPath | None:
+    """The path that runs the partner: the same one where it computes the partner's family, else its sibling."""
+    if family in path.families:
+        return path
+    key = _sibling_key(path.name)
+    for q in paths:
+        if family in q.families and _sibling_key(q.name) == key:
+            return q
+    return None
+
+
+def _sibling_key(name: str) -> str:
+    for tok in _SIBLING_TOKENS:
+        name = name.replace(tok, "")
+    return name
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+@dataclass
+class RelationOutcome:
+    verdict: str  # relation_pass, relation_mismatch, unsupported, error
+    metrics: dict[str, Any]
+    message: str = ""
+    flags: list[str] | None = None
+
+
+def _envelope(ref: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    r = np.asarray(ref, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(r), atol + rtol * np.abs(r), 0.0)
+
+
+def bound(tol_a: Tolerance, ref_a: Reference, tol_b: Tolerance, ref_b: Reference, pt: Partner) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise allowance for |case - partner| on (loss, grad): both sides' tolerances, the partner's mapped back."""
+    lb, gb = pt.to_case(_envelope(ref_b.loss, tol_b.loss_rtol, tol_b.loss_atol),
+                        _envelope(ref_b.grad, tol_b.grad_rtol, tol_b.grad_atol))
+    la = _envelope(ref_a.loss, tol_a.loss_rtol, tol_a.loss_atol)
+    ga = _envelope(ref_a.grad, tol_a.grad_rtol, tol_a.grad_atol)
+    return la + np.abs(np.asarray(lb, dtype=np.float64)), ga + np.abs(np.asarray(gb, dtype=np.float64))
+
+
+def judge(obs_a: Observation, obs_b: Observation, pt: Partner, loss_bound: np.ndarray, grad_bound: np.ndarray,
+          dtype: str) -> RelationOutcome:
+    """Compare the case's observation with the partner's, mapped back onto the case."""
+    if obs_a.unsupported or obs_b.unsupported:
+        why = "; ".join(f"{side}: {o.unsupported}" for side, o in (("case", obs_a), ("partner", obs_b)) if o.unsupported)
+        return RelationOutcome("unsupported", {}, why)
+    if obs_a.error or obs_b.error:
+        why = "; ".join(f"{side} raised {o.error}" for side, o in (("case", obs_a), ("partner", obs_b)) if o.error)
+        return RelationOutcome("error", {}, why)
+    la = np.asarray(obs_a.loss, dtype=np.float64)
+    ga = np.asarray(obs_a.grad, dtype=np.float64)
+    lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), np.asarray(obs_b.grad, dtype=np.float64))
+    lb, gb = np.asarray(lb, dtype=np.float64), np.asarray(gb, dtype=np.float64)
+    if la.shape != lb.shape or ga.shape != gb.shape:
+        return RelationOutcome("relation_mismatch", {}, f"shape: case loss {list(la.shape)}, grad {list(ga.shape)}; "
+                               f"partner mapped back: loss {list(lb.shape)}, grad {list(gb.shape)}")
+    m: dict[str, Any] = {}
+    msgs = []
+    for q, a, b, bnd in (("loss", la, lb, loss_bound), ("grad", ga, gb, grad_bound)):
+        mm, msg = _compare(q, a, b, np.broadcast_to(bnd, a.shape), dtype)
+        m.update(mm)
+        if msg:
+            msgs.append(msg)
+    m["nan_count"] = int(np.isnan(la).sum() + np.isnan(ga).sum())
+    m["inf_count"] = int(np.isinf(la).sum() + np.isinf(ga).sum())
+    m["ref_nan_count"] = int(np.isnan(lb).sum() + np.isnan(gb).sum())
+    m["ref_inf_count"] = int(np.isinf(lb).sum() + np.isinf(gb).sum())
+    for key, g in (("grad_norm", ga), ("ref_grad_norm", gb)):
+        f = g[np.isfinite(g)]
+        m[key] = float(np.abs(f).max()) if f.size else 0.0
+    if msgs:
+        return RelationOutcome("relation_mismatch", m, "; ".join(msgs))
+    return RelationOutcome("relation_pass", m)
+
+
+def _compare(q: str, a: np.ndarray, b: np.ndarray, bnd: np.ndarray, dtype: str) -> tuple[dict[str, Any], str]:
+    """Metrics of case (a) against partner (b) and a message when they disagree beyond the bound."""
+    names = {"loss": ("loss", "ref_loss", "loss_worst_index", "loss_abs_err", "loss_rel_err", "loss_ulp"),
+             "grad": ("grad", "ref_grad", "grad_worst_index", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp")}[q]
+    if a.size == 0:
+        return {names[3]: 0.0}, ""
+    fin = np.isfinite(a) & np.isfinite(b)
+    same = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b)))
+    disagree = ~(fin | same)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        err = np.where(fin, np.abs(a - b), 0.0)
+        rel = np.where(fin & (b != 0), err / np.abs(b), np.where(err > 0, np.inf, 0.0))
+        ulps = np.where(fin, ulp_distance(a, b, dtype), 0.0)
+        excess = np.where(fin, err - bnd, -np.inf)
+    flat = int(np.argmax(disagree)) if disagree.any() else int(np.argmax(excess))
+    worst = np.unravel_index(flat, a.shape)
+    idx = [int(i) for i in worst]
+    m = {names[0]: float(a[worst]), names[1]: float(b[worst]), names[2]: idx, names[3]: float(err.max()),
+         names[4]: float(rel.max()), names[5]: float(ulps.max())}
+    where = f" at {idx}" if a.ndim else ""
+    if disagree.any():
+        return m, (f"{q}{where}={float(a[worst])!r}, but the partner gives {float(b[worst])!r} "
+                   f"({int(disagree.sum())} of {a.size} elements non-finite on one side only)")
+    if (excess > 0).any():
+        return m, (f"{q}{where}={float(a[worst])!r}, but the partner gives {float(b[worst])!r} "
+                   f"(difference {float(err[worst]):.3g} > allowance {float(bnd[worst]):.3g}; "
+                   f"{float(ulps[worst]):.3g} ULP; {int((excess > 0).sum())} of {a.size} elements out)")
+    return m, ""
+
+
+def relation_case_id(case: Case, rel: Relation) -> str:
+    """The case column of a relation row: `<case id>~<relation name>`."""
+    return f"{case.id}~{rel.name}"
+
