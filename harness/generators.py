@@ -112,6 +112,19 @@ def _soft(logits_shape, seed, axis=-1, concentration=1.0, **_):
     return np.ascontiguousarray(np.moveaxis(out, -1, ax))
 
 
+def _softmax_normal(shape, seed, scale=1.0, axis=-1, **_):
+    """Probabilities as a softmax layer outputs them: softmax (in float64) of normal logits at a scale.
+    At large scales most of them round to exactly 0 or 1 in the trial dtype."""
+    z = scale * _rng(seed).standard_normal(shape)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _uniform_probabilities(shape, seed, low=0.0, high=1.0, **_):
+    return _rng(seed).uniform(low, high, size=shape)
+
+
 _SHAPE = Param("shape", required=True, doc="array shape, e.g. [64, 1000]")
 _SEED = Param("int", required=True, doc="seed of numpy's default_rng")
 
@@ -129,6 +142,11 @@ TABLE: dict[str, Generator] = {
         Generator("grid2d", "logits", "n*n rows of two-class logits on a grid over [low, high]^2, z1 fastest", {
             "n": Param("int", required=True), "low": Param("number", default=-4.0),
             "high": Param("number", default=4.0)}, _grid2d, shape_of=lambda a: (a["n"] * a["n"], 2)),
+        Generator("softmax_normal", "probabilities", "softmax over the last axis of scale * standard normal logits", {
+            "shape": _SHAPE, "seed": _SEED, "scale": Param("number", default=1.0)}, _softmax_normal),
+        Generator("uniform_probabilities", "probabilities", "independent probabilities uniform on [low, high) (rows need not sum to 1)", {
+            "shape": _SHAPE, "seed": _SEED, "low": Param("number", default=0.0),
+            "high": Param("number", default=1.0)}, _uniform_probabilities),
         Generator("constant", "sparse", "the same class index on every row", {
             "value": Param("int", required=True)}, _constant_label),
         Generator("randint", "sparse", "uniform random class indices, one per row", {
@@ -167,8 +185,10 @@ def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int
     for k, p in g.params.items():
         if p.required and k not in args:
             raise GeneratorError(f"generator {name!r} needs {k!r} ({p.doc})", k)
-    if kind == "logits":
+    if kind in ("logits", "probabilities"):
         shape = g.shape_of(args) if g.shape_of else tuple(args["shape"])
+        if kind == "probabilities" and not 0 <= args.get("low", 0.0) <= args.get("high", 1.0) <= 1:
+            raise GeneratorError("probabilities need 0 <= low <= high <= 1", "low")
     else:
         if logits_shape is None:
             raise GeneratorError("labels can be generated only when the logits are valid", "generate")
@@ -186,7 +206,7 @@ def generate(name: str, args: dict[str, Any], logits_shape: tuple[int, ...] | No
     g = TABLE[name]
     kw = {k: p.default for k, p in g.params.items() if not p.required}
     kw.update(args)
-    if g.kind == "logits":
+    if g.kind in ("logits", "probabilities"):
         if "shape" in kw:
             kw["shape"] = tuple(kw["shape"])
         return np.asarray(g.fn(**kw), dtype=np.float64)

@@ -50,6 +50,7 @@ KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of v
     "sum_mean": {},
 }
 SOFTMAX_FAMILIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
+SIGMOID_FAMILIES = ("sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy")
 _SIBLING_TOKENS = ("sparse_", "_with_integer_labels")
 
 
@@ -61,8 +62,8 @@ def problem(case: Case, rel: Relation) -> str | None:
     p = case.params
     if case.expect.error:
         return "a case that expects an error has no loss to relate"
-    if case.family not in SOFTMAX_FAMILIES and not case.elementwise:
-        return f"relations are defined for the softmax and sigmoid families, not {case.family}"
+    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES):
+        return f"relations are defined for the softmax and sigmoid cross-entropy families, not {case.family}"
     k = rel.kind
     if k == "one_hot":
         if not case.sparse:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -15,13 +16,28 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from harness import generators
 from harness.dtypes import FLOAT_DTYPES
 
-# Families whose semantics (DESIGN.md) the oracle and the adapters implement today.
+# Families whose semantics (DESIGN.md; harness/oracle.py and harness/families.py) the oracle and the
+# adapters implement. "labels": how the second input relates to the first (dense: same shape, a
+# distribution over the class axis; sparse: integer class per row; elementwise: same shape, each in
+# [0, 1]; cotangent: the upstream gradient of a building block, shaped like its output, ones when
+# omitted). "input": what the first input holds, and so the key a case writes it under.
 FAMILIES: dict[str, dict[str, Any]] = {
-    "softmax_cross_entropy": {"labels": "dense"},
-    "sparse_softmax_cross_entropy": {"labels": "sparse"},
-    "sigmoid_cross_entropy": {"labels": "elementwise"},
-    "weighted_sigmoid_cross_entropy": {"labels": "elementwise"},
+    "softmax_cross_entropy": {"labels": "dense", "input": "logits"},
+    "sparse_softmax_cross_entropy": {"labels": "sparse", "input": "logits"},
+    "sigmoid_cross_entropy": {"labels": "elementwise", "input": "logits"},
+    "weighted_sigmoid_cross_entropy": {"labels": "elementwise", "input": "logits"},
+    "categorical_crossentropy": {"labels": "dense", "input": "probabilities"},
+    "binary_crossentropy": {"labels": "elementwise", "input": "probabilities"},
+    "categorical_focal_crossentropy": {"labels": "dense", "input": "logits", "focal": True},
+    "binary_focal_crossentropy": {"labels": "elementwise", "input": "logits", "focal": True},
+    "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
+    "softmax": {"labels": "cotangent", "input": "logits", "block": True},
+    "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
 }
+# Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
+# only in a case that expects an error (class indices must be integers).
+LABEL_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
+ERROR_LABEL_DTYPES = ("float32", "float64")
 REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 PARAM_KEYS = (
     "reduction",
@@ -31,6 +47,9 @@ PARAM_KEYS = (
     "ignore_index",
     "axis",
     "pos_weight",
+    "gamma",
+    "alpha",
+    "label_dtype",
 )
 CASE_KEYS = (
     "id",
@@ -38,6 +57,7 @@ CASE_KEYS = (
     "description",
     "tags",
     "logits",
+    "probabilities",
     "labels",
     "params",
     "dtypes",
@@ -48,7 +68,7 @@ CASE_KEYS = (
     "relations",
 )
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
-REQUIRED_KEYS = ("id", "family", "description", "logits", "labels")
+REQUIRED_KEYS = ("id", "family", "description")  # plus logits/probabilities and labels, by family
 EXPECT_KEYS = ("loss", "error", "reason")
 TOLERANCE_KEYS = ("loss_rtol", "loss_atol", "grad_rtol", "grad_atol", "reason")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -112,6 +132,9 @@ class Params:
     ignore_index: int | None = None
     axis: int = -1
     pos_weight: float | tuple[float, ...] | None = None  # weighted_sigmoid_cross_entropy: scalar or per class
+    gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
+    alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
+    label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -123,6 +146,8 @@ class Params:
             ("ignore_index", None),
             ("axis", -1),
             ("pos_weight", None),
+            ("gamma", 2.0),
+            ("alpha", None),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)
@@ -187,6 +212,16 @@ class Case:
     @property
     def num_classes(self) -> int:
         return self.logits.shape[self.params.axis]
+
+    @property
+    def input_kind(self) -> str:
+        """"logits" or "probabilities": what the first input (held in `logits`) means."""
+        return FAMILIES[self.family]["input"]
+
+    @property
+    def block(self) -> bool:
+        """A building block (log_softmax, softmax, logsumexp): its labels are the cotangent of its output."""
+        return bool(FAMILIES[self.family].get("block"))
 
 
 # --------------------------------------------------------------------------- loading
@@ -367,6 +402,20 @@ class _Validator:
                 self.err(self.loc(m), f"{prefix}{k}", "required key is missing")
         if any(k not in m for k in REQUIRED_KEYS):
             return None
+        family = m["family"]
+        if isinstance(family, str) and family in FAMILIES:
+            # the first input is written under the name of what it holds: logits or probabilities
+            inkey = FAMILIES[family]["input"]
+            other = "probabilities" if inkey == "logits" else "logits"
+            if other in m:
+                self.err(self.loc(None, other, m), f"{prefix}{other}", f"{family} takes {inkey}: write '{inkey}:'")
+                return None
+            needed = (inkey,) if FAMILIES[family]["labels"] == "cotangent" else (inkey, "labels")
+            for k in needed:
+                if k not in m:
+                    self.err(self.loc(m), f"{prefix}{k}", "required key is missing")
+            if any(k not in m for k in needed):
+                return None
         ok = True
         if not isinstance(cid, str) or not cid or any(c.isspace() or c in "[]" for c in cid):
             self.err(self.loc(cid, "id", m), f"{prefix}id", "expected a non-empty string without spaces or brackets")
@@ -405,12 +454,19 @@ class _Validator:
             self.err(self.loc(None, "allow_nan", m), f"{prefix}allow_nan", "expected true or false")
             self.allow_nan = False
         params = self.params(m.get("params", CommentedMap()), m, prefix)
-        sparse = FAMILIES[family]["labels"] == "sparse"
-        elementwise = FAMILIES[family]["labels"] == "elementwise"
-        logits = self.input(m["logits"], "logits", m, prefix, kind="logits")
+        spec = FAMILIES[family]
+        sparse = spec["labels"] == "sparse"
+        elementwise = spec["labels"] == "elementwise"
+        inkey = spec["input"]
+        logits = self.input(m[inkey], inkey, m, prefix, kind=inkey)
         labels = None
-        if logits is not None or not isinstance(m["labels"], CommentedMap):  # generated labels need valid logits
-            labels = self.input(m["labels"], "labels", m, prefix, kind="sparse" if sparse else "dense", logits=logits,
+        if spec["labels"] == "cotangent" and "labels" not in m:
+            if logits is not None and params is not None:  # the gradient of the sum of the outputs
+                shape = _out_shape(family, logits.shape, params.axis)
+                labels = Generated(name="full", args={"shape": list(shape), "value": 1.0}, shape=shape)
+        elif logits is not None or not isinstance(m["labels"], CommentedMap):  # generated labels need valid logits
+            kind = {"sparse": "sparse", "cotangent": "cotangent"}.get(spec["labels"], "dense")
+            labels = self.input(m["labels"], "labels", m, prefix, kind=kind, logits=logits,
                                 axis=params.axis if params else -1)
         if elementwise and params is not None and not self.elementwise_ok(m, prefix, family, params, labels):
             return None
@@ -419,6 +475,8 @@ class _Validator:
         if not ok or params is None or logits is None or labels is None or expect is None or tol is False:
             return None
         if not self.consistent(m, prefix, logits, labels, params, sparse, expect):
+            return None
+        if not self.family_params(m, prefix, family, params, logits, labels, expect):
             return None
         case = Case(
             id=cid,
@@ -477,6 +535,25 @@ class _Validator:
                 kw["pos_weight"] = tuple(float(x) for x in v)
             else:
                 self.err(self.loc(None, "pos_weight", p), f"{where}.pos_weight", "expected a number >= 0 or a list of them (one per class)")
+        if "gamma" in p:
+            v = p["gamma"]
+            if not _is_number(v) or not (math.isfinite(v) and v >= 0):
+                self.err(self.loc(None, "gamma", p), f"{where}.gamma", f"expected a finite number >= 0, got {_plain(v)!r}")
+            else:
+                kw["gamma"] = float(v)
+        if "alpha" in p:
+            v = p["alpha"]
+            if not _is_number(v) or not (0.0 <= v <= 1.0):
+                self.err(self.loc(None, "alpha", p), f"{where}.alpha", f"expected a number in [0, 1], got {_plain(v)!r}")
+            else:
+                kw["alpha"] = float(v)
+        if "label_dtype" in p:
+            v = p["label_dtype"]
+            if v not in LABEL_DTYPES + ERROR_LABEL_DTYPES:
+                self.err(self.loc(None, "label_dtype", p), f"{where}.label_dtype",
+                         f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {_plain(v)!r}")
+            else:
+                kw["label_dtype"] = str(v)
         if "axis" in p:
             v = p["axis"]
             if not isinstance(v, int) or isinstance(v, bool):
@@ -491,6 +568,8 @@ class _Validator:
               axis: int = -1) -> InputSpec | None:
         where = f"{prefix}{key}"
         loc = self.loc(v, key, m)
+        if isinstance(v, CommentedMap) and kind == "cotangent":
+            kind = "dense"  # a generated cotangent is shaped like the input (log_softmax, softmax)
         if isinstance(v, CommentedMap):
             if "generate" not in v:
                 self.err(loc, where, "a mapping input needs 'generate: NAME' (one of: {})".format(", ".join(generators.names(kind))))
@@ -522,10 +601,13 @@ class _Validator:
             if bad:
                 self.err(loc, where, f"expected numbers, got {bad[0]!r}")
                 return None
-            if kind == "dense" and not self.allow_nan and any(math.isnan(x) for x in flat):
+            if kind in ("dense", "cotangent") and not self.allow_nan and any(math.isnan(x) for x in flat):
                 self.err(loc, where, "NaN in labels (set allow_nan: true if the case means it)")
                 return None
-        if kind == "logits" and len(shape) < 2:
+            if kind == "probabilities" and any(not (0.0 <= x <= 1.0) and not (self.allow_nan and math.isnan(x)) for x in flat):
+                self.err(loc, where, "probabilities must lie in [0, 1] (rows need not sum to 1)")
+                return None
+        if kind in ("logits", "probabilities") and len(shape) < 2:
             self.err(loc, where, f"expected at least 2 dimensions [batch, classes], got shape {list(shape)}")
             return None
         return Literal(values=values, shape=shape)
@@ -594,6 +676,47 @@ class _Validator:
             ok = False
         return ok
 
+    @staticmethod
+    def family_name(m: CommentedMap) -> str:
+        return str(m["family"])
+
+    def family_params(self, m, prefix, family, params, logits, labels, expect) -> bool:
+        """Options that belong to some families only."""
+        spec = FAMILIES[family]
+        where = f"{prefix}params"
+        ok = True
+        if not spec.get("focal"):
+            for k in ("gamma", "alpha"):
+                if isinstance(m.get("params"), CommentedMap) and k in m["params"]:
+                    self.err(self.loc(None, k, m["params"]), f"{where}.{k}", "applies to the focal families only")
+                    ok = False
+        if params.label_dtype != "int64" or (isinstance(m.get("params"), CommentedMap) and "label_dtype" in m["params"]):
+            loc = self.loc(None, "label_dtype", m["params"])
+            if spec["labels"] != "sparse":
+                self.err(loc, f"{where}.label_dtype", "applies to integer (sparse) labels only")
+                ok = False
+            elif params.label_dtype in ERROR_LABEL_DTYPES and not expect.error:
+                self.err(loc, f"{where}.label_dtype",
+                         f"class indices are integers: {params.label_dtype} labels only in a case that expects an error")
+                ok = False
+            elif params.label_dtype in LABEL_DTYPES and isinstance(labels, Literal):
+                info = np.iinfo(params.label_dtype)
+                bad = [x for x in _flatten(labels.values) if not info.min <= x <= info.max]
+                if bad:
+                    self.err(self.loc(None, "labels", m), f"{prefix}labels", f"label {bad[0]} does not fit in {params.label_dtype}")
+                    ok = False
+        if spec.get("block"):
+            extra = sorted(set(params.non_default()) - {"axis"})
+            if params.reduction != "none" or extra:
+                what = ", ".join([*(["reduction"] if params.reduction != "none" else []), *extra])
+                self.err(self.loc(None, "params", m), where,
+                         f"{family} is a building block: it takes only axis (reduction is none), not {what}")
+                ok = False
+        if spec["input"] == "probabilities" and "sweep" in m:
+            self.err(self.loc(None, "sweep", m), f"{prefix}sweep", "a scale sweep multiplies logits; this family takes probabilities")
+            ok = False
+        return ok
+
     def consistent(self, m, prefix, logits, labels, params, sparse, expect) -> bool:
         ok = True
         nd = len(logits.shape)
@@ -603,7 +726,15 @@ class _Validator:
             return False
         classes = logits.shape[axis]
         batch_shape = tuple(s for i, s in enumerate(logits.shape) if i != axis % nd)
-        if sparse:
+        if expect.error and labels.shape != (batch_shape if sparse else logits.shape):
+            pass  # a case about labels of the wrong shape: the expected outcome is the framework's error
+        elif FAMILIES[self.family_name(m)]["labels"] == "cotangent":
+            want = _out_shape(self.family_name(m), logits.shape, axis)
+            if labels.shape != want:
+                self.err(self.loc(None, "labels", m), f"{prefix}labels",
+                         f"the cotangent has shape {list(labels.shape)}, but the output has shape {list(want)}")
+                ok = False
+        elif sparse:
             if labels.shape != batch_shape:
                 self.err(self.loc(None, "labels", m), f"{prefix}labels", f"shape {list(labels.shape)} does not match logits {list(logits.shape)} without the class axis: expected {list(batch_shape)}")
                 ok = False
@@ -692,6 +823,13 @@ class _Validator:
 
 class _Abort(Exception):
     pass
+
+
+def _out_shape(family: str, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """The output shape of a building block: the input's, or without the class axis for logsumexp."""
+    if FAMILIES[family].get("reduces_classes") and -len(shape) <= axis < len(shape):
+        return tuple(s for i, s in enumerate(shape) if i != axis % len(shape))
+    return tuple(shape)
 
 
 def _kind(v: Any) -> str:

@@ -42,7 +42,8 @@ def materialize(trial: Trial) -> Inputs:
     case = trial.case
     logits64 = _array(case.logits).astype(np.float64) * case.logit_scale
     raw_labels = _array(case.labels, logits64.shape, case.params.axis)
-    labels = raw_labels.astype(np.int64) if case.sparse else cast(raw_labels, trial.dtype)
+    # integer labels reach the frameworks in the case's label dtype (int64 unless it says otherwise)
+    labels = raw_labels.astype(case.params.label_dtype) if case.sparse else cast(raw_labels, trial.dtype)
     p = case.params
     cw = None if p.class_weights is None else cast(np.asarray(p.class_weights), trial.dtype)
     sw = None if p.sample_weights is None else cast(np.asarray(p.sample_weights), trial.dtype)

@@ -124,3 +124,44 @@ def test_golden_values_in_the_case_library_are_the_float64_nearest(case):
     assert len(exact) == len(case.expect.loss)
     for g, e in zip(case.expect.loss, exact, strict=False):
         assert ulps64(g, mp_reference.to_float(e)) <= 0.5, f"golden {g!r}, but should be {mp_reference.to_float(e)!r} [{case.id}]"
+
+
+def probs_case(probabilities, labels, family, **params):
+    import json
+    text = (f"- id: t\n  family: {family}\n  description: t\n  probabilities: {json.dumps(probabilities)}\n"
+            f"  labels: {json.dumps(labels)}\n  params: {json.dumps(params)}\n")
+    (case,) = load_text(text, "t.yaml")
+    return case
+
+
+@pytest.mark.parametrize("case", [
+    probs_case([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]], [[0.1, 0.6, 0.2], [0.5, 0.3, 0.4]], "categorical_crossentropy",
+               class_weights=[1.0, 2.0, 0.5], sample_weights=[1.0, 3.0], reduction="weighted_mean", label_smoothing=0.1),
+    probs_case([[0.3, 0.8], [0.6, 0.05]], [[0.25, 0.9], [0.5, 0.0]], "binary_crossentropy",
+               class_weights=[2.0, 0.5], reduction="mean", label_smoothing=0.2),
+    one_case([[2.0, 0.5, -1.0], [0.1, 0.2, 9.0]], [[1, 0, 0], [0.2, 0.1, 0.7]], "categorical_focal_crossentropy",
+             gamma=2.0, alpha=0.25, sample_weights=[2.0, 1.0], reduction="sum"),
+    one_case([[2.0, 0.5, -1.0], [0.1, 0.2, 9.0]], [[1, 0, 0], [0, 0, 1]], "categorical_focal_crossentropy", gamma=0.5),
+    one_case([[2.0, -1.0, 0.5], [-3.0, 0.0, 12.0]], [[1, 0, 0.3], [0, 1, 1]], "binary_focal_crossentropy",
+             gamma=2.0, alpha=0.25, label_smoothing=0.1, reduction="mean"),
+    one_case([[2.0, -1.0, 0.5], [-3.0, 0.0, 12.0]], [[1, 0, 0.3], [0, 1, 1]], "binary_focal_crossentropy", gamma=0.5),
+    one_case([[1.0, -2.0, 0.5], [30.0, 0.0, 1.0]], [[0.5, -1.0, 2.0], [1.0, 0.0, 3.0]], "log_softmax"),
+    one_case([[1.0, -2.0, 0.5], [30.0, 0.0, 1.0]], [[0.5, -1.0, 2.0], [1.0, 0.0, 3.0]], "softmax"),
+    one_case([[1.0, -2.0, 0.5], [30.0, 0.0, 1.0]], [2.0, -0.5], "logsumexp"),
+], ids=lambda c: f"{c.family}-{c.params.reduction}-{c.params.gamma}")
+def test_gradients_of_the_other_families_match_central_differences(case):
+    """d(sum of cotangent * outputs)/d(input) against 400-digit central differences of mp_reference."""
+    inputs = materialize(Trial(case, "float64"))
+    ref = oracle.compute(case, inputs, "float64")
+    x0 = np.asarray(inputs.logits, dtype=np.float64)
+    cot = np.asarray(inputs.labels, dtype=np.float64).reshape(-1) if case.block else None
+
+    def f_at(idx, h):
+        xx = x0.astype(object)
+        xx[idx] = mp.mpf(float(x0[idx])) + h
+        vals, _ = mp_reference.loss(case, xx, inputs.labels, inputs.class_weights, inputs.sample_weights)
+        return mp.fsum(v * mp.mpf(float(c)) for v, c in zip(vals, cot, strict=True)) if cot is not None else mp.fsum(vals)
+
+    for idx in np.ndindex(x0.shape):
+        d = mp.diff(lambda h, idx=idx: f_at(idx, h), 0)
+        assert abs(float(ref.grad[idx]) - float(d)) <= 4 * F64.eps * max(1.0, abs(float(d))), (idx, ref.grad[idx], d)

@@ -1,0 +1,307 @@
+"""The oracle for the probability, focal and building-block families (harness/oracle.py has the rest).
+
+Same conventions as harness/oracle.py: x are logits, P probabilities (both with the class axis moved
+last), t dense targets (one_hot(label) for integer labels), t' = (1 - e) t + e / C with label smoothing
+e (binary families: z' = (1 - e) z + e / 2), w_c class weights, s_i sample weights, a_ic = w_c t'_ic.
+A term whose coefficient is 0 contributes 0 even where its log is -inf. Reductions as in oracle.py:
+none, sum, mean (over rows, or elements for the elementwise families), weighted_mean (over
+sum_i s_i sum_c w_c t_ic, elementwise: sum_ic s_i w_c); a mean over nothing is NaN with gradient 0.
+
+categorical_crossentropy (probabilities, dense labels; the probabilities are taken as given: no clip,
+no renormalisation, which is exactly where frameworks differ):
+    l_i = -s_i sum_c a_ic log P_ic                     dl_i/dP_ic = -s_i a_ic / P_ic
+    A target class with P = 0 has loss +inf and gradient -inf.
+
+binary_crossentropy (probabilities, labels in [0, 1], elementwise):
+    l_ic = -s_i w_c (z' log P + (1 - z') log(1 - P))   dl/dP = -s_i w_c (z' / P - (1 - z') / (1 - P))
+
+categorical_focal_crossentropy (logits, dense labels; gamma, alpha; Lin et al. 2017 as Keras defines it):
+    p = softmax(x), u_c = 1 - p_c = -expm1(log p_c)
+    l_i = -s_i alpha sum_c a_ic u_c^gamma log p_c      (alpha = 1 when the case gives none)
+    with h_c = p_c dl/dp_c = -s_i alpha a_ic (u_c^gamma - gamma u_c^(gamma-1) p_c log p_c):
+    dl_i/dx_j = h_j - p_j sum_c h_c = h_j u_j - p_j sum_{c != j} h_c
+
+binary_focal_crossentropy (logits, labels in [0, 1], elementwise; gamma, alpha):
+    s = sigmoid(x), v = 1 - p_t = z' s(-x) + (1 - z') s(x), bce = z' sp(-x) + (1 - z') sp(x)
+    alpha_t = alpha z' + (1 - alpha)(1 - z')  (1 when the case gives no alpha)
+    l = s_i w_c alpha_t v^gamma bce
+    dl/dx = s_i w_c alpha_t (gamma v^(gamma-1) (1 - 2 z') s(x) s(-x) bce + v^gamma (s(x) - z'))
+
+Building blocks (reduction none; `labels` is the cotangent g of the output, ones by default, so the
+gradient is the vector-Jacobian product g^T d(output)/dx):
+    log_softmax:  y = x - logsumexp(x)          dx = g - p sum_c g_c
+    softmax:      y = p                         dx = p (g - sum_c g_c p_c)
+    logsumexp:    y_i = logsumexp(x_i)          dx = g_i p
+    A row with NaN or +inf is undefined (NaN), except logsumexp, which is +inf with a +inf and no NaN;
+    an all -inf row has logsumexp -inf and no defined softmax.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.dtypes import cast
+from harness.oracle import _EXTENDED_OK, EXTENDED_MAX_ELEMENTS, Inputs, Reference, _log_softmax, _softplus
+from harness.schema import Case
+
+
+def _wd(n: int):
+    return np.longdouble if (_EXTENDED_OK and n <= EXTENDED_MAX_ELEMENTS) else np.float64
+
+
+def _precision(wd) -> str:
+    return "longdouble" if wd is np.longdouble else "float64"
+
+
+def _rows(x: np.ndarray, axis: int, wd) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Class axis last, flattened to rows: (rows x C array, batch shape, C)."""
+    x = np.moveaxis(np.asarray(x).astype(wd), axis % x.ndim, -1)
+    return x.reshape(-1, x.shape[-1]), x.shape[:-1], x.shape[-1]
+
+
+def _unrows(a: np.ndarray, batch_shape, C, axis, ndim) -> np.ndarray:
+    return np.moveaxis(a.reshape(*batch_shape, C), -1, axis % ndim)
+
+
+def _sample_weights(inputs: Inputs, R: int, wd) -> np.ndarray:
+    if inputs.sample_weights is None:
+        return np.ones(R, dtype=wd)
+    sw = inputs.sample_weights.astype(wd)
+    return np.repeat(sw, R // max(len(sw), 1))
+
+
+def _reduce(loss, grad, red: str, count: int, weight_total, wd):
+    """(output, gradient scaled to it, scale) for a reduction of per-row (or per-element) losses."""
+    if red == "none":
+        return loss, grad, wd(1)
+    total = loss.sum()
+    if red == "sum":
+        return total, grad, wd(1)
+    denom = wd(count) if red == "mean" else weight_total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = total / denom if denom != 0 else wd(np.nan)
+        scale = 1 / denom if denom != 0 else wd(0)  # the NaN mean is constant in the inputs
+        return out, grad * scale, scale
+
+
+def _finite_max(a: np.ndarray) -> float:
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    a = a[np.isfinite(a)]
+    return float(a.max()) if a.size else 0.0
+
+
+def _reference(out, grad, wd, *, saturated: bool, scale_of_loss: float, rows: int, classes: int,
+               grad_scale: float) -> Reference:
+    return Reference(
+        loss=np.asarray(out, dtype=np.float64),
+        grad=np.asarray(grad, dtype=np.float64),
+        precision=_precision(wd),
+        saturated=saturated,
+        max_abs_logit=scale_of_loss,
+        rows=rows,
+        classes=classes,
+        grad_scale=grad_scale,
+    )
+
+
+def _dense_targets(case: Case, inputs: Inputs, R: int, C: int, wd, axis: int) -> np.ndarray:
+    t = np.moveaxis(np.asarray(inputs.labels).astype(wd), axis % np.asarray(inputs.labels).ndim, -1)
+    return t.reshape(R, C)
+
+
+# --------------------------------------------------------------------------- categorical, from probabilities
+
+
+def categorical_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    P0 = np.asarray(inputs.logits)
+    wd = _wd(P0.size)
+    p = case.params
+    P, batch_shape, C = _rows(P0, p.axis, wd)
+    R = P.shape[0]
+    t = _dense_targets(case, inputs, R, C, wd, p.axis)
+    e = wd(p.label_smoothing)
+    ts = (1 - e) * t + e / C if e else t
+    cw = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
+    sw = _sample_weights(inputs, R, wd)
+    a = cw[None, :] * ts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logP = np.log(P)
+        loss = -sw * np.where(a == 0, wd(0), a * logP).sum(-1)
+        grad = -sw[:, None] * np.where(a == 0, wd(0), a / P)
+    weight_total = (sw * (cw[None, :] * t).sum(-1)).sum()
+    out, grad, scale = _reduce(loss, grad, p.reduction, R, weight_total, wd)
+    if p.reduction == "none":
+        out = out.reshape(batch_shape)
+    target = P[a > 0]
+    return _reference(
+        out, _unrows(grad, batch_shape, C, p.axis, P0.ndim), wd,
+        saturated=bool(np.any((target == 0) | (target == 1))),
+        scale_of_loss=_finite_max(np.log(target[target > 0])) if target.size else 0.0,
+        rows=R, classes=C, grad_scale=_finite_max(sw * a.sum(-1)) * abs(float(scale)),
+    )
+
+
+# --------------------------------------------------------------------------- elementwise families
+
+
+def _elementwise_weights(inputs: Inputs, shape, wd) -> np.ndarray:
+    C = shape[-1]
+    w = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
+    rows = shape[0]
+    sw = np.ones(rows, dtype=wd) if inputs.sample_weights is None else inputs.sample_weights.astype(wd)
+    return np.broadcast_to(w * sw.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+
+
+def binary_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    P0 = np.asarray(inputs.logits)
+    wd = _wd(P0.size)
+    p = case.params
+    P = P0.astype(wd)
+    z = np.asarray(inputs.labels).astype(wd)
+    e = wd(p.label_smoothing)
+    zs = (1 - e) * z + e / 2 if e else z
+    a, b = zs, 1 - zs
+    weight = _elementwise_weights(inputs, P.shape, wd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = -weight * (np.where(a == 0, 0, a * np.log(P)) + np.where(b == 0, 0, b * np.log1p(-P)))
+        grad = -weight * (np.where(a == 0, 0, a / P) - np.where(b == 0, 0, b / (1 - P)))
+    out, grad, scale = _reduce(loss, grad, p.reduction, P.size, weight.sum(), wd)
+    with np.errstate(divide="ignore"):
+        logs = np.concatenate([np.log(P[(a > 0) & (P > 0)]), np.log1p(-P[(b > 0) & (P < 1)])])
+    return _reference(
+        out, grad, wd,
+        saturated=bool(np.any(((a > 0) & (P == 0)) | ((b > 0) & (P == 1)))),
+        scale_of_loss=_finite_max(logs), rows=P.shape[0], classes=P.shape[-1],
+        grad_scale=_finite_max(weight) * abs(float(scale)),
+    )
+
+
+def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    x0 = np.asarray(inputs.logits)
+    wd = _wd(x0.size)
+    p = case.params
+    x = x0.astype(wd)
+    z = np.asarray(inputs.labels).astype(wd)
+    e = wd(p.label_smoothing)
+    zs = (1 - e) * z + e / 2 if e else z
+    g = wd(p.gamma)
+    alpha_t = wd(1) if p.alpha is None else wd(p.alpha) * zs + (1 - wd(p.alpha)) * (1 - zs)
+    weights = _elementwise_weights(inputs, x.shape, wd)
+    weight = weights * alpha_t
+    sp_neg, sp_pos = _softplus(-x), _softplus(x)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        s_pos, s_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # s(x), s(-x)
+        bce = np.where(zs == 0, 0, zs * sp_neg) + np.where(zs == 1, 0, (1 - zs) * sp_pos)
+        v = zs * s_neg + (1 - zs) * s_pos  # 1 - p_t
+        vg = v ** g if g else np.ones_like(v)
+        dv = (1 - 2 * zs) * s_pos * s_neg
+        dfocal = np.where((v == 0) | (g == 0), 0, g * v ** (g - 1) * dv * bce)
+        loss = weight * vg * bce
+        grad = weight * (dfocal + vg * (s_pos - zs))
+    nan = np.isnan(x)
+    loss, grad = np.where(nan, np.nan, loss), np.where(nan, np.nan, grad)
+    out, grad, scale = _reduce(loss, grad, p.reduction, x.size, weights.sum(), wd)  # alpha_t is no weight of the mean
+    prob_d = cast(np.asarray(s_pos, dtype=np.float64), dtype).astype(np.float64)
+    return _reference(
+        out, grad, wd,
+        saturated=bool(np.any((prob_d == 0) | (prob_d == 1))),
+        scale_of_loss=_finite_max(x0), rows=x.shape[0], classes=x.shape[-1],
+        grad_scale=_finite_max(weight) * abs(float(scale)),
+    )
+
+
+# --------------------------------------------------------------------------- categorical focal, from logits
+
+
+def categorical_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    x0 = np.asarray(inputs.logits)
+    wd = _wd(x0.size)
+    p = case.params
+    x, batch_shape, C = _rows(x0, p.axis, wd)
+    R = x.shape[0]
+    t = _dense_targets(case, inputs, R, C, wd, p.axis)
+    e = wd(p.label_smoothing)
+    ts = (1 - e) * t + e / C if e else t
+    cw = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
+    sw = _sample_weights(inputs, R, wd)
+    alpha = wd(1) if p.alpha is None else wd(p.alpha)
+    a = alpha * cw[None, :] * ts
+    g = wd(p.gamma)
+    logp, prob, bad = _log_softmax(x)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        u = -np.expm1(logp)  # 1 - p without cancellation near p = 1
+        ug = u ** g if g else np.ones_like(u)
+        loss = -sw * np.where(a == 0, wd(0), a * ug * logp).sum(-1)
+        second = np.where((u == 0) | (g == 0) | (prob == 0), 0, g * u ** (g - 1) * prob * logp)
+        h = -sw[:, None] * np.where(a == 0, 0, a * (ug - second))
+        H = h.sum(-1, keepdims=True)
+        grad = h * u - prob * (H - h)
+    loss = np.where(bad, np.nan, loss)
+    grad = np.where(bad[:, None], np.nan, grad)
+    weight_total = (sw * (cw[None, :] * t).sum(-1)).sum()
+    out, grad, scale = _reduce(loss, grad, p.reduction, R, weight_total, wd)
+    if p.reduction == "none":
+        out = out.reshape(batch_shape)
+    pt = cast(np.asarray(prob[t > 0], dtype=np.float64), dtype).astype(np.float64)
+    return _reference(
+        out, _unrows(grad, batch_shape, C, p.axis, x0.ndim), wd,
+        saturated=bool(np.any((pt == 0) | (pt == 1)) and C > 1),
+        scale_of_loss=_finite_max(x0), rows=R, classes=C,
+        grad_scale=_finite_max(sw * a.sum(-1)) * abs(float(scale)),
+    )
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def block(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    x0 = np.asarray(inputs.logits)
+    wd = _wd(x0.size)
+    axis = case.params.axis
+    x, batch_shape, C = _rows(x0, axis, wd)
+    R = x.shape[0]
+    fam = case.family
+    if fam == "logsumexp":
+        gvec = np.asarray(inputs.labels).astype(wd).reshape(R)
+        G = gvec[:, None] * np.ones((1, C), dtype=wd)
+    else:
+        G = _rows(np.asarray(inputs.labels), axis, wd)[0]
+    logp, prob, bad = _log_softmax(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if fam == "log_softmax":
+            out = logp
+            grad = G - prob * G.sum(-1, keepdims=True)
+        elif fam == "softmax":
+            out = prob
+            grad = prob * (G - (G * prob).sum(-1, keepdims=True))
+        else:
+            idx = np.argmax(np.where(bad[:, None], 0, x), axis=-1)
+            out = x[np.arange(R), idx] - logp[np.arange(R), idx]  # lse = x_m - log p_m, tail kept
+            grad = G * prob
+    out = np.where(bad if fam == "logsumexp" else bad[:, None], np.nan, out)
+    grad = np.where(bad[:, None], np.nan, grad)
+    if fam == "logsumexp":
+        with np.errstate(invalid="ignore"):
+            nan = np.isnan(x).any(-1)
+            out = np.where(~nan & np.isposinf(x).any(-1), np.inf, out)
+            out = np.where(~nan & np.isneginf(x).all(-1), -np.inf, out)
+        out = out.reshape(batch_shape)
+    else:
+        out = _unrows(out, batch_shape, C, axis, x0.ndim)
+    pd = cast(np.asarray(prob, dtype=np.float64), dtype).astype(np.float64)
+    return _reference(
+        out, _unrows(grad, batch_shape, C, axis, x0.ndim), wd,
+        saturated=bool(np.any((pd == 0) | (pd == 1)) and C > 1),
+        scale_of_loss=_finite_max(x0), rows=R, classes=C, grad_scale=_finite_max(G),
+    )
+
+
+ORACLES = {
+    "categorical_crossentropy": categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
+    "binary_focal_crossentropy": binary_focal_crossentropy,
+    "categorical_focal_crossentropy": categorical_focal_crossentropy,
+    "log_softmax": block,
+    "softmax": block,
+    "logsumexp": block,
+}
