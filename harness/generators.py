@@ -90,25 +90,33 @@ def _class_axis(logits_shape, axis):
     return axis % len(logits_shape)
 
 
-def _randint(logits_shape, seed, axis=-1, **_):
+def _randint(logits_shape, seed, axis=-1, avoid=(), on_masked=False, **_):
     ax = _class_axis(logits_shape, axis)
     classes = logits_shape[ax]
     batch = tuple(s for i, s in enumerate(logits_shape) if i != ax)
+    if avoid and not on_masked:  # only classes the logits do not mask
+        allowed = _allowed(classes, avoid)
+        return allowed[_rng(seed).integers(0, len(allowed), size=batch, dtype=np.int64)]
     return _rng(seed).integers(0, classes, size=batch, dtype=np.int64)
 
 
-def _one_hot(logits_shape, seed, axis=-1, **_):
+def _one_hot(logits_shape, seed, axis=-1, avoid=(), on_masked=False, **_):
     ax = _class_axis(logits_shape, axis)
-    idx = _randint(logits_shape, seed, axis)
+    idx = _randint(logits_shape, seed, axis, avoid, on_masked)
     out = np.moveaxis(np.eye(logits_shape[ax])[idx], -1, ax)
     return np.ascontiguousarray(out)
 
 
-def _soft(logits_shape, seed, axis=-1, concentration=1.0, **_):
+def _soft(logits_shape, seed, axis=-1, concentration=1.0, avoid=(), on_masked=False, **_):
     ax = _class_axis(logits_shape, axis)
     classes = logits_shape[ax]
     batch = tuple(s for i, s in enumerate(logits_shape) if i != ax)
-    out = _rng(seed).dirichlet(np.full(classes, float(concentration)), size=batch)
+    if avoid and not on_masked:  # no mass on the classes the logits mask
+        allowed = _allowed(classes, avoid)
+        out = np.zeros((*batch, classes))
+        out[..., allowed] = _rng(seed).dirichlet(np.full(len(allowed), float(concentration)), size=batch)
+    else:
+        out = _rng(seed).dirichlet(np.full(classes, float(concentration)), size=batch)
     return np.ascontiguousarray(np.moveaxis(out, -1, ax))
 
 
@@ -125,8 +133,84 @@ def _uniform_probabilities(shape, seed, low=0.0, high=1.0, **_):
     return _rng(seed).uniform(low, high, size=shape)
 
 
+# --- masked classes and imbalance
+#
+# masked        normal logits with a chosen set of classes at -inf (a hard mask) or at a large finite
+#               negative (a soft mask, e.g. -1e9 or float32's min, as attention code writes it)
+# imbalanced    integer labels whose class frequencies fall geometrically from class 0 to the last allowed
+#               class: p_c proportional to ratio^(-k / (K - 1)) for the k-th of K allowed classes, so the most
+#               frequent class is `ratio` times more likely than the rarest (up to 1000:1 and beyond)
+# imbalanced_weights  class weights w_c = ratio^(c / (C - 1)): 1 on class 0 up to `ratio` on the last one, the
+#               inverse-frequency weighting of `imbalanced` labels with the same ratio
+#
+# A label generator never draws a class that the case's `masked` logits mask (its loss would be +inf),
+# unless it is asked to with `on_masked: true`; `constant` labels go wherever they are told.
+
+
+def _masked(shape, seed, classes, scale=1.0, value=-np.inf, axis=-1, **_):
+    x = scale * _rng(seed).standard_normal(shape)
+    idx = [slice(None)] * len(shape)
+    idx[axis % len(shape)] = list(classes)
+    x[tuple(idx)] = float(value)
+    return x
+
+
+def _allowed(classes: int, avoid) -> np.ndarray:
+    return np.array([c for c in range(classes) if c not in set(avoid or ())], dtype=np.int64)
+
+
+def _batch(logits_shape, axis):
+    ax = _class_axis(logits_shape, axis)
+    return ax, logits_shape[ax], tuple(s for i, s in enumerate(logits_shape) if i != ax)
+
+
+def _imbalanced(logits_shape, seed, ratio=1000.0, axis=-1, avoid=(), on_masked=False, **_):
+    _, classes, batch = _batch(logits_shape, axis)
+    allowed = _allowed(classes, () if on_masked else avoid)
+    k = len(allowed)
+    p = float(ratio) ** (-np.arange(k) / max(k - 1, 1))
+    return _rng(seed).choice(allowed, size=batch, p=p / p.sum()).astype(np.int64)
+
+
+def _imbalanced_one_hot(logits_shape, seed, ratio=1000.0, axis=-1, avoid=(), on_masked=False, **_):
+    ax, classes, _ = _batch(logits_shape, axis)
+    idx = _imbalanced(logits_shape, seed, ratio, axis, avoid, on_masked)
+    return np.ascontiguousarray(np.moveaxis(np.eye(classes)[idx], -1, ax))
+
+
+def imbalanced_weights(classes: int, ratio: float) -> tuple[float, ...]:
+    """Class weights from 1 (class 0) up to `ratio` (the last class), geometrically: see `imbalanced`."""
+    return tuple(float(ratio) ** (c / max(classes - 1, 1)) for c in range(classes))
+
+
+WEIGHT_GENERATORS = {"imbalanced_weights": "class weights 1 .. ratio, geometric over the classes (inverse frequency "
+                                           "of `imbalanced` labels); arguments: ratio (a number >= 1)"}
+
+
+def class_weights(name: Any, args: dict[str, Any], classes: int) -> tuple[float, ...]:
+    """Class weights from a generator mapping in a case's params (`{generate: imbalanced_weights, ratio: 1000}`)."""
+    if name not in WEIGHT_GENERATORS:
+        raise GeneratorError(f"unknown weights generator {name!r}; known: {', '.join(WEIGHT_GENERATORS)}", "generate")
+    extra = set(args) - {"ratio"}
+    if extra:
+        raise GeneratorError(f"unknown parameter for {name!r}; known: ratio", sorted(extra)[0])
+    ratio = args.get("ratio")
+    if not (isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 1 <= ratio < float("inf")):
+        raise GeneratorError(f"expected a finite number >= 1, got {ratio!r}", "ratio")
+    return imbalanced_weights(classes, ratio)
+
+
+def masked_classes(spec: Any) -> tuple[int, ...]:
+    """The classes a case's generated logits mask (none for other logits)."""
+    if getattr(spec, "name", None) == "masked":
+        return tuple(spec.args.get("classes", ()))
+    return ()
+
+
 _SHAPE = Param("shape", required=True, doc="array shape, e.g. [64, 1000]")
 _SEED = Param("int", required=True, doc="seed of numpy's default_rng")
+_ON_MASKED = Param("bool", default=False, doc="draw labels on masked classes too (their loss is +inf)")
+_RATIO = Param("ratio", default=1000.0, doc="frequency of the most common class over the rarest (>= 1)")
 
 TABLE: dict[str, Generator] = {
     g.name: g
@@ -149,12 +233,22 @@ TABLE: dict[str, Generator] = {
             "high": Param("number", default=1.0)}, _uniform_probabilities),
         Generator("constant", "sparse", "the same class index on every row", {
             "value": Param("int", required=True)}, _constant_label),
-        Generator("randint", "sparse", "uniform random class indices, one per row", {
-            "seed": _SEED}, _randint),
-        Generator("one_hot", "dense", "one-hot rows of uniform random classes", {
-            "seed": _SEED}, _one_hot),
-        Generator("soft", "dense", "soft labels drawn from a symmetric Dirichlet", {
-            "seed": _SEED, "concentration": Param("number", default=1.0)}, _soft),
+        Generator("randint", "sparse", "uniform random class indices, one per row (never a masked class)", {
+            "seed": _SEED, "on_masked": _ON_MASKED}, _randint),
+        Generator("one_hot", "dense", "one-hot rows of uniform random classes (never a masked class)", {
+            "seed": _SEED, "on_masked": _ON_MASKED}, _one_hot),
+        Generator("soft", "dense", "soft labels drawn from a symmetric Dirichlet (no mass on masked classes)", {
+            "seed": _SEED, "concentration": Param("number", default=1.0), "on_masked": _ON_MASKED}, _soft),
+        Generator("masked", "logits", "scale * standard normal, with the listed classes (on axis) set to value: "
+                  "-inf (default) or a large finite negative", {
+            "shape": _SHAPE, "seed": _SEED, "classes": Param("int_list", required=True, doc="the masked class indices"),
+            "scale": Param("number", default=1.0), "value": Param("number", default=-np.inf),
+            "axis": Param("axis", default=-1, doc="the class axis (the case's params.axis)")}, _masked),
+        Generator("imbalanced", "sparse", "class indices with frequencies falling geometrically from class 0: the "
+                  "most frequent is `ratio` times the rarest (never a masked class)", {
+            "seed": _SEED, "ratio": _RATIO, "on_masked": _ON_MASKED}, _imbalanced),
+        Generator("imbalanced_one_hot", "dense", "one-hot rows of `imbalanced` classes", {
+            "seed": _SEED, "ratio": _RATIO, "on_masked": _ON_MASKED}, _imbalanced_one_hot),
     )
 }
 
@@ -182,11 +276,28 @@ def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int
             isinstance(v, list) and len(v) >= 2 and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v)
         ):
             raise GeneratorError(f"expected a list of at least 2 non-negative integers, got {v!r}", k)
+        if p.kind == "bool" and not isinstance(v, bool):
+            raise GeneratorError(f"expected true or false, got {v!r}", k)
+        if p.kind == "axis" and not (isinstance(v, int) and not isinstance(v, bool)):
+            raise GeneratorError(f"expected an integer, got {v!r}", k)
+        if p.kind == "ratio" and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < float("inf")):
+            raise GeneratorError(f"expected a finite number >= 1, got {v!r}", k)
+        if p.kind == "int_list" and not (isinstance(v, list) and v and len(set(v)) == len(v) and all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in v)):
+            raise GeneratorError(f"expected a non-empty list of distinct class indices >= 0, got {v!r}", k)
     for k, p in g.params.items():
         if p.required and k not in args:
             raise GeneratorError(f"generator {name!r} needs {k!r} ({p.doc})", k)
     if kind in ("logits", "probabilities"):
         shape = g.shape_of(args) if g.shape_of else tuple(args["shape"])
+        if name == "masked":
+            ax = args.get("axis", -1)
+            if not -len(shape) <= ax < len(shape):
+                raise GeneratorError(f"axis {ax} out of range for shape {list(shape)}", "axis")
+            classes = shape[ax]
+            if any(c >= classes for c in args["classes"]) or len(args["classes"]) >= classes:
+                raise GeneratorError(f"classes {args['classes']} must be indices below {classes}, leaving at least "
+                                     "one class unmasked", "classes")
         if kind == "probabilities" and not 0 <= args.get("low", 0.0) <= args.get("high", 1.0) <= 1:
             raise GeneratorError("probabilities need 0 <= low <= high <= 1", "low")
     else:
@@ -202,7 +313,9 @@ def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int
     return shape
 
 
-def generate(name: str, args: dict[str, Any], logits_shape: tuple[int, ...] | None = None, axis: int = -1) -> np.ndarray:
+def generate(name: str, args: dict[str, Any], logits_shape: tuple[int, ...] | None = None, axis: int = -1,
+             avoid: tuple[int, ...] = ()) -> np.ndarray:
+    """The array a generator mapping stands for; label generators skip the classes in `avoid` (masked ones)."""
     g = TABLE[name]
     kw = {k: p.default for k, p in g.params.items() if not p.required}
     kw.update(args)
@@ -210,4 +323,6 @@ def generate(name: str, args: dict[str, Any], logits_shape: tuple[int, ...] | No
         if "shape" in kw:
             kw["shape"] = tuple(kw["shape"])
         return np.asarray(g.fn(**kw), dtype=np.float64)
+    if "on_masked" in g.params:
+        kw["avoid"] = avoid
     return g.fn(logits_shape, axis=axis, **kw)

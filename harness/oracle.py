@@ -66,7 +66,7 @@ class Reference:
     grad: np.ndarray  # float64, shape of the logits
     precision: str  # "longdouble" or "float64"
     saturated: bool  # a target class's probability rounds to 0 or 1 in the trial dtype
-    max_abs_logit: float  # largest finite |logit|: the conditioning scale of the loss
+    max_abs_logit: float  # the conditioning scale of the loss: the largest finite |logit| it depends on
     rows: int  # rows contributing to the reduction
     classes: int
     grad_scale: float = 1.0  # magnitude of the terms a gradient element is formed from: max_i s_i A_i * reduction factor
@@ -168,18 +168,35 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
     pt_d = cast(pt.astype(np.float64), dtype).astype(np.float64)
     saturated = bool(np.any((pt_d == 1) | (pt_d == 0)) and C > 1)
 
-    finite = np.asarray(inputs.logits, dtype=np.float64)
-    finite = np.abs(finite[np.isfinite(finite)])
     return Reference(
         loss=np.asarray(out, dtype=np.float64),
         grad=np.asarray(grad, dtype=np.float64),
         precision=precision,
         saturated=saturated,
-        max_abs_logit=float(finite.max()) if finite.size else 0.0,
+        max_abs_logit=_loss_scale(x2, kept, safe if a is None else None, a),
         rows=n_kept,
         classes=C,
         grad_scale=grad_scale,
     )
+
+
+def _loss_scale(x2: np.ndarray, kept: np.ndarray, label: np.ndarray | None, a: np.ndarray | None) -> float:
+    """The largest |logit| a softmax loss depends on to first order: each kept row's maximum (the shift of
+    logsumexp) and the logits of its targets (a_ic != 0). Any other logit enters only through
+    exp(x - max) < 1, whose rounding costs at most eps * max(t e^-t) = eps / e however large |x| is, so a
+    class masked with a large finite negative (-1e9) does not widen the tolerance."""
+    x = np.asarray(x2, dtype=np.float64)[kept]
+    if x.size == 0:
+        return 0.0
+    fin = np.isfinite(x)
+    with np.errstate(invalid="ignore"):
+        row_max = np.where(fin.any(-1), np.max(np.where(fin, x, -np.inf), axis=-1), 0.0)
+        if label is not None:
+            tgt = x[np.arange(len(x)), label[kept]]
+            tgt = np.where(np.isfinite(tgt), np.abs(tgt), 0.0)
+        else:
+            tgt = np.max(np.where((np.asarray(a)[kept] != 0) & fin, np.abs(x), 0.0), axis=-1)
+    return float(max(np.abs(row_max).max(), tgt.max()))
 
 
 def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -491,7 +491,8 @@ class _Validator:
             tolerance=tol,
             location=self.loc(m),
         )
-        return self.relations(case, m, prefix)
+        case = self.generated_class_weights(case, prefix)
+        return None if case is None else self.relations(case, m, prefix)
 
     def params(self, p: Any, m: CommentedMap, prefix: str) -> Params | None:
         where = f"{prefix}params"
@@ -506,10 +507,13 @@ class _Validator:
                 self.err(self.loc(None, "reduction", p), f"{where}.reduction", f"expected one of {', '.join(REDUCTIONS)}, got {p['reduction']!r}")
             else:
                 kw["reduction"] = p["reduction"]
+        self.weights_spec = None
         for key in ("class_weights", "sample_weights"):
             if key in p:
                 v = p[key]
-                if not isinstance(v, list) or not v or not all(
+                if key == "class_weights" and isinstance(v, CommentedMap):  # a generator: resolved once classes are known
+                    self.weights_spec = (v, p)
+                elif not isinstance(v, list) or not v or not all(
                         _is_number(x) and ((math.isfinite(x) and x >= 0) or (self.allow_nan and math.isnan(x))) for x in v):
                     self.err(self.loc(None, key, p), f"{where}.{key}",
                              "expected a non-empty list of finite numbers >= 0 (NaN only with allow_nan: true)")
@@ -763,6 +767,22 @@ class _Validator:
             ok = False
         return ok
 
+
+    # -- class weights from a generator (harness/generators.py), e.g. {generate: imbalanced_weights, ratio: 1000}
+    def generated_class_weights(self, case: Case, prefix: str) -> Case | None:
+        spec = getattr(self, "weights_spec", None)
+        if spec is None:
+            return case
+        v, p = spec
+        where = f"{prefix}params.class_weights"
+        args = {str(k): _plain(x) for k, x in v.items() if k != "generate"}
+        try:
+            w = generators.class_weights(v.get("generate"), args, case.num_classes)
+        except generators.GeneratorError as e:
+            loc = self.loc(None, e.field, v) if e.field in v else self.loc(None, "class_weights", p)
+            self.err(loc, f"{where}.{e.field or 'generate'}", str(e))
+            return None
+        return replace(case, params=replace(case.params, class_weights=w))
 
     # -- relations (harness/relations.py)
     def relations(self, case: Case, m: CommentedMap, prefix: str) -> Case | None:

@@ -27,9 +27,9 @@ def expand(cases: list[Case]) -> list[Trial]:
     return [Trial(c, d) for c in cases for d in c.dtypes]
 
 
-def _array(spec, logits_shape=None, axis=-1) -> np.ndarray:
+def _array(spec, logits_shape=None, axis=-1, avoid=()) -> np.ndarray:
     if isinstance(spec, Generated):
-        return generators.generate(spec.name, spec.args, logits_shape, axis)
+        return generators.generate(spec.name, spec.args, logits_shape, axis, avoid)
     return np.asarray(spec.values)
 
 
@@ -41,7 +41,7 @@ def materialize(trial: Trial) -> Inputs:
     """
     case = trial.case
     logits64 = _array(case.logits).astype(np.float64) * case.logit_scale
-    raw_labels = _array(case.labels, logits64.shape, case.params.axis)
+    raw_labels = _array(case.labels, logits64.shape, case.params.axis, generators.masked_classes(case.logits))
     # integer labels reach the frameworks in the case's label dtype (int64 unless it says otherwise)
     labels = raw_labels.astype(case.params.label_dtype) if case.sparse else cast(raw_labels, trial.dtype)
     p = case.params
