@@ -129,6 +129,11 @@ def _literal(a: np.ndarray) -> Literal:
     return Literal(values=a, shape=tuple(a.shape))
 
 
+def _dense(p):
+    """The params of a dense-label partner: integer-label options back at their defaults."""
+    return replace(p, label_dtype="int64") if hasattr(p, "label_dtype") else p
+
+
 def _one_hot(labels: np.ndarray, classes: int, axis: int, nd: int) -> np.ndarray:
     out = np.eye(classes)[labels]
     return np.ascontiguousarray(np.moveaxis(out, -1, axis % nd))
@@ -144,7 +149,7 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
     k = rel.kind
     if k == "one_hot":
         t = cast(_one_hot(np.asarray(inputs.labels), case.num_classes, p.axis, nd), dtype)
-        c = replace(case, family="softmax_cross_entropy", labels=_literal(t), **base)
+        c = replace(case, family="softmax_cross_entropy", labels=_literal(t), params=_dense(p), **base)
         return Partner(c, replace(inputs, labels=t), ident, "the same labels one-hot, softmax_cross_entropy")
     if k == "move_axis":
         a, to = p.axis % nd, rel.arg("to", -1) % nd
@@ -202,7 +207,7 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
             t = (1 - e) * z + e / case.num_classes
             fam = "softmax_cross_entropy"
         t = cast(t, dtype)
-        c = replace(case, family=fam, labels=_literal(t), params=replace(p, label_smoothing=0.0), **base)
+        c = replace(case, family=fam, labels=_literal(t), params=replace(_dense(p), label_smoothing=0.0), **base)
         return Partner(c, replace(inputs, labels=t), ident, f"dense labels smoothed by {e:g} beforehand, no label_smoothing")
     if k == "sum_mean":
         to = "sum" if p.reduction == "mean" else "mean"
