@@ -139,6 +139,8 @@ OPS = naive.Ops(
     sum_classes=lambda v, a: tf.reduce_sum(v, axis=a),
     reduce=lambda v, r: {"none": lambda: v, "sum": lambda: tf.reduce_sum(v), "mean": lambda: tf.reduce_mean(v)}[r](),
     reduce_names={"none": "", "sum": " -> tf.reduce_sum", "mean": " -> tf.reduce_mean"},
+    exp=tf.math.exp, exp_name="tf.math.exp",
+    sum_keep=lambda v, a: tf.reduce_sum(v, axis=a, keepdims=True), sum_name="tf.reduce_sum",
 )
 
 _FUSED = [
@@ -166,6 +168,123 @@ PATHS = [
     ApiPath("keras.losses.BinaryCrossentropy(from_logits=True)", frozenset({"sigmoid_cross_entropy"}), _keras_bce,
             options=frozenset({"label_smoothing", "sample_weights"}), reductions=ALL_REDUCTIONS, check=_keras_bce_check,
             doc="Keras averages over the last axis before its reduction"),
+]
+
+
+# --------------------------------------------------------------------------- probabilities, focal, blocks
+
+
+def _keras_call(loss_obj, cls: str, kw: dict, c: Call, y_pred, pred: str):
+    args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    if c.sample_weights is not None:
+        return loss_obj(c.labels, y_pred, sample_weight=c.sample_weights), f"keras.losses.{cls}({args})(labels, {pred}, sample_weight=...)"
+    return loss_obj(c.labels, y_pred), f"keras.losses.{cls}({args})(labels, {pred})"
+
+
+def _keras_cce_probabilities(c: Call):
+    p = c.params
+    kw = {"from_logits": False, "axis": p.axis, "reduction": KERAS_REDUCTION[p.reduction]}
+    if p.label_smoothing:
+        kw["label_smoothing"] = p.label_smoothing
+    return _keras_call(keras.losses.CategoricalCrossentropy(**kw), "CategoricalCrossentropy", kw, c, c.logits, "p")
+
+
+def _keras_bce_probabilities(c: Call):
+    p = c.params
+    kw = {"from_logits": False, "reduction": KERAS_REDUCTION[p.reduction]}
+    if p.label_smoothing:
+        kw["label_smoothing"] = p.label_smoothing
+    return _keras_call(keras.losses.BinaryCrossentropy(**kw), "BinaryCrossentropy", kw, c, c.logits, "p")
+
+
+def _keras_ops_cce(c: Call):
+    axis = c.params.axis
+    out, red = _reduce(keras.ops.categorical_crossentropy(c.labels, c.logits, from_logits=False, axis=axis), c)
+    return out, f"keras.ops.categorical_crossentropy(labels, p, from_logits=False, axis={axis}){red}"
+
+
+def _keras_ops_bce(c: Call):
+    out, red = _reduce(keras.ops.binary_crossentropy(c.labels, c.logits, from_logits=False), c)
+    return out, f"keras.ops.binary_crossentropy(labels, p, from_logits=False){red}"
+
+
+def _keras_focal(binary: bool, from_logits: bool):
+    def fn(c: Call):
+        p = c.params
+        kw = {"from_logits": from_logits, "gamma": p.gamma, "reduction": KERAS_REDUCTION[p.reduction]}
+        if binary:
+            if p.alpha is not None:
+                kw.update(apply_class_balancing=True, alpha=p.alpha)
+            cls = "BinaryFocalCrossentropy"
+        else:
+            kw["alpha"] = 1.0 if p.alpha is None else p.alpha  # the family's alpha: a factor, 1 when none is given
+            cls = "CategoricalFocalCrossentropy"
+        if p.label_smoothing:
+            kw["label_smoothing"] = p.label_smoothing
+        if from_logits:
+            y_pred, pred = c.logits, "logits"
+        elif binary:
+            y_pred, pred = tf.math.sigmoid(c.logits), "tf.math.sigmoid(logits)"
+        else:
+            y_pred, pred = tf.nn.softmax(c.logits, axis=-1), "tf.nn.softmax(logits)"
+        return _keras_call(getattr(keras.losses, cls)(**kw), cls, kw, c, y_pred, pred)
+    return fn
+
+
+def _keras_last_axis(case: Case, dtype: str) -> str | None:
+    nd = len(case.logits.shape)
+    if case.params.axis % nd != nd - 1:
+        return "Keras 3 cross-entropy losses support only axis=-1 (they raise 'Only axis=-1 is currently supported')"
+    return None
+
+
+def _block(name: str, fn):
+    def call(c: Call):
+        axis = c.params.axis
+        return fn(c.logits, axis), f"{name}(logits, axis={axis})"
+    return call
+
+
+_BLOCKS = [
+    ApiPath("tf.nn.log_softmax", frozenset({"log_softmax"}), _block("tf.nn.log_softmax", lambda x, a: tf.nn.log_softmax(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("tf.nn.softmax", frozenset({"softmax"}), _block("tf.nn.softmax", lambda x, a: tf.nn.softmax(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("tf.reduce_logsumexp", frozenset({"logsumexp"}), _block("tf.reduce_logsumexp", lambda x, a: tf.reduce_logsumexp(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+]
+FOCAL_OPTIONS = frozenset({"gamma", "alpha", "label_smoothing", "sample_weights"})
+CATEGORICAL_FOCAL = frozenset({"categorical_focal_crossentropy"})
+BINARY_FOCAL = frozenset({"binary_focal_crossentropy"})
+
+PATHS += [
+    ApiPath("keras.losses.CategoricalCrossentropy(from_logits=False)", frozenset({"categorical_crossentropy"}),
+            _keras_cce_probabilities, options=frozenset({"axis", "label_smoothing", "sample_weights"}),
+            reductions=ALL_REDUCTIONS, check=_keras_last_axis,
+            doc="Keras renormalises each row to sum 1, then clips to [1e-7, 1 - 1e-7]"),
+    ApiPath("keras.ops.categorical_crossentropy", frozenset({"categorical_crossentropy"}), _keras_ops_cce,
+            options=frozenset({"axis"}), check=_keras_last_axis),
+    ApiPath("keras.losses.BinaryCrossentropy(from_logits=False)", frozenset({"binary_crossentropy"}), _keras_bce_probabilities,
+            options=frozenset({"label_smoothing", "sample_weights"}), reductions=ALL_REDUCTIONS, check=_keras_bce_check,
+            doc="Keras clips probabilities to [1e-7, 1 - 1e-7] and averages over the last axis"),
+    ApiPath("keras.ops.binary_crossentropy", frozenset({"binary_crossentropy"}), _keras_ops_bce,
+            doc="elementwise, probabilities clipped to [1e-7, 1 - 1e-7]"),
+    *naive.probability_paths(OPS),
+    ApiPath("keras.losses.CategoricalFocalCrossentropy(from_logits=True)", CATEGORICAL_FOCAL, _keras_focal(False, True),
+            options=FOCAL_OPTIONS, reductions=ALL_REDUCTIONS, check=_keras_last_axis),
+    ApiPath("keras.losses.CategoricalFocalCrossentropy(from_logits=False)", CATEGORICAL_FOCAL, _keras_focal(False, False),
+            options=FOCAL_OPTIONS, reductions=ALL_REDUCTIONS, check=_keras_last_axis,
+            doc="on tf.nn.softmax outputs, as a Dense(activation='softmax') model does"),
+    ApiPath("keras.losses.BinaryFocalCrossentropy(from_logits=True)", BINARY_FOCAL, _keras_focal(True, True),
+            options=FOCAL_OPTIONS, reductions=ALL_REDUCTIONS, check=_keras_bce_check,
+            doc="Keras averages over the last axis before its reduction"),
+    ApiPath("keras.losses.BinaryFocalCrossentropy(from_logits=False)", BINARY_FOCAL, _keras_focal(True, False),
+            options=FOCAL_OPTIONS, reductions=ALL_REDUCTIONS, check=_keras_bce_check,
+            doc="on tf.math.sigmoid outputs"),
+    *_BLOCKS,
+    *(p.variant("tf.function") for p in _BLOCKS),
+    *(p.variant("xla") for p in _BLOCKS),
+    *naive.block_paths(OPS),
 ]
 
 
@@ -222,7 +341,8 @@ class TensorFlowAdapter(Adapter):
                     tape.watch(x)
                     out, call = path.fn(Call(logits=x, labels=labels, case=case, sample_weights=sw))
                 calls.append(call)
-                return out, tape.gradient(out, x)  # the gradient of the sum of the outputs
+                # a loss: the gradient of the sum of the outputs; a building block: the product with the cotangent
+                return out, tape.gradient(out, x, output_gradients=labels if case.block else None)
 
             if path.mode == "tf.function":
                 step = tf.function(step)
@@ -234,7 +354,7 @@ class TensorFlowAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         with tf.device(_device_name(device)):
             x = _const(inputs.logits, dtype)
-            labels = tf.constant(np.asarray(inputs.labels, dtype=np.int64)) if case.sparse else _const(inputs.labels, dtype)
+            labels = tf.constant(np.asarray(inputs.labels)) if case.sparse else _const(inputs.labels, dtype)  # indices keep their dtype
             sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
             step, calls = self._step(path, case)
             out, g = step(x, labels, sw)
