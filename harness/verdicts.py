@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from harness.adapter_api import Observation
-from harness.dtypes import ulp_distance
+from harness.dtypes import eps, ulp_distance
 from harness.oracle import Reference
 from harness.schema import Case
 from harness.tolerances import Tolerance
@@ -133,3 +133,26 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str,
         )
     out["metrics"] = metrics
     return out
+
+
+def clipped(obs: Observation, ref: Reference, tol: Tolerance, guards: list[tuple[str, np.ndarray]]) -> str | None:
+    """The `clipped` flag: the observed loss is not the oracle's, and where it is not, it is what a guard gives
+    (probabilities clipped to [1e-7, 1 - 1e-7], or the log clamped at -100) while the guard itself differs from
+    the oracle there. The guard is matched to a few ULPs of the trial dtype (not the loss tolerance, whose
+    absolute part grows with the logits). Returns the guard's name, or None."""
+    if obs.loss is None:
+        return None
+    loss = np.asarray(obs.loss, dtype=np.float64)
+    e = 8 * max(eps(obs.dtype) if obs.dtype else 0.0, 1e-7)
+    with np.errstate(invalid="ignore"):
+        off = ~np.isclose(loss, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
+        if not off.any():
+            return None
+        for name, alt in guards:
+            alt = np.asarray(alt, dtype=np.float64)
+            if alt.shape != loss.shape:
+                continue
+            guard_changes = ~np.isclose(alt, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
+            if (guard_changes[off]).all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
+                return name
+    return None
