@@ -44,9 +44,12 @@ def _sparse_limits(case: Case, dtype: str) -> str | None:
 
 def _binary_limits(case: Case, dtype: str) -> str | None:
     red = case.params.reduction
-    if red == "none" or (red == "sum" and case.logits.shape[-1] > 1):
-        return ("keras.losses.BinaryCrossentropy averages over the last axis: it returns one loss per row, so "
-                f"per-element losses (and their {red}) are not expressible")
+    if red == "none":
+        return ("keras.losses.BinaryCrossentropy averages over the last axis: reduction='none' returns one loss "
+                "per row, not one per element")
+    if red == "sum" and case.logits.shape[-1] > 1:
+        return ("keras.losses.BinaryCrossentropy averages over the last axis: reduction='sum' adds the row means, "
+                "not the elements")
     if case.params.pos_weight is not None:
         return "keras.losses.BinaryCrossentropy has no pos_weight (it weights only by sample)"
     return None
