@@ -376,6 +376,11 @@ SHARD_COST_NS: dict[str, tuple[int, int]] = {
     "torch": (10_000_000, 1_500),
     "tensorflow": (5_000_000, 700),
     "jax": (280_000_000, 1_000),
+    # Keras on each backend (two paths per trial): JAX runs eagerly, compiling each op per new shape
+    "keras-tensorflow": (30_000_000, 700),
+    "keras-jax": (430_000_000, 1_000),
+    "keras-torch": (60_000_000, 1_500),
+    "keras-numpy": (10_000_000, 300),
 }
 SHARD_COST_DEFAULT_NS = (10_000_000, 1_000)  # frameworks registered by plugins
 

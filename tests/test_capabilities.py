@@ -74,7 +74,9 @@ def _other_families() -> list[dict]:
     return cases
 
 
-FRAMEWORKS = [f for f, mods in (("torch", ("torch",)), ("tensorflow", ("tensorflow",)), ("jax", ("jax", "optax"))) if have(*mods)]
+FRAMEWORKS = [f for f, mods in (("torch", ("torch",)), ("tensorflow", ("tensorflow",)), ("jax", ("jax", "optax")),
+                                 ("keras-tensorflow", ("keras", "tensorflow")), ("keras-jax", ("keras", "jax")),
+                                 ("keras-torch", ("keras", "torch")), ("keras-numpy", ("keras",))) if have(*mods)]
 
 
 @pytest.mark.skipif(not FRAMEWORKS, reason="no framework installed")
