@@ -18,12 +18,21 @@ BUILTIN: dict[str, str] = {
     "torch": "adapters.torch_adapter:TorchAdapter",
     "tensorflow": "adapters.tensorflow_adapter:TensorFlowAdapter",
     "jax": "adapters.jax_adapter:JaxAdapter",
+    # Keras 3 on each of its backends: one framework (and process) per backend, the same paths
+    "keras-tensorflow": "adapters.keras_adapter:KerasTensorFlowAdapter",
+    "keras-jax": "adapters.keras_adapter:KerasJaxAdapter",
+    "keras-torch": "adapters.keras_adapter:KerasTorchAdapter",
+    "keras-numpy": "adapters.keras_adapter:KerasNumpyAdapter",
 }
 # The import that must succeed for a framework to count as installed.
 REQUIRES: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "tensorflow": ("tensorflow",),
     "jax": ("jax", "optax"),
+    "keras-tensorflow": ("keras", "tensorflow"),
+    "keras-jax": ("keras", "jax"),
+    "keras-torch": ("keras", "torch"),
+    "keras-numpy": ("keras",),
 }
 
 

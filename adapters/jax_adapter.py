@@ -80,6 +80,8 @@ OPS = naive.Ops(
     sum_classes=lambda v, a: jnp.sum(v, axis=a),
     reduce=lambda v, r: {"none": lambda: v, "sum": lambda: jnp.sum(v), "mean": lambda: jnp.mean(v)}[r](),
     reduce_names={"none": "", "sum": " -> jnp.sum", "mean": " -> jnp.mean"},
+    exp=jnp.exp, exp_name="jnp.exp",
+    sum_keep=lambda v, a: jnp.sum(v, axis=a, keepdims=True), sum_name="jnp.sum",
 )
 
 SPARSE = frozenset({"sparse_softmax_cross_entropy"})
@@ -101,6 +103,44 @@ PATHS = [
     *naive.paths(OPS),
     naive.clipped_logits(_optax_integer, OPS, "optax.softmax_cross_entropy_with_integer_labels", SPARSE,
                          options=frozenset({"axis"})),
+]
+
+
+# --------------------------------------------------------------------------- focal, blocks, probabilities
+
+
+def _optax_focal(c: Call):
+    p = c.params
+    out, red = _reduce(optax.sigmoid_focal_loss(c.logits, c.labels, alpha=p.alpha, gamma=p.gamma), c)
+    return out, f"optax.sigmoid_focal_loss(alpha={p.alpha!r}, gamma={p.gamma!r}){red}"
+
+
+def _block(name: str, fn):
+    def call(c: Call):
+        axis = c.params.axis
+        return fn(c.logits, axis), f"{name}(logits, axis={axis})"
+    return call
+
+
+_MORE = [
+    ApiPath("optax.sigmoid_focal_loss", frozenset({"binary_focal_crossentropy"}), _optax_focal,
+            options=frozenset({"gamma", "alpha"})),
+    ApiPath("jax.nn.log_softmax", frozenset({"log_softmax"}), _block("jax.nn.log_softmax", lambda x, a: jax.nn.log_softmax(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("jax.nn.softmax", frozenset({"softmax"}), _block("jax.nn.softmax", lambda x, a: jax.nn.softmax(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("jax.nn.logsumexp", frozenset({"logsumexp"}), _block("jax.nn.logsumexp", lambda x, a: jax.nn.logsumexp(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+]
+PATHS += [
+    *_MORE,
+    *(p.variant("eager") for p in _MORE),
+    *naive.block_paths(OPS),
+    *naive.probability_paths(OPS),
+    naive.absent("(no optax loss on probabilities)", frozenset({"categorical_crossentropy", "binary_crossentropy"}),
+                 "optax's cross-entropies take logits; from probabilities JAX users write the loss by hand (the manual: path)"),
+    naive.absent("(no categorical focal loss in optax)", frozenset({"categorical_focal_crossentropy"}),
+                 "optax has sigmoid_focal_loss only; there is no softmax (categorical) focal loss"),
 ]
 
 
@@ -150,7 +190,8 @@ class JaxAdapter(Adapter):
             def total(x, labels):
                 out, call = path.fn(Call(logits=x, labels=labels, case=case))
                 calls.append(call)  # the call chain is recorded while tracing
-                return jnp.sum(out), out
+                # a loss: the gradient of the sum of its values; a building block: the product with the cotangent
+                return jnp.sum(out * labels) if case.block else jnp.sum(out), out
 
             def run(x, labels):
                 (_, out), g = jax.value_and_grad(total, has_aux=True)(x, labels)
@@ -162,8 +203,8 @@ class JaxAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         dev = _device(device)
         x = jax.device_put(np.asarray(inputs.logits, dtype=np_dtype(dtype)), dev)
-        label_dtype = np.int64 if case.sparse else np_dtype(dtype)
-        labels = jax.device_put(np.asarray(inputs.labels, dtype=label_dtype), dev)
+        labels = np.asarray(inputs.labels) if case.sparse else np.asarray(inputs.labels, dtype=np_dtype(dtype))
+        labels = jax.device_put(labels, dev)  # class indices keep their dtype
         fn, calls = self._fn(path, case)
         out, g = fn(x, labels)
         out.block_until_ready()

@@ -1,4 +1,7 @@
-"""TensorFlow adapter: tf.nn fused ops and Keras losses, eager, tf.function and XLA, GradientTape gradients."""
+"""TensorFlow adapter: tf.nn fused ops, eager, tf.function and XLA, GradientTape gradients.
+
+Keras losses on TensorFlow are the framework `keras-tensorflow` (adapters/keras_adapter.py).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -62,67 +64,10 @@ def _weighted_xent(c: Call):
     return out, f"tf.nn.weighted_cross_entropy_with_logits(pos_weight={pw!r}){red}"
 
 
-def _keras_bce(c: Call):
-    p = c.params
-    kw = {"from_logits": True, "reduction": KERAS_REDUCTION[p.reduction]}
-    if p.label_smoothing:
-        kw["label_smoothing"] = p.label_smoothing
-    args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
-    loss_obj = keras.losses.BinaryCrossentropy(**kw)
-    if c.sample_weights is not None:
-        return loss_obj(c.labels, c.logits, sample_weight=c.sample_weights), f"keras.losses.BinaryCrossentropy({args})(labels, logits, sample_weight=...)"
-    return loss_obj(c.labels, c.logits), f"keras.losses.BinaryCrossentropy({args})(labels, logits)"
-
-
-def _keras_bce_check(case: Case, dtype: str) -> str | None:
-    red = case.params.reduction
-    if red == "none" or (red == "sum" and case.logits.shape[-1] > 1):
-        return ("keras.losses.BinaryCrossentropy averages over the last axis: it returns one loss per row, so "
-                f"per-element losses (and their {red}) are not expressible")
-    return None
-
-
 def _last_axis(case: Case, dtype: str) -> str | None:
     nd = len(case.logits.shape)
     if case.params.axis % nd != nd - 1:
         return "tf.nn.sparse_softmax_cross_entropy_with_logits has no axis argument: classes are the last dimension"
-    return None
-
-
-# Keras 3 reductions: "sum_over_batch_size" divides by the number of elements (our mean, even with
-# sample weights); "mean_with_sample_weight" divides by the sum of the sample weights.
-KERAS_REDUCTION = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size", "weighted_mean": "mean_with_sample_weight"}
-
-
-def _keras(from_logits: bool):
-    def fn(c: Call):
-        p = c.params
-        kw = {"from_logits": from_logits, "axis": p.axis, "reduction": KERAS_REDUCTION[p.reduction]}
-        if c.case.sparse:
-            if p.ignore_index is not None:
-                kw["ignore_class"] = p.ignore_index
-            loss_obj, cls = keras.losses.SparseCategoricalCrossentropy(**kw), "SparseCategoricalCrossentropy"
-        else:
-            if p.label_smoothing:
-                kw["label_smoothing"] = p.label_smoothing
-            loss_obj, cls = keras.losses.CategoricalCrossentropy(**kw), "CategoricalCrossentropy"
-        y_pred, pred = (c.logits, "logits") if from_logits else (tf.nn.softmax(c.logits, axis=p.axis), f"tf.nn.softmax(logits, axis={p.axis})")
-        args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
-        if c.sample_weights is not None:
-            return loss_obj(c.labels, y_pred, sample_weight=c.sample_weights), f"keras.losses.{cls}({args})(labels, {pred}, sample_weight=...)"
-        return loss_obj(c.labels, y_pred), f"keras.losses.{cls}({args})(labels, {pred})"
-    return fn
-
-
-def _keras_check(case: Case, dtype: str) -> str | None:
-    p = case.params
-    nd = len(case.logits.shape)
-    if p.axis % nd != nd - 1:
-        return "Keras 3 cross-entropy losses support only axis=-1 (they raise 'Only axis=-1 is currently supported')"
-    if p.reduction == "weighted_mean" and p.ignore_index is not None:
-        return "Keras masks ignored classes through the sample weights; weighted_mean with ignore_class is not a documented combination"
-    if p.label_smoothing and case.sparse:
-        return "keras.losses.SparseCategoricalCrossentropy has no label_smoothing"
     return None
 
 
@@ -139,6 +84,8 @@ OPS = naive.Ops(
     sum_classes=lambda v, a: tf.reduce_sum(v, axis=a),
     reduce=lambda v, r: {"none": lambda: v, "sum": lambda: tf.reduce_sum(v), "mean": lambda: tf.reduce_mean(v)}[r](),
     reduce_names={"none": "", "sum": " -> tf.reduce_sum", "mean": " -> tf.reduce_mean"},
+    exp=tf.math.exp, exp_name="tf.math.exp",
+    sum_keep=lambda v, a: tf.reduce_sum(v, axis=a, keepdims=True), sum_name="tf.reduce_sum",
 )
 
 _FUSED = [
@@ -146,26 +93,44 @@ _FUSED = [
     ApiPath("tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE, _sparse_softmax_xent,
             options=frozenset({"axis"}), check=_last_axis),
 ]
-KERAS_OPTIONS = frozenset({"axis", "label_smoothing", "ignore_index", "sample_weights"})
-ALL_REDUCTIONS = frozenset({"none", "sum", "mean", "weighted_mean"})
 
 PATHS = [
     *_FUSED,
     *(p.variant("tf.function") for p in _FUSED),
     *(p.variant("xla") for p in _FUSED),
-    ApiPath("keras.losses(from_logits=True)", BOTH, _keras(True), options=KERAS_OPTIONS, reductions=ALL_REDUCTIONS,
-            check=_keras_check, doc="CategoricalCrossentropy / SparseCategoricalCrossentropy on logits"),
-    ApiPath("keras.losses(from_logits=False)", BOTH, _keras(False), options=KERAS_OPTIONS, reductions=ALL_REDUCTIONS,
-            check=_keras_check, doc="the same on tf.nn.softmax outputs, as a Dense(activation='softmax') model does"),
     *naive.paths(OPS),
     naive.clipped_logits(_sparse_softmax_xent, OPS, "tf.nn.sparse_softmax_cross_entropy_with_logits", SPARSE,
                          options=frozenset({"axis"}), check=_last_axis),
     ApiPath("tf.nn.sigmoid_cross_entropy_with_logits", frozenset({"sigmoid_cross_entropy"}), _sigmoid_xent),
     ApiPath("tf.nn.weighted_cross_entropy_with_logits", frozenset({"sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy"}),
             _weighted_xent, options=frozenset({"pos_weight"})),
-    ApiPath("keras.losses.BinaryCrossentropy(from_logits=True)", frozenset({"sigmoid_cross_entropy"}), _keras_bce,
-            options=frozenset({"label_smoothing", "sample_weights"}), reductions=ALL_REDUCTIONS, check=_keras_bce_check,
-            doc="Keras averages over the last axis before its reduction"),
+]
+
+
+# --------------------------------------------------------------------------- probabilities (hand-written), blocks
+
+
+def _block(name: str, fn):
+    def call(c: Call):
+        axis = c.params.axis
+        return fn(c.logits, axis), f"{name}(logits, axis={axis})"
+    return call
+
+
+_BLOCKS = [
+    ApiPath("tf.nn.log_softmax", frozenset({"log_softmax"}), _block("tf.nn.log_softmax", lambda x, a: tf.nn.log_softmax(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("tf.nn.softmax", frozenset({"softmax"}), _block("tf.nn.softmax", lambda x, a: tf.nn.softmax(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("tf.reduce_logsumexp", frozenset({"logsumexp"}), _block("tf.reduce_logsumexp", lambda x, a: tf.reduce_logsumexp(x, axis=a)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+]
+PATHS += [
+    *naive.probability_paths(OPS),
+    *_BLOCKS,
+    *(p.variant("tf.function") for p in _BLOCKS),
+    *(p.variant("xla") for p in _BLOCKS),
+    *naive.block_paths(OPS),
 ]
 
 
@@ -192,7 +157,7 @@ class TensorFlowAdapter(Adapter):
         self._functions: dict = {}
 
     def version(self) -> str:
-        return f"{tf.__version__} (keras {keras.__version__})"
+        return tf.__version__
 
     def devices(self) -> list[str]:
         return ["cpu"] + [f"cuda:{i}" for i, _ in enumerate(tf.config.list_physical_devices("GPU"))]
@@ -204,7 +169,6 @@ class TensorFlowAdapter(Adapter):
         env = super().environment()
         env["precision"] = {
             "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
-            "keras_floatx": keras.backend.floatx(),
         }
         build = tf.sysconfig.get_build_info()
         if build.get("cuda_version"):
@@ -222,7 +186,8 @@ class TensorFlowAdapter(Adapter):
                     tape.watch(x)
                     out, call = path.fn(Call(logits=x, labels=labels, case=case, sample_weights=sw))
                 calls.append(call)
-                return out, tape.gradient(out, x)  # the gradient of the sum of the outputs
+                # a loss: the gradient of the sum of the outputs; a building block: the product with the cotangent
+                return out, tape.gradient(out, x, output_gradients=labels if case.block else None)
 
             if path.mode == "tf.function":
                 step = tf.function(step)
@@ -234,7 +199,7 @@ class TensorFlowAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         with tf.device(_device_name(device)):
             x = _const(inputs.logits, dtype)
-            labels = tf.constant(np.asarray(inputs.labels, dtype=np.int64)) if case.sparse else _const(inputs.labels, dtype)
+            labels = tf.constant(np.asarray(inputs.labels)) if case.sparse else _const(inputs.labels, dtype)  # indices keep their dtype
             sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
             step, calls = self._step(path, case)
             out, g = step(x, labels, sw)

@@ -82,6 +82,8 @@ OPS = naive.Ops(
     sum_classes=lambda v, a: v.sum(dim=a),
     reduce=lambda v, r: {"none": lambda: v, "sum": v.sum, "mean": v.mean}[r](),
     reduce_names={"none": "", "sum": ".sum()", "mean": ".mean()"},
+    exp=torch.exp, exp_name="torch.exp",
+    sum_keep=lambda v, a: v.sum(dim=a, keepdim=True), sum_name="torch.sum",
 )
 
 def _bce_kwargs(c: Call) -> dict:
@@ -116,6 +118,22 @@ def _bce_probs(c: Call):
             f"torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), {_fmt(kw)})")
 
 
+def _bce_on_probabilities(module: bool):
+    def fn(c: Call):
+        kw = _bce_kwargs(c)
+        if module:
+            return torch.nn.BCELoss(**kw)(c.logits, c.labels), f"torch.nn.BCELoss({_fmt(kw)})(p, labels)"
+        return F.binary_cross_entropy(c.logits, c.labels, **kw), f"torch.nn.functional.binary_cross_entropy(p, labels, {_fmt(kw)})"
+    return fn
+
+
+def _block(name: str, fn):
+    def call(c: Call):
+        dim = c.params.axis
+        return fn(c.logits, dim), f"{name}(logits, dim={dim})"
+    return call
+
+
 SIGMOID = frozenset({"sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy"})
 SPARSE = frozenset({"sparse_softmax_cross_entropy"})
 BOTH = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"})
@@ -139,15 +157,29 @@ PATHS = [
     ApiPath("F.binary_cross_entropy(torch.sigmoid)", frozenset({"sigmoid_cross_entropy"}), _bce_probs,
             options=frozenset({"class_weights", "sample_weights"}),
             doc="probabilities from torch.sigmoid; PyTorch clamps the log at -100"),
+    # from probabilities: PyTorch has a binary loss on probabilities; a categorical one is written by hand
+    ApiPath("F.binary_cross_entropy", frozenset({"binary_crossentropy"}), _bce_on_probabilities(False),
+            options=frozenset({"class_weights", "sample_weights"}), doc="PyTorch clamps each log at -100"),
+    ApiPath("nn.BCELoss", frozenset({"binary_crossentropy"}), _bce_on_probabilities(True),
+            options=frozenset({"class_weights", "sample_weights"})),
+    *naive.probability_paths(OPS),
+    # building blocks
+    ApiPath("F.log_softmax", frozenset({"log_softmax"}), _block("torch.nn.functional.log_softmax", lambda x, d: F.log_softmax(x, dim=d)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("F.softmax", frozenset({"softmax"}), _block("torch.nn.functional.softmax", lambda x, d: F.softmax(x, dim=d)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    ApiPath("torch.logsumexp", frozenset({"logsumexp"}), _block("torch.logsumexp", lambda x, d: torch.logsumexp(x, dim=d)),
+            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    *naive.block_paths(OPS),
+    naive.absent("(no focal loss in torch)", frozenset({"categorical_focal_crossentropy", "binary_focal_crossentropy"}),
+                 "PyTorch has no focal loss; torchvision.ops.sigmoid_focal_loss lives outside torch and is not a dependency"),
 ]
 
 
 def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
     """A tensor on the device from a numpy array already in the trial dtype, without a copy on the CPU."""
     a = np.asarray(a)
-    if dtype is None:  # integer labels
-        a = a.astype(np.int64, copy=False)
-    elif dtype == "bfloat16":  # numpy has no bfloat16: move the bits through uint16
+    if dtype == "bfloat16":  # numpy has no bfloat16: move the bits through uint16
         a = a.view(np.uint16)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")  # never written to
@@ -191,11 +223,14 @@ class TorchAdapter(Adapter):
 
     def evaluate(self, path, case, inputs, dtype, device):
         x = _tensor(inputs.logits, dtype, device).requires_grad_(True)
-        labels = _tensor(inputs.labels, None if case.sparse else dtype, device)
+        labels = _tensor(inputs.labels, None if case.sparse else dtype, device)  # class indices keep their dtype
         cw = None if inputs.class_weights is None else _tensor(inputs.class_weights, dtype, device)
         sw = None if inputs.sample_weights is None else _tensor(inputs.sample_weights, dtype, device)
         out, call = path.fn(Call(logits=x, labels=labels, case=case, class_weights=cw, sample_weights=sw))
-        (g,) = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), allow_unused=True)
+        # a loss: the gradient of the sum of its values; a building block: its vector-Jacobian product with
+        # the case's cotangent
+        cot = labels if case.block else torch.ones_like(out)
+        (g,) = torch.autograd.grad(out, x, grad_outputs=cot, allow_unused=True)
         if g is None:
             g = torch.zeros_like(x)
         return _numpy(out), _numpy(g), call, str(out.device)

@@ -31,6 +31,7 @@ class Observation:
     error: str = ""  # "ExceptionType: message" when the framework raised
     traceback: str = ""
     unsupported: str = ""  # why the path cannot express the case
+    no_grad: str = ""  # why there is no gradient (a framework without autodiff); only the loss is judged
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Adapter:
 
     name: str = ""
     module: str = ""  # the import that must succeed for this framework to be 'installed'
+    no_grad: str = ""  # set by a framework without autodiff: evaluate() returns grad None, and this says why
 
     def version(self) -> str:
         raise NotImplementedError
@@ -116,7 +118,8 @@ class Adapter:
 
     # -- the hooks a framework implements
     def evaluate(self, path: ApiPath, case: Case, inputs: Inputs, dtype: str, device: str) -> tuple[np.ndarray, np.ndarray, str, str]:
-        """Run the path with autodiff; return (loss, grad, call chain, actual device)."""
+        """Run the path with autodiff; return (loss, grad, call chain, actual device); grad is None only
+        in a framework that declares `no_grad`."""
         raise NotImplementedError
 
     # -- shared
@@ -131,7 +134,10 @@ class Adapter:
             return Observation(
                 dtype=dtype, device=device, error=_shorten(msg), traceback=traceback.format_exc(limit=8), call=path.name
             )
-        return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=grad)
+        if grad is None and not self.no_grad:
+            raise RuntimeError(f"{self.name} returned no gradient for {path.name} and declares no reason")
+        return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=grad,
+                           no_grad=self.no_grad if grad is None else "")
 
 
 def machine() -> dict[str, Any]:

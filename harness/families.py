@@ -305,3 +305,60 @@ ORACLES = {
     "softmax": block,
     "logsumexp": block,
 }
+
+
+# --------------------------------------------------------------------------- the `clipped` flag
+
+CLIP_EPS = 1e-7  # Keras' epsilon and the tutorials' clip
+LOG_FLOOR = -100.0  # PyTorch's clamp of the log in binary_cross_entropy
+
+
+def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np.ndarray]]:
+    """The case's loss as the two common guards would compute it, for the `clipped` flag:
+    probabilities clipped to [eps, 1 - eps] (eps = 1e-7 rounded to the trial dtype) and the log
+    clamped at -100. Cross-entropy families only (not the focal ones or the building blocks); float64."""
+    fam = case.family
+    if case.block or fam.endswith("focal_crossentropy"):
+        return []
+    lo = float(cast(np.array([CLIP_EPS]), dtype)[0])
+    hi = float(cast(np.array([1 - CLIP_EPS]), dtype)[0])
+    guards = [(f"probabilities clipped to [{lo:.3g}, 1 - {1 - hi:.3g}]", lambda q: np.log(np.clip(q, lo, hi)),
+               lambda q: np.log1p(-np.clip(q, lo, hi))),
+              ("log clamped at -100", lambda q: np.maximum(np.log(q), LOG_FLOOR), lambda q: np.maximum(np.log1p(-q), LOG_FLOOR))]
+    p = case.params
+    out = []
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if case.elementwise:
+            x = np.asarray(inputs.logits, dtype=np.float64)
+            q = x if case.input_kind == "probabilities" else 1 / (1 + np.exp(-x))
+            z = np.asarray(inputs.labels, dtype=np.float64)
+            zs = (1 - p.label_smoothing) * z + p.label_smoothing / 2
+            qw = 1.0 if p.pos_weight is None else np.asarray(p.pos_weight, dtype=np.float64)
+            a, b = qw * zs, 1 - zs
+            weight = np.asarray(_elementwise_weights(inputs, x.shape, np.float64))
+            for name, log_q, log_1mq in guards:
+                loss = -weight * (np.where(a == 0, 0, a * log_q(q)) + np.where(b == 0, 0, b * log_1mq(q)))
+                out.append((name, _reduce(loss, loss, p.reduction, x.size, weight.sum(), np.float64)[0]))
+            return out
+        x, batch_shape, C = _rows(np.asarray(inputs.logits), p.axis, np.float64)
+        R = x.shape[0]
+        q = x if case.input_kind == "probabilities" else _log_softmax(x)[1]
+        kept = np.ones(R, dtype=bool)
+        if case.sparse:
+            labels = np.asarray(inputs.labels).astype(np.int64).reshape(-1)
+            if p.ignore_index is not None:
+                kept = labels != p.ignore_index
+            t = np.zeros((R, C))
+            t[np.arange(R)[kept], labels[kept]] = 1
+        else:
+            t = _dense_targets(case, inputs, R, C, np.float64, p.axis)
+        ts = (1 - p.label_smoothing) * t + p.label_smoothing / C
+        cw = np.ones(C) if inputs.class_weights is None else inputs.class_weights.astype(np.float64)
+        sw = _sample_weights(inputs, R, np.float64)
+        a = np.where(kept[:, None], cw[None, :] * ts, 0)
+        for name, log_q, _ in guards:
+            loss = -sw * np.where(a == 0, 0, a * log_q(q)).sum(-1)
+            weight_total = (sw * np.where(kept, (cw[None, :] * t).sum(-1), 0)).sum()
+            red = _reduce(loss, loss, p.reduction, int(kept.sum()), weight_total, np.float64)[0]
+            out.append((name, red.reshape(batch_shape) if p.reduction == "none" else red))
+    return out

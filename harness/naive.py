@@ -40,6 +40,10 @@ class Ops:
     sum_classes: Callable[[Any, int], Any]  # sum over the class axis
     reduce: Callable[[Any, str], Any]  # (per-row losses, "none"|"sum"|"mean")
     reduce_names: dict[str, str]
+    exp: Callable[[Any], Any] | None = None
+    exp_name: str = ""
+    sum_keep: Callable[[Any, int], Any] | None = None  # sum over the class axis, keeping it
+    sum_name: str = ""
 
 
 def _targets(ops: Ops, c: Call, x) -> tuple[Any, str]:
@@ -100,3 +104,78 @@ def clipped_logits(fused: Callable[[Call], tuple[Any, str]], ops: Ops, name: str
         return out, f"{chain} on {ops.clip_name}(logits, -10, 10)"
     return ApiPath(f"naive:clip(logits)+{name}", families, fn, options=options, check=check, reductions=reductions,
                    doc="logits clipped to [-10, 10] before the fused op (with the fused path's own limits)")
+
+
+# --------------------------------------------------------------------------- probabilities and building blocks
+
+CATEGORICAL = frozenset({"categorical_crossentropy"})
+BINARY = frozenset({"binary_crossentropy"})
+
+
+def _categorical_from_probabilities(ops: Ops, clip: bool) -> Callable[[Call], tuple[Any, str]]:
+    def fn(c: Call):
+        p, pname = c.logits, "p"
+        if clip:
+            p, pname = ops.clip(p, PROB_CLIP, 1 - PROB_CLIP), f"{ops.clip_name}(p, 1e-7, 1 - 1e-7)"
+        return _from_log_probs(ops, c, ops.log(p), f"{ops.log_name}({pname})")
+    return fn
+
+
+def _binary_from_probabilities(ops: Ops, clip: bool) -> Callable[[Call], tuple[Any, str]]:
+    def fn(c: Call):
+        p, pname = c.logits, "p"
+        if clip:
+            p, pname = ops.clip(p, PROB_CLIP, 1 - PROB_CLIP), f"{ops.clip_name}(p, 1e-7, 1 - 1e-7)"
+        z = c.labels
+        per_element = -(z * ops.log(p) + (1 - z) * ops.log(1 - p))
+        red = c.params.reduction
+        chain = f"-(labels * {ops.log_name}({pname}) + (1 - labels) * {ops.log_name}(1 - {pname}))"
+        return ops.reduce(per_element, red), chain + ops.reduce_names[red]
+    return fn
+
+
+def probability_paths(ops: Ops) -> list[ApiPath]:
+    """The hand-written cross-entropies from probabilities: as the definition reads, and clipped first."""
+    return [
+        ApiPath("manual:-sum(labels*log(p))", CATEGORICAL, _categorical_from_probabilities(ops, False),
+                options=frozenset({"axis"}), doc="the definition written out, no clipping"),
+        ApiPath("naive:-sum(labels*log(clip(p)))", CATEGORICAL, _categorical_from_probabilities(ops, True),
+                options=frozenset({"axis"}), doc="probabilities clipped to [1e-7, 1 - 1e-7] first, as the tutorials advise"),
+        ApiPath("manual:-(z*log(p)+(1-z)*log(1-p))", BINARY, _binary_from_probabilities(ops, False),
+                doc="the definition written out, no clipping"),
+        ApiPath("naive:-(z*log(clip(p))+...)", BINARY, _binary_from_probabilities(ops, True),
+                doc="probabilities clipped to [1e-7, 1 - 1e-7] first"),
+    ]
+
+
+def block_paths(ops: Ops) -> list[ApiPath]:
+    """Textbook building blocks: log(softmax(x)), exp(x) / sum(exp(x)), log(sum(exp(x)))."""
+    def log_of_softmax(c: Call):
+        a = c.params.axis
+        return ops.log(ops.softmax(c.logits, a)), f"{ops.log_name}({ops.softmax_name}(logits, {a}))"
+
+    def exp_over_sum(c: Call):
+        e = ops.exp(c.logits)
+        return e / ops.sum_keep(e, c.params.axis), f"{ops.exp_name}(logits) / {ops.sum_name}({ops.exp_name}(logits), keepdims)"
+
+    def log_sum_exp(c: Call):
+        return (ops.log(ops.sum_classes(ops.exp(c.logits), c.params.axis)),
+                f"{ops.log_name}({ops.sum_name}({ops.exp_name}(logits)))")
+
+    blocks = [ApiPath("naive:log(softmax(x))", frozenset({"log_softmax"}), log_of_softmax, options=frozenset({"axis"}),
+                      reductions=frozenset({"none"}), doc="log of the probabilities: -inf once a probability underflows")]
+    if ops.exp is not None:
+        blocks += [
+            ApiPath("naive:exp(x)/sum(exp(x))", frozenset({"softmax"}), exp_over_sum, options=frozenset({"axis"}),
+                    reductions=frozenset({"none"}), doc="softmax without subtracting the maximum: overflows"),
+            ApiPath("naive:log(sum(exp(x)))", frozenset({"logsumexp"}), log_sum_exp, options=frozenset({"axis"}),
+                    reductions=frozenset({"none"}), doc="logsumexp without the shift: overflows and drops the tail"),
+        ]
+    return blocks
+
+
+def absent(name: str, families: frozenset[str], reason: str) -> ApiPath:
+    """A form the framework does not have: declared, so every trial of the family is `unsupported` with why."""
+    def fn(c: Call):
+        raise NotImplementedError(reason)
+    return ApiPath(name, families, fn, check=lambda case, dtype: reason, doc=reason)

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 import adapters
-from harness import expectations, oracle, relations, tolerances
+from harness import expectations, families, oracle, relations, tolerances
 from harness.adapter_api import Adapter, ApiPath, Observation
 from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id, values
 from harness.schema import Case, CaseFileError, load_file
 from harness.trials import Trial, materialize
-from harness.verdicts import judge
+from harness.verdicts import clipped, judge
 
 ORACLE = "oracle"  # pseudo-framework: checks the oracle against the golden values written in cases
 
@@ -271,6 +271,11 @@ class TrialItem(pytest.Item):
         else:
             obs = st.adapters[self.framework].run(self.api_path, self.case, inputs, self.dtype, self.device)
             out = judge(self.case, ref, obs, tol)
+            if out.verdict in ("loss_mismatch", "nonfinite"):
+                guard = clipped(obs, ref, tol, families.clipped_losses(self.case, inputs, self.dtype))
+                if guard:
+                    out.flags.append("clipped")
+                    out.message = f"{out.message} [clipped: matches the loss with {guard}]"
         row = self._base_row(st, out.verdict)
         row.call = obs.call or (self.api_path.name if self.api_path else "")
         row.device = obs.device or self.device
@@ -378,8 +383,9 @@ class RelationItem(TrialItem):
         row.shape = list(np.shape(inputs.logits))
         row.loss_values, row.grad_values = values(obs_a.loss), values(obs_a.grad)
         if obs_b.loss is not None:
-            lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), np.asarray(obs_b.grad, dtype=np.float64))
-            row.ref_loss_values, row.ref_grad_values = values(lb), values(gb)
+            gb_raw = np.zeros(np.shape(pt.inputs.logits)) if obs_b.grad is None else np.asarray(obs_b.grad, dtype=np.float64)
+            lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), gb_raw)
+            row.ref_loss_values, row.ref_grad_values = values(lb), (None if obs_b.grad is None else values(gb))
         row.oracle_precision = ref.precision
         row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
         row.tolerance_source = ("relation: the case's allowance (these numbers) plus the partner's, mapped back "
@@ -470,6 +476,11 @@ SHARD_COST_NS: dict[str, tuple[int, int]] = {
     "torch": (10_000_000, 1_500),
     "tensorflow": (5_000_000, 700),
     "jax": (280_000_000, 1_000),
+    # Keras on each backend (two paths per trial): JAX runs eagerly, compiling each op per new shape
+    "keras-tensorflow": (30_000_000, 700),
+    "keras-jax": (430_000_000, 1_000),
+    "keras-torch": (60_000_000, 1_500),
+    "keras-numpy": (10_000_000, 300),
 }
 SHARD_COST_DEFAULT_NS = (10_000_000, 1_000)  # frameworks registered by plugins
 

@@ -286,10 +286,16 @@ def judge(obs_a: Observation, obs_b: Observation, pt: Partner, loss_bound: np.nd
     if obs_a.error or obs_b.error:
         why = "; ".join(f"{side} raised {o.error}" for side, o in (("case", obs_a), ("partner", obs_b)) if o.error)
         return RelationOutcome("error", {}, why)
+    # a framework without autodiff returns no gradient: then only the losses are related
+    no_grad = getattr(obs_a, "no_grad", "") or getattr(obs_b, "no_grad", "") or (
+        "no gradient" if obs_a.grad is None or obs_b.grad is None else "")
     la = np.asarray(obs_a.loss, dtype=np.float64)
-    ga = np.asarray(obs_a.grad, dtype=np.float64)
-    lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), np.asarray(obs_b.grad, dtype=np.float64))
+    ga = np.zeros(np.shape(grad_bound)) if obs_a.grad is None else np.asarray(obs_a.grad, dtype=np.float64)
+    gb_raw = np.zeros(np.shape(pt.inputs.logits)) if obs_b.grad is None else np.asarray(obs_b.grad, dtype=np.float64)
+    lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), gb_raw)
     lb, gb = np.asarray(lb, dtype=np.float64), np.asarray(gb, dtype=np.float64)
+    if no_grad:
+        ga = gb = np.zeros(np.shape(grad_bound))
     if la.shape != lb.shape or ga.shape != gb.shape:
         return RelationOutcome("relation_mismatch", {}, f"shape: case loss {list(la.shape)}, grad {list(ga.shape)}; "
                                f"partner mapped back: loss {list(lb.shape)}, grad {list(gb.shape)}")
@@ -307,6 +313,11 @@ def judge(obs_a: Observation, obs_b: Observation, pt: Partner, loss_bound: np.nd
     for key, g in (("grad_norm", ga), ("ref_grad_norm", gb)):
         f = g[np.isfinite(g)]
         m[key] = float(np.abs(f).max()) if f.size else 0.0
+    if no_grad:
+        msgs_note = f"losses only ({no_grad})"
+        if msgs:
+            return RelationOutcome("relation_mismatch", m, "; ".join([*msgs, msgs_note]))
+        return RelationOutcome("relation_pass", m, msgs_note)
     if msgs:
         return RelationOutcome("relation_mismatch", m, "; ".join(msgs))
     return RelationOutcome("relation_pass", m)

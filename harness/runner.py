@@ -91,10 +91,11 @@ def _read_progress(fr: FrameworkRun) -> None:
 def _failure_row(fr: FrameworkRun, verdict: str, message: str, entries) -> Row:
     rid = fr.current or row_id(f"{fr.name}-process", fr.name, "*", "*", "*")
     case, _, rest = rid.partition("[")
-    parts = rest.rstrip("]").split("-")
-    # row ids are case[framework-api-device-dtype]; the api may itself contain '-'
-    framework, dtype, device = parts[0], parts[-1], parts[-2]
-    api = "-".join(parts[1:-2])
+    # row ids are case[framework-api-device-dtype]; the framework (keras-jax) and the api may contain '-'
+    framework = fr.name
+    parts = rest.rstrip("]").removeprefix(f"{framework}-").split("-")
+    dtype, device = parts[-1], parts[-2]
+    api = "-".join(parts[:-2])
     row = Row(row_id=rid, case=case, family="", framework=framework, api=api, device=device, dtype=dtype,
               verdict=verdict, message=message, device_requested=device)
     expectations.apply(row, entries)

@@ -709,6 +709,10 @@ class _Validator:
                 if bad:
                     self.err(self.loc(None, "labels", m), f"{prefix}labels", f"label {bad[0]} does not fit in {params.label_dtype}")
                     ok = False
+            elif params.label_dtype in LABEL_DTYPES and np.iinfo(params.label_dtype).max < logits.shape[params.axis] - 1:
+                self.err(loc, f"{where}.label_dtype",
+                         f"{params.label_dtype} cannot hold the class indices of {logits.shape[params.axis]} classes")
+                ok = False
         if spec.get("block"):
             extra = sorted(set(params.non_default()) - {"axis"})
             if params.reduction != "none" or extra:

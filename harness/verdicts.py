@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from harness.adapter_api import Observation
-from harness.dtypes import ulp_distance
+from harness.dtypes import eps, ulp_distance
 from harness.oracle import Reference
 from harness.schema import Case
 from harness.tolerances import Tolerance
@@ -45,6 +45,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
         return Outcome("error", message=obs.error)
     assert ref is not None and tol is not None
     loss = np.asarray(obs.loss, dtype=np.float64)
+    if obs.no_grad:
+        return _judge_loss_only(ref, obs, tol, loss)
     grad = np.asarray(obs.grad, dtype=np.float64)
     if loss.shape != ref.loss.shape or grad.shape != ref.grad.shape:
         return Outcome(
@@ -85,6 +87,24 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if gm["bad"]:
         return Outcome("grad_mismatch", m, flags, gm["bad"])
     return Outcome("pass", m, flags)
+
+
+def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.ndarray) -> Outcome:
+    """A framework without autodiff: the loss is judged, the gradient is not observed (flag `loss_only`,
+    and the observation's reason in the message). Nothing stands in for the missing gradient."""
+    if loss.shape != ref.loss.shape:
+        return Outcome("loss_mismatch", flags=["loss_only"],
+                       message=f"shape: loss {list(loss.shape)}, but should be {list(ref.loss.shape)}; {obs.no_grad}")
+    lm = _metrics(loss, ref.loss, tol.loss_rtol, tol.loss_atol, "loss", obs_dtype=obs.dtype)
+    m: dict[str, Any] = lm.pop("metrics")
+    m["nan_count"], m["inf_count"] = int(np.isnan(loss).sum()), int(np.isinf(loss).sum())
+    m["ref_nan_count"], m["ref_inf_count"] = int(np.isnan(ref.loss).sum()), int(np.isinf(ref.loss).sum())
+    flags = ["loss_only", *(["saturated"] if ref.saturated else [])]
+    if lm["nonfinite"]:
+        return Outcome("nonfinite", m, flags, f"{lm['nonfinite']}; {obs.no_grad}")
+    if lm["bad"]:
+        return Outcome("loss_mismatch", m, flags, f"{lm['bad']}; {obs.no_grad}")
+    return Outcome("pass", m, flags, obs.no_grad)
 
 
 def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
@@ -133,3 +153,26 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str,
         )
     out["metrics"] = metrics
     return out
+
+
+def clipped(obs: Observation, ref: Reference, tol: Tolerance, guards: list[tuple[str, np.ndarray]]) -> str | None:
+    """The `clipped` flag: the observed loss is not the oracle's, and where it is not, it is what a guard gives
+    (probabilities clipped to [1e-7, 1 - 1e-7], or the log clamped at -100) while the guard itself differs from
+    the oracle there. The guard is matched to a few ULPs of the trial dtype (not the loss tolerance, whose
+    absolute part grows with the logits). Returns the guard's name, or None."""
+    if obs.loss is None:
+        return None
+    loss = np.asarray(obs.loss, dtype=np.float64)
+    e = 8 * max(eps(obs.dtype) if obs.dtype else 0.0, 1e-7)
+    with np.errstate(invalid="ignore"):
+        off = ~np.isclose(loss, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
+        if not off.any():
+            return None
+        for name, alt in guards:
+            alt = np.asarray(alt, dtype=np.float64)
+            if alt.shape != loss.shape:
+                continue
+            guard_changes = ~np.isclose(alt, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
+            if (guard_changes[off]).all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
+                return name
+    return None

@@ -131,3 +131,45 @@ def test_nan_in_labels_or_weights_needs_allow_nan():
 def test_non_finite_logits_are_accepted():
     (case,) = load_text(GOOD.replace("[[1.0, 2.0, 3.0]]", "[[.nan, .inf, -.inf]]"), "f.yaml")
     assert case.logits.values[0][2] == float("-inf")
+
+
+def _case(family: str, first: str, body: str) -> str:
+    return f"- id: n\n  family: {family}\n  description: d\n  {first}\n{body}"
+
+
+@pytest.mark.parametrize("text,fragment", [
+    (_case("categorical_crossentropy", "logits: [[0.2, 0.8]]", "  labels: [[0, 1]]\n"),
+     "n.logits: categorical_crossentropy takes probabilities: write 'probabilities:'"),
+    (_case("softmax_cross_entropy", "probabilities: [[0.2, 0.8]]", "  labels: [[0, 1]]\n"),
+     "softmax_cross_entropy takes logits"),
+    (_case("binary_crossentropy", "probabilities: [[0.2, 1.5]]", "  labels: [[0, 1]]\n"),
+     "n.probabilities: probabilities must lie in [0, 1]"),
+    (_case("categorical_crossentropy", "probabilities: [[0.2, 0.8]]", "  labels: [[0, 1]]\n  sweep: {scale: [1, 10]}\n"),
+     "n.sweep: a scale sweep multiplies logits"),
+    (_case("logsumexp", "logits: [[1.0, 2.0], [3.0, 4.0]]", "  labels: [[1.0, 1.0], [1.0, 1.0]]\n"),
+     "n.labels: the cotangent has shape [2, 2], but the output has shape [2]"),
+    (_case("softmax", "logits: [[1.0, 2.0]]", "  params: {reduction: mean}\n"),
+     "softmax is a building block: it takes only axis (reduction is none), not reduction"),
+    (_case("softmax_cross_entropy", "logits: [[1.0, 2.0]]", "  labels: [[0, 1]]\n  params: {gamma: 1.0}\n"),
+     "n.params.gamma: applies to the focal families only"),
+    (_case("binary_focal_crossentropy", "logits: [[1.0, 2.0]]", "  labels: [[0, 1]]\n  params: {alpha: 1.5}\n"),
+     "n.params.alpha: expected a number in [0, 1]"),
+    (_case("sparse_softmax_cross_entropy", "logits: [[1.0, 2.0]]", "  labels: [1]\n  params: {label_dtype: float32}\n"),
+     "float32 labels only in a case that expects an error"),
+    (_case("softmax_cross_entropy", "logits: [[1.0, 2.0]]", "  labels: [[0, 1]]\n  params: {label_dtype: int32}\n"),
+     "n.params.label_dtype: applies to integer (sparse) labels only"),
+    (_case("sparse_softmax_cross_entropy", "logits: [[1.0, 2.0]]", "  labels: [1]\n  params: {label_dtype: int128}\n"),
+     "n.params.label_dtype: expected one of int64, int32"),
+])
+def test_family_specific_inputs_and_options_are_validated(text, fragment):
+    msgs = problems(text)
+    assert any(fragment in m for m in msgs), msgs
+    assert all(m.startswith("f.yaml:") for m in msgs)
+
+
+def test_building_blocks_default_to_a_ones_cotangent_and_error_cases_may_have_wrong_shapes():
+    (block,) = load_text(_case("logsumexp", "logits: [[1.0, 2.0], [3.0, 4.0]]", ""), "f.yaml")
+    assert block.block and block.labels.shape == (2,)
+    (bad,) = load_text(_case("sparse_softmax_cross_entropy", "logits: [[1.0, 2.0], [3.0, 4.0]]",
+                             "  labels: [[0], [1]]\n  expect: {error: true}\n"), "f.yaml")
+    assert bad.labels.shape == (2, 1)

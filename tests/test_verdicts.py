@@ -103,3 +103,41 @@ def test_known_entry_without_link_is_refused(tmp_path):
     with pytest.raises(Exception) as e:
         expectations.load(p)
     assert "link" in str(e.value)
+
+
+CONFIDENT = """\
+- id: c
+  family: sparse_softmax_cross_entropy
+  description: one confidently wrong row, one right
+  logits: [[40.0, 0.0, -5.0], [1.0, 2.0, 3.0]]
+  labels: [1, 2]
+"""
+
+
+def _clipped_softmax_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """What a hand-written clipped loss computes, in float32 numpy."""
+    x = logits.astype(np.float32)
+    p = np.exp(x - x.max(-1, keepdims=True))
+    p = p / p.sum(-1, keepdims=True)
+    return -np.log(np.clip(p, np.float32(1e-7), np.float32(1 - 1e-7)))[np.arange(len(labels)), labels]
+
+
+def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
+    from harness import families
+    from harness.verdicts import clipped
+
+    (case,) = load_text(CONFIDENT, "c.yaml")
+    inputs = materialize(Trial(case, "float32"))
+    ref = oracle.compute(case, inputs, "float32")
+    tol = tolerances.for_trial(case, "float32", ref, inputs.logits)
+    guards = families.clipped_losses(case, inputs, "float32")
+    loss = _clipped_softmax_loss(inputs.logits, inputs.labels)
+    assert not np.allclose(loss, ref.loss)  # the clip changes the confidently wrong row
+    obs = Observation(dtype="float32", loss=loss, grad=np.zeros((2, 3), np.float32))
+    assert judge(case, ref, obs, tol).verdict == "loss_mismatch"
+    assert "clipped" in clipped(obs, ref, tol, guards)
+    # the true loss is not clipped, and neither is a loss that is wrong in another way
+    exact = Observation(dtype="float32", loss=ref.loss.astype(np.float32), grad=ref.grad.astype(np.float32))
+    assert clipped(exact, ref, tol, guards) is None
+    other = Observation(dtype="float32", loss=(ref.loss * 0.5).astype(np.float32), grad=ref.grad.astype(np.float32))
+    assert clipped(other, ref, tol, guards) is None
