@@ -1,8 +1,9 @@
-"""Command line: `python -m harness run|report|validate`."""
+"""Command line: `python -m harness run|check|report|validate`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -33,6 +34,27 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="run only shard K of N (1-based), split by expected cost; merge the N --out dirs with `report`")
 
+    r.add_argument("--config", default=None,
+                   help="custom loss paths to run beside the built-in ones (default: ./harness.yaml, else ./pyproject.toml [tool.harness])")
+
+    c = sub.add_parser("check", help="check your own loss callable(s) against the cases and the oracle",
+                       description="Run the cases of one family through your callable(s), beside the framework's fused paths, "
+                                   "and write the usual report. Exit 1 when your loss disagrees with the oracle.")
+    c.add_argument("targets", nargs="+", metavar="MODULE:FUNCTION", help="e.g. my_pkg.losses:clipped_ce (imported from the current folder)")
+    c.add_argument("--family", required=True, help="the loss family the callable implements, e.g. softmax_cross_entropy")
+    c.add_argument("--framework", required=True, help="whose tensors it takes: torch, tensorflow, jax (comma-separated for several)")
+    c.add_argument("--cases", action="append", default=None, help="case file or directory (repeatable; default: the built-in cases)")
+    c.add_argument("--out", default="reports", help="output directory (default: reports/)")
+    c.add_argument("--returns", default="none", choices=("none", "sum", "mean"),
+                   help="what a callable without a `reduction` parameter returns (default: none, one loss per row)")
+    c.add_argument("--name", default="", help="api name in the report (default: custom:MODULE:FUNCTION); one target only")
+    c.add_argument("--beside", default="fused", choices=("fused", "all", "none"),
+                   help="built-in paths to run beside yours: fused (default), all (naive ones too), none")
+    c.add_argument("--known", default=None, help="known-differences file (default: the project's)")
+    c.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over row ids")
+    c.add_argument("--device", action="append", default=[], help="only these devices (cpu, cuda:0)")
+    c.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
+
     p = sub.add_parser("report", help="merge result shards into one report")
     p.add_argument("shards", nargs="+", help="shard directories or .jsonl files")
     p.add_argument("--out", required=True)
@@ -45,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "check":
+        return cmd_check(args)
     return cmd_validate(args)
 
 
@@ -91,6 +115,9 @@ def cmd_run(args) -> int:
     if unknown:
         print(f"unknown framework(s): {', '.join(unknown)}; known: {', '.join(adapters.registry())}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    code = _custom_from_config(args.config, names)
+    if code:
+        return code
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     holder = _lock(out)
@@ -102,6 +129,91 @@ def cmd_run(args) -> int:
         return _run_locked(args, cases, case_paths, known, entries, names, out)
     finally:
         (out / LOCK).unlink(missing_ok=True)
+
+
+def _custom_from_config(path: str | None, names: list[str]) -> int:
+    """Read the config file's custom loss paths into the environment the framework processes inherit."""
+    from harness import config, custom
+
+    file = Path(path) if path else config.find(Path.cwd())
+    if file is None:
+        return EXIT_OK
+    if not file.is_file():
+        print(f"no such config file: {file}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        specs = config.load(file)
+    except config.ConfigError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    problems = [p for s in specs for p in s.problems(list(adapters.registry()))]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if specs:
+        specs = [*custom.from_env(), *specs]
+        os.environ[custom.ENV] = custom.encode(specs)
+        roots = [str(file.resolve().parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(roots))
+        skipped = sorted({f for s in specs for f in s.frameworks} - set(names))
+        print(f"harness: {len(specs)} custom loss path(s) from {file}"
+              + (f" (frameworks not in this run: {', '.join(skipped)})" if skipped else ""))
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from harness import user_loss
+    from harness.custom import SpecError
+
+    generators.set_max_elements(generators.DEFAULT_MAX_ELEMENTS)
+    try:
+        specs, roots = user_loss.specs_for(args.targets, family=args.family, framework=args.framework,
+                                           returns=args.returns, name=args.name)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    missing = [t for t in args.targets if importlib.util.find_spec(t.partition(":")[0].split(".")[0]) is None
+               and not (Path.cwd() / t.partition(":")[0].split(".")[0]).exists()]
+    if missing:
+        print(f"cannot find module(s) of {', '.join(missing)} from {Path.cwd()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    holder = _lock(out)
+    if holder:
+        print(f"another run (pid {holder}) is writing to {out}; wait for it to finish or choose another --out", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"harness check: {', '.join(s.api for s in specs)} as {args.family} in {args.framework}")
+    try:
+        rows, warnings = user_loss.run_check(specs, roots=roots, cases=args.cases, out=out, beside=args.beside,
+                                             known=args.known, keyword=args.keyword, devices=args.device,
+                                             trial_timeout=args.trial_timeout)
+    except CaseFileError as e:
+        return _problems(e)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        (out / LOCK).unlink(missing_ok=True)
+    print_summary(rows)
+    for w in warnings:
+        print(f"warning: {w}")
+    apis = [s.api for s in specs]
+    mine = [r for r in rows if r.api in apis or r.verdict == "unavailable"]
+    bad = [r for r in mine if r.verdict in FAILING or r.verdict == "unavailable"]
+    for api in apis:
+        counts: dict[str, int] = {}
+        for r in mine:
+            if r.api == api:
+                counts[r.verdict] = counts.get(r.verdict, 0) + 1
+        print(f"{api}: " + (", ".join(f"{v} {n}" for v, n in sorted(counts.items())) or "no rows"))
+    for r in bad[:20]:
+        print(f"  {r.api}: {user_loss.describe(r)}")
+    if len(bad) > 20:
+        print(f"  ... and {len(bad) - 20} more (see the report)")
+    print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} disagreement(s) of your loss)")
+    return EXIT_DISAGREE if bad else EXIT_OK
 
 
 LOCK = ".harness.lock"
