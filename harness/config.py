@@ -91,7 +91,8 @@ def load(path: Path) -> list[Spec]:
         frameworks = tuple(fw) if isinstance(fw, list) else tuple(str(fw).split(","))
         spec = Spec(target=str(item["callable"]), family=str(item["family"]),
                     frameworks=tuple(f.strip() for f in frameworks if str(f).strip()),
-                    returns=str(item.get("returns", "none")), name=str(item.get("name", "")))
+                    returns=str(item.get("returns", "none")), name=str(item.get("name", "")),
+                    path=str(path.resolve().parent))
         problems += [f"{at}: {p}" for p in spec.problems()]
         specs.append(spec)
     if problems:

@@ -25,6 +25,7 @@ import inspect
 import json
 import os
 import re
+import sys
 import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -55,6 +56,7 @@ class Spec:
     frameworks: tuple[str, ...]  # whose tensors it takes
     returns: str = "none"  # what it returns when it has no `reduction` parameter: none (per row), sum or mean
     name: str = ""  # the api name in the report; default "custom:<target>"
+    path: str = ""  # the folder to import the module from (put first on sys.path in the framework process)
 
     @property
     def api(self) -> str:
@@ -87,7 +89,7 @@ def from_env(environ=None) -> list[Spec]:
     if not text:
         return []
     return [Spec(target=d["target"], family=d["family"], frameworks=tuple(d["frameworks"]),
-                 returns=d.get("returns", "none"), name=d.get("name", "")) for d in json.loads(text)]
+                 returns=d.get("returns", "none"), name=d.get("name", ""), path=d.get("path", "")) for d in json.loads(text)]
 
 
 # --------------------------------------------------------------------------- in the framework process
@@ -112,6 +114,19 @@ def attach(adapter: Adapter) -> Adapter:
     paths = [*builtin, *(custom_path(s, adapter.name) for s in specs)]
     adapter.paths = lambda: paths  # the instance's own list shadows the class's method
     return adapter
+
+
+def _import_first_from(folder: str, top: str) -> None:
+    """Put the folder first on sys.path, so that a user's `tests.losses` is not looked for in another
+    `tests` package (this project's own, which the framework processes have on their path)."""
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    loaded = sys.modules.get(top)
+    where = [*getattr(loaded, "__path__", []), getattr(loaded, "__file__", None) or ""]
+    if loaded is not None and not any(str(w).startswith(os.path.join(folder, "")) for w in where):
+        for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+            del sys.modules[name]
 
 
 def resolve(target: str):
@@ -161,6 +176,8 @@ def custom_path(spec: Spec, framework: str) -> ApiPath:
     """An ApiPath that calls the user's callable. A callable that cannot be imported gives `error` rows
     (with the import error), not a crashed process or a silently missing path."""
     try:
+        if spec.path:
+            _import_first_from(spec.path, spec.target.partition(":")[0].split(".")[0])
         fn = resolve(spec.target)
         decl = declared(fn)
         problem = ""

@@ -86,7 +86,8 @@ def specs_for(losses, *, family: str, framework: str | Sequence[str], returns: s
     specs, roots = [], [Path.cwd()]
     for item in items:
         target, root = target_of(item)
-        specs.append(Spec(target=target, family=family, frameworks=frameworks, returns=returns, name=name))
+        specs.append(Spec(target=target, family=family, frameworks=frameworks, returns=returns, name=name,
+                          path=str(root or Path.cwd())))
         if root is not None:
             roots.insert(0, root)
     problems = [p for s in specs for p in s.problems(list(adapters.registry()))]

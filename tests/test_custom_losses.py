@@ -364,7 +364,10 @@ def test_assert_loss_conforms_fails_when_nothing_was_judged(tmp_path):
 
 @needs_torch
 def test_run_checks_the_losses_a_config_file_declares(tmp_path):
-    (tmp_path / "team_losses.py").write_text(textwrap.dedent("""\
+    # the team's package is called `tests`, like this project's: it must still be the team's that is imported
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "team_losses.py").write_text(textwrap.dedent("""\
         import torch
 
         def clipped(logits, labels):
@@ -373,7 +376,7 @@ def test_run_checks_the_losses_a_config_file_declares(tmp_path):
         """))
     (tmp_path / "pyproject.toml").write_text(textwrap.dedent("""\
         [[tool.harness.custom]]
-        callable = "team_losses:clipped"
+        callable = "tests.team_losses:clipped"
         family = "softmax_cross_entropy"
         framework = "torch"
         name = "team:clipped"
