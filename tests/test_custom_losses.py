@@ -262,8 +262,9 @@ def test_correct_loss_passes_everything_it_declares(checked):
     fw, df = checked
     rows = _trials(df, api(fw, "correct"))
     assert set(rows) == trials(CASES)
-    assert {r.verdict for k, r in rows.items() if k[0] != "custom-class-weights"} == {"pass"}
-    assert "does not accept class_weights" in rows[("custom-class-weights", "float64")].message
+    # every option reaches it, class and sample weights as tensors in the trial dtype
+    assert {r.verdict for r in rows.values()} == {"pass"}, [(k, r.message) for k, r in rows.items() if r.verdict != "pass"]
+    assert "class_weights=<tensor>, sample_weights=<tensor>" in rows[("custom-weights-weighted-mean", "float32")].call
 
 
 @pytest.mark.parametrize("mine, builtin", [("clipped", "naive:log(clip(softmax))"), ("naive", "naive:log(softmax)")])
@@ -281,6 +282,8 @@ def test_naive_formulations_fail_as_the_builtin_ones_do(checked, mine, builtin):
     assert large.verdict in FAILING
     smooth = ours[("custom-label-smoothing", "float32")]
     assert smooth.verdict == "unsupported" and "does not accept label_smoothing" in smooth.message
+    weights = ours[("custom-class-weights", "float64")]
+    assert weights.verdict == "unsupported" and "does not accept class_weights" in weights.message
     assert "sum(" in ours[("custom-sum", "float64")].call or ".sum()" in ours[("custom-sum", "float64")].call
 
 
@@ -301,7 +304,11 @@ def test_ignoring_an_option_it_declares_is_a_mismatch(checked):
     for (case, dtype), r in rows.items():
         if case == "custom-label-smoothing":
             assert r.verdict == "loss_mismatch", r.message
-        elif case != "custom-class-weights":
+        elif case == "custom-weights-weighted-mean":  # its Literal leaves weighted_mean out
+            assert r.verdict == "unsupported" and "declares reduction: Literal['none', 'sum', 'mean']" in r.message
+        elif case == "custom-class-weights":
+            assert r.verdict == "unsupported" and "does not accept class_weights" in r.message
+        else:
             assert r.verdict == "pass", (case, dtype, r.message)
 
 
@@ -358,7 +365,8 @@ def test_assert_loss_conforms_passes_and_returns_the_rows(tmp_path):
     from tests.user_losses import torch_losses
 
     df = assert_loss_conforms(torch_losses.correct, family=FAMILY, framework="torch", cases=CASES[1], out=tmp_path)
-    assert set(df.api) == {api("torch", "correct")} and set(df.verdict) == {"pass", "unsupported"}
+    assert set(df.api) == {api("torch", "correct")} and set(df.verdict) == {"pass"}
+    assert {(c, d) for c, d in zip(df.case, df.dtype, strict=True)} == trials(CASES[1:])
 
 
 @needs_torch

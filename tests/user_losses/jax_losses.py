@@ -12,9 +12,15 @@ def _reduce(per_row, reduction):
     return per_row if reduction == "none" else jnp.sum(per_row) if reduction == "sum" else jnp.mean(per_row)
 
 
-def correct(logits, labels, reduction: Literal["none", "sum", "mean"] = "none", label_smoothing: float = 0.0):
+def correct(logits, labels, reduction="none", label_smoothing=0.0, class_weights=None, sample_weights=None):
+    """-s_i sum_c w_c t'_ic log softmax(x)_ic, with t' the smoothed targets; weighted_mean divides by sum_i s_i sum_c w_c t_ic."""
+    w = 1.0 if class_weights is None else class_weights
+    s = 1.0 if sample_weights is None else sample_weights
     t = (1 - label_smoothing) * labels + label_smoothing / logits.shape[-1]
-    return _reduce(-jnp.sum(t * jax.nn.log_softmax(logits, axis=-1), axis=-1), reduction)
+    per_row = -jnp.sum(w * t * jax.nn.log_softmax(logits, axis=-1), axis=-1) * s
+    if reduction == "weighted_mean":
+        return jnp.sum(per_row) / jnp.sum(jnp.sum(w * labels, axis=-1) * s)
+    return _reduce(per_row, reduction)
 
 
 def naive(logits, labels):

@@ -11,9 +11,15 @@ def _reduce(per_row, reduction):
     return per_row if reduction == "none" else per_row.sum() if reduction == "sum" else per_row.mean()
 
 
-def correct(logits, labels, reduction: Literal["none", "sum", "mean"] = "none", label_smoothing: float = 0.0):
+def correct(logits, labels, reduction="none", label_smoothing=0.0, class_weights=None, sample_weights=None):
+    """-s_i sum_c w_c t'_ic log softmax(x)_ic, with t' the smoothed targets; weighted_mean divides by sum_i s_i sum_c w_c t_ic."""
+    w = 1.0 if class_weights is None else class_weights
+    s = 1.0 if sample_weights is None else sample_weights
     t = (1 - label_smoothing) * labels + label_smoothing / logits.shape[-1]
-    return _reduce(-(t * torch.log_softmax(logits, dim=-1)).sum(dim=-1), reduction)
+    per_row = -(w * t * torch.log_softmax(logits, dim=-1)).sum(dim=-1) * s
+    if reduction == "weighted_mean":
+        return per_row.sum() / ((w * labels).sum(dim=-1) * s).sum()
+    return _reduce(per_row, reduction)
 
 
 def naive(logits, labels):
