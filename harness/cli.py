@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -33,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
     r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="run only shard K of N (1-based), split by expected cost; merge the N --out dirs with `report`")
-
     r.add_argument("--config", default=None,
                    help="custom loss paths to run beside the built-in ones (default: ./harness.yaml, else ./pyproject.toml [tool.harness])")
 
@@ -164,56 +162,19 @@ def _custom_from_config(path: str | None, names: list[str]) -> int:
 
 def cmd_check(args) -> int:
     from harness import user_loss
-    from harness.custom import SpecError
 
-    generators.set_max_elements(generators.DEFAULT_MAX_ELEMENTS)
-    try:
-        specs, roots = user_loss.specs_for(args.targets, family=args.family, framework=args.framework,
-                                           returns=args.returns, name=args.name)
-    except SpecError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    missing = [t for t in args.targets if importlib.util.find_spec(t.partition(":")[0].split(".")[0]) is None
-               and not (Path.cwd() / t.partition(":")[0].split(".")[0]).exists()]
-    if missing:
-        print(f"cannot find module(s) of {', '.join(missing)} from {Path.cwd()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     holder = _lock(out)
     if holder:
         print(f"another run (pid {holder}) is writing to {out}; wait for it to finish or choose another --out", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"harness check: {', '.join(s.api for s in specs)} as {args.family} in {args.framework}")
     try:
-        rows, warnings = user_loss.run_check(specs, roots=roots, cases=args.cases, out=out, beside=args.beside,
-                                             known=args.known, keyword=args.keyword, devices=args.device,
-                                             trial_timeout=args.trial_timeout)
+        return user_loss.command(args, out)
     except CaseFileError as e:
         return _problems(e)
-    except SpecError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_BAD_INPUT
     finally:
         (out / LOCK).unlink(missing_ok=True)
-    print_summary(rows)
-    for w in warnings:
-        print(f"warning: {w}")
-    apis = [s.api for s in specs]
-    mine = [r for r in rows if r.api in apis or r.verdict == "unavailable"]
-    bad = [r for r in mine if r.verdict in FAILING or r.verdict == "unavailable"]
-    for api in apis:
-        counts: dict[str, int] = {}
-        for r in mine:
-            if r.api == api:
-                counts[r.verdict] = counts.get(r.verdict, 0) + 1
-        print(f"{api}: " + (", ".join(f"{v} {n}" for v, n in sorted(counts.items())) or "no rows"))
-    for r in bad[:20]:
-        print(f"  {r.api}: {user_loss.describe(r)}")
-    if len(bad) > 20:
-        print(f"  ... and {len(bad) - 20} more (see the report)")
-    print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} disagreement(s) of your loss)")
-    return EXIT_DISAGREE if bad else EXIT_OK
 
 
 LOCK = ".harness.lock"

@@ -211,3 +211,49 @@ def _index(idx: Any) -> str:
     if isinstance(idx, list) and idx:
         return "[" + ", ".join(str(i) for i in idx) + "]"
     return ""
+
+
+def command(args, out: Path) -> int:
+    """`python -m harness check` (harness/cli.py holds the output folder's lock): exit 0 when every row of
+    the custom paths passes or is unsupported, 1 when one disagrees or its framework is missing, 2 for bad input."""
+    import importlib.util
+
+    from harness.cli import EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, print_summary
+    from harness.rows import FAILING
+
+    try:
+        specs, roots = specs_for(args.targets, family=args.family, framework=args.framework, returns=args.returns,
+                                 name=args.name)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    tops = {t: t.partition(":")[0].split(".")[0] for t in args.targets}
+    missing = [t for t, top in tops.items() if importlib.util.find_spec(top) is None and not (Path.cwd() / top).exists()]
+    if missing:
+        print(f"cannot find the module of {', '.join(missing)} from {Path.cwd()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"harness check: {', '.join(s.api for s in specs)} as {args.family} in {args.framework}")
+    try:
+        rows, warnings = run_check(specs, roots=roots, cases=args.cases, out=out, beside=args.beside, known=args.known,
+                                   keyword=args.keyword, devices=args.device, trial_timeout=args.trial_timeout)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print_summary(rows)
+    for w in warnings:
+        print(f"warning: {w}")
+    apis = [s.api for s in specs]
+    mine = [r for r in rows if r.api in apis or r.verdict == "unavailable"]
+    bad = [r for r in mine if r.verdict in FAILING or r.verdict == "unavailable"]
+    for a in apis:
+        counts: dict[str, int] = {}
+        for r in mine:
+            if r.api == a:
+                counts[r.verdict] = counts.get(r.verdict, 0) + 1
+        print(f"{a}: " + (", ".join(f"{v} {n}" for v, n in sorted(counts.items())) or "no rows"))
+    for r in bad[:20]:
+        print(f"  {r.api}: {describe(r)}")
+    if len(bad) > 20:
+        print(f"  ... and {len(bad) - 20} more (see the report)")
+    print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} disagreement(s) of your loss)")
+    return EXIT_DISAGREE if bad else EXIT_OK
