@@ -111,18 +111,18 @@ def test_undeclared_options_and_reductions_are_unsupported_with_the_reason(tmp_p
         """, tmp_path)
     by = {c.id: c for c in cases}
     me = f"{__name__}:_plain"
-    plain = custom.custom_path(custom.Spec(me, FAMILY, ("numpy",)), "numpy")
+    plain = custom.custom_path(custom.Spec(me, FAMILY, ("numpy",)))
     assert isinstance(plain, ApiPath) and plain.name == f"custom:{me}"
     assert "does not accept label_smoothing (the options it declares: none)" in plain.supports(by["smooth-mean"], "float32")
     why = plain.supports(by["weighted-mean"], "float32")  # it returns per-row losses: the path can sum or average them
     assert "takes no reduction parameter and returns one loss per row" in why and "'weighted_mean'" in why
     assert plain.supports(by["plain"], "float32") is None
     assert "does not implement sparse_softmax_cross_entropy" in plain.supports(by["sparse"], "float32")
-    mean = custom.custom_path(custom.Spec(me, FAMILY, ("numpy",), returns="mean"), "numpy")
+    mean = custom.custom_path(custom.Spec(me, FAMILY, ("numpy",), returns="mean"))
     assert "returns the mean of the losses; the case asks for reduction='none'" in mean.supports(by["plain"], "float32")
-    keras = custom.custom_path(custom.Spec(f"{__name__}:_keras", FAMILY, ("numpy",)), "numpy")
+    keras = custom.custom_path(custom.Spec(f"{__name__}:_keras", FAMILY, ("numpy",)))
     assert keras.supports(by["smooth-mean"], "float32") is None
-    missing = custom.custom_path(custom.Spec("no_such_module_here:fn", FAMILY, ("numpy",)), "numpy")
+    missing = custom.custom_path(custom.Spec("no_such_module_here:fn", FAMILY, ("numpy",)))
     assert missing.supports(by["plain"], "float32") is None  # runs, so that its row shows the import error
     with pytest.raises(ImportError, match="no_such_module_here"):
         missing.fn(None)
@@ -135,9 +135,9 @@ def test_specs_name_importable_callables_only():
         with pytest.raises(SpecError, match="importable"):
             target_of(bad)
     with pytest.raises(SpecError) as e:
-        specs_for("not a target", family="softmax", framework="tourch")
+        specs_for("not a target", family="softmax_xent", framework="tourch")
     msg = str(e.value)
-    assert "module:function" in msg and "unknown family 'softmax'" in msg and "unknown framework 'tourch'" in msg
+    assert "module:function" in msg and "unknown family 'softmax_xent'" in msg and "unknown framework 'tourch'" in msg
 
 
 def _closure():
