@@ -23,7 +23,7 @@ conformance: $(STAMP)
 	$(PY) -m harness run --cases cases --out reports $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m ruff check harness adapters tests conftest.py
+	$(PY) -m ruff check harness adapters tests examples conftest.py
 	$(PY) -m pytest tests -q $(ARGS)
 
 # Ratios of the harness's cost to the frameworks' own (overhead, oracle, suite, growth, memory); ~5 min.
@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(PY) -m harness.bench $(ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check harness adapters tests conftest.py
+	$(PY) -m ruff check harness adapters tests examples conftest.py
 
 clean:
 	rm -rf $(VENV) reports/shards reports/*.html reports/*.csv reports/*.jsonl reports/*.md

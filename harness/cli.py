@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run|report|validate`."""
+"""Command line: `python -m harness run|check|report|validate`."""
 
 from __future__ import annotations
 
@@ -32,6 +32,26 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
     r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="run only shard K of N (1-based), split by expected cost; merge the N --out dirs with `report`")
+    r.add_argument("--config", default=None,
+                   help="custom loss paths to run beside the built-in ones (default: ./harness.yaml, else ./pyproject.toml [tool.harness])")
+
+    c = sub.add_parser("check", help="check your own loss callable(s) against the cases and the oracle",
+                       description="Run the cases of one family through your callable(s), beside the framework's fused paths, "
+                                   "and write the usual report. Exit 1 when your loss disagrees with the oracle.")
+    c.add_argument("targets", nargs="+", metavar="MODULE:FUNCTION", help="e.g. my_pkg.losses:clipped_ce (imported from the current folder)")
+    c.add_argument("--family", required=True, help="the loss family the callable implements, e.g. softmax_cross_entropy")
+    c.add_argument("--framework", required=True, help="whose tensors it takes: torch, tensorflow, jax (comma-separated for several)")
+    c.add_argument("--cases", action="append", default=None, help="case file or directory (repeatable; default: the built-in cases)")
+    c.add_argument("--out", default="reports", help="output directory (default: reports/)")
+    c.add_argument("--returns", default="none", choices=("none", "sum", "mean"),
+                   help="what a callable without a `reduction` parameter returns (default: none, one loss per row)")
+    c.add_argument("--name", default="", help="api name in the report (default: custom:MODULE:FUNCTION); one target only")
+    c.add_argument("--beside", default="fused", choices=("fused", "all", "none"),
+                   help="built-in paths to run beside yours: fused (default), all (naive ones too), none")
+    c.add_argument("--known", default=None, help="known-differences file (default: the project's)")
+    c.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over row ids")
+    c.add_argument("--device", action="append", default=[], help="only these devices (cpu, cuda:0)")
+    c.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
 
     p = sub.add_parser("report", help="merge result shards into one report")
     p.add_argument("shards", nargs="+", help="shard directories or .jsonl files")
@@ -45,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "check":
+        return cmd_check(args)
     return cmd_validate(args)
 
 
@@ -91,6 +113,9 @@ def cmd_run(args) -> int:
     if unknown:
         print(f"unknown framework(s): {', '.join(unknown)}; known: {', '.join(adapters.registry())}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    code = _custom_from_config(args.config, names)
+    if code:
+        return code
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     holder = _lock(out)
@@ -100,6 +125,54 @@ def cmd_run(args) -> int:
         return EXIT_BAD_INPUT
     try:
         return _run_locked(args, cases, case_paths, known, entries, names, out)
+    finally:
+        (out / LOCK).unlink(missing_ok=True)
+
+
+def _custom_from_config(path: str | None, names: list[str]) -> int:
+    """Read the config file's custom loss paths into the environment the framework processes inherit."""
+    from harness import config, custom
+
+    file = Path(path) if path else config.find(Path.cwd())
+    if file is None:
+        return EXIT_OK
+    if not file.is_file():
+        print(f"no such config file: {file}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        specs = config.load(file)
+    except config.ConfigError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    problems = [p for s in specs for p in s.problems(list(adapters.registry()))]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if specs:
+        specs = [*custom.from_env(), *specs]
+        os.environ[custom.ENV] = custom.encode(specs)
+        roots = [str(file.resolve().parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(roots))
+        skipped = sorted({f for s in specs for f in s.frameworks} - set(names))
+        print(f"harness: {len(specs)} custom loss path(s) from {file}"
+              + (f" (frameworks not in this run: {', '.join(skipped)})" if skipped else ""))
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from harness import user_loss
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    holder = _lock(out)
+    if holder:
+        print(f"another run (pid {holder}) is writing to {out}; wait for it to finish or choose another --out", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return user_loss.command(args, out)
+    except CaseFileError as e:
+        return _problems(e)
     finally:
         (out / LOCK).unlink(missing_ok=True)
 

@@ -822,6 +822,11 @@ function rerun(i) {
   const file = src.replace(/:\d+:\d+$/, "").replace(/:\d+$/, "");
   // -k takes a pytest expression: the row id's words joined with "and" (brackets, dots and dashes are allowed)
   const words = rowId(i).split(/[^\w:+\-.[\]\\/]+/).filter((w) => w && !["and", "or", "not"].includes(w));
+  const api = get("api", i);
+  if (api.startsWith("custom:")) {  // a user's loss checked by `harness check` (a named one comes from a config file: `run`)
+    return `python -m harness check ${shq(api.slice(7))} --family ${shq(get("family", i))} ` +
+      `--framework ${shq(get("framework", i))} --cases ${shq(file)} --beside none -k ${shq(words.join(" and "))} --out reports/rerun`;
+  }
   return `python -m harness run --cases ${shq(file)} --frameworks ${shq(get("framework", i))} ` +
     `-k ${shq(words.join(" and "))} --out reports/rerun`;
 }

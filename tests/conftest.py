@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Inputs of the tests (case files, a plugin package): not conformance cases of `pytest tests`.
+collect_ignore_glob = ["data/*"]
+
 
 def have(*modules: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
