@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
+    r.add_argument("--as-deployed", action="store_true",
+                   help="leave the frameworks' precision defaults (TF32, nondeterministic kernels) instead of pinning them; "
+                        "every row and the report header record the mode")
     r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="run only shard K of N (1-based), split by expected cost; merge the N --out dirs with `report`")
 
@@ -56,6 +59,12 @@ def _shard(spec: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return f"{k}/{n}"
+
+
+def _precision_mode(args) -> str:
+    from harness import precision
+
+    return precision.AS_DEPLOYED if args.as_deployed else precision.PINNED
 
 
 def _problems(e: CaseFileError) -> int:
@@ -142,10 +151,10 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
     from harness import runner
 
     print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}"
-          + (f"; shard {args.shard}" if args.shard else ""))
+          + (f"; shard {args.shard}" if args.shard else "") + f"; precision {_precision_mode(args)}")
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                    devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
-                                   shard=args.shard)
+                                   shard=args.shard, precision_mode=_precision_mode(args))
     rows, envs, partial = merge(shards)
     warnings = [f"known difference at {e.location} matches no row ({e.summary})"
                 for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import adapters
-from harness import expectations, oracle, tolerances
+from harness import expectations, oracle, precision, tolerances
 from harness.adapter_api import Adapter, ApiPath, Observation
 from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id, values
 from harness.schema import Case, CaseFileError, load_file
@@ -65,6 +65,8 @@ class _State:
         self.ref_cache: dict[str, tuple] = {}
         self.rows: list[Row] = []
         self.case_ids: dict[str, str] = {}
+        self.precision: dict[str, str] = {}  # framework -> its precision mode and flags, for every row
+        self.seen_devices: dict[str, list[str]] = {}  # framework -> the devices it sees
 
     def adapter(self, name: str) -> Adapter | None:
         if name == ORACLE or name in self.unavailable:
@@ -181,7 +183,10 @@ class CaseFile(pytest.File):
             ad = st.adapter(fw)
             if ad is None:
                 continue
-            devices = [d for d in ad.devices() if not st.devices_filter or d in st.devices_filter]
+            seen = st.seen_devices.setdefault(fw, ad.devices())
+            devices = [d for d in seen if not st.devices_filter or d in st.devices_filter]
+            # a device asked for that the framework does not see still gets its rows: they say so
+            devices += [d for d in st.devices_filter if d not in seen and d not in devices]
             for dtype in case.dtypes:
                 for device in devices:
                     for path in ad.paths():
@@ -251,6 +256,7 @@ class TrialItem(pytest.Item):
             dtype=self.dtype, verdict=verdict, tags=list(c.tags), description=c.description, source=str(c.location),
             reduction=c.params.reduction, sweep=c.sweep, sweep_value=c.logit_scale if c.sweep else None,
             framework_version=(st.adapters[self.framework].version() if self.framework in st.adapters else ""),
+            precision=st.precision.get(self.framework, ""),
         )
 
     def _row(self, st: _State) -> Row:
@@ -268,6 +274,12 @@ class TrialItem(pytest.Item):
                                        grad_atol=0.0, source="golden values: 1 float64 ULP")
             out = judge(self.case, ref_for_golden, obs, tol)
         else:
+            ad = st.adapters[self.framework]
+            missing = _device_missing(ad.name, st.seen_devices.setdefault(self.framework, ad.devices()), self.device)
+            if missing:
+                row = self._base_row(st, "error")
+                row.flags, row.message, row.call = ["device_unavailable"], missing, self.api_path.name
+                return row
             obs = st.adapters[self.framework].run(self.api_path, self.case, inputs, self.dtype, self.device)
             out = judge(self.case, ref, obs, tol)
         row = self._base_row(st, out.verdict)
@@ -293,6 +305,18 @@ class TrialItem(pytest.Item):
         return row
 
 
+def _device_missing(framework: str, seen: list[str], device: str) -> str:
+    """Why a requested device cannot run this framework's trials ('' when it can).
+
+    Nothing runs on another device instead: a framework without a usable GPU backend computes on the
+    CPU (JAX with only a warning), and such a row would be a CPU result labelled as the GPU's.
+    """
+    if device in seen:
+        return ""
+    return (f"{device} was requested, but {framework} sees only {', '.join(seen)}: it has no usable backend for it "
+            f"(a framework without one falls back to the CPU, JAX with only a warning), so nothing ran")
+
+
 # --------------------------------------------------------------------------- session end
 
 
@@ -303,6 +327,7 @@ def pytest_sessionstart(session):
         ad = st.adapter(fw)
         if ad is not None:
             env["frameworks"][fw] = ad.environment()
+            st.precision[fw] = precision.describe(env["frameworks"][fw].get("precision"))
         elif fw in st.unavailable and not session.config.getoption("resume"):
             # a framework that is missing or fails to import is a row of the report, not a silent gap
             st.record(Row(row_id=row_id("*", fw, "*", "*", "*"), case="*", family="*", framework=fw, api="*",

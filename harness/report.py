@@ -150,7 +150,8 @@ def _markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
     if partial:
         out += ["> **Partial run**: some shards are missing or incomplete; the counts cover only the rows written.", ""]
     cols, table = _counts(rows, lambda r: r.framework)
-    out += [f"{len(rows)} rows.", "", "## Verdicts by framework", ""]
+    modes = sorted({r.precision.split(":")[0] for r in rows if r.precision})
+    out += [f"{len(rows)} rows" + (f"; precision: {', '.join(modes)}." if modes else "."), "", "## Verdicts by framework", ""]
     if rows:
         out.append("| framework | " + " | ".join(cols) + " | total |")
         out.append("|---" * (len(cols) + 2) + "|")
@@ -257,7 +258,7 @@ def _encode_column(values: list[Any]) -> dict[str, Any] | None:
 
 _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdict", "framework_version", "call",
                 "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
-                "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape",
+                "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape", "precision",
                 "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count")
 _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",
                    "grad_norm", "ref_grad_norm", "rtol", "atol", "grad_rtol", "grad_atol", "duration_s", "sweep_value")
@@ -486,6 +487,26 @@ def _grouped(title: str, cls: str, rows: list[Row], key: Callable[[Row], tuple],
     return "".join(out)
 
 
+def precision_modes(envs: list[dict]) -> list[str]:
+    """The precision modes the frameworks ran in (harness/precision.py), from the shards' environments."""
+    modes = set()
+    for env in envs:
+        for fw in ((env or {}).get("frameworks") or {}).values() if isinstance(env, dict) else ():
+            m = (fw.get("precision") or {}).get("mode") if isinstance(fw, dict) else None
+            if m:
+                modes.add(str(m))
+    return sorted(modes)
+
+
+def _precision_line(envs: list[dict]) -> str:
+    modes = precision_modes(envs)
+    if not modes:
+        return ""
+    note = (" (the frameworks' defaults: TF32 and nondeterministic kernels where the device has them)"
+            if "as-deployed" in modes else " (TF32 off, op determinism on; flags per framework below)")
+    return f'precision: <b>{_e(", ".join(modes))}</b>{_e(note)}; '
+
+
 def _summary(rows: list[Row]) -> str:
     tables = [("framework", lambda r: r.framework, ["framework"]),
               ("API path", lambda r: (r.framework, r.api), ["framework", "API path"]),
@@ -526,7 +547,8 @@ def _html(rows: list[Row], envs: list[dict], partial: bool, warnings: list[str])
              f"<title>{_e(TITLE)}</title><style>{_CSS}</style><script>{_JS_ERRORS}</script></head><body>",
              f'<header><h1>{_e(TITLE)}</h1><p class="runline"><b>{len(rows)}</b> rows, '
              f'<b class="{"bad" if n_fail else "good"}">{n_fail} new disagreement{"" if n_fail == 1 else "s"}</b>; '
-             f'commit {_e(", ".join(commits) or "?")}; report written {_e(time.strftime("%Y-%m-%d %H:%M:%S %z"))}.</p>',
+             f'commit {_e(", ".join(commits) or "?")}; {_precision_line(envs)}'
+             f'report written {_e(time.strftime("%Y-%m-%d %H:%M:%S %z"))}.</p>',
              '<nav><a href="#summary-sec">summary</a> <a href="#matrix-sec">matrix</a> <a href="#rows-sec">rows</a> '
              '<a href="#plots-sec">plots</a></nav>',
              '<pre id="js-errors" hidden></pre>', _env_html(envs), "</header>"]
@@ -849,6 +871,7 @@ function details(i) {
   add("tolerance", `loss rtol ${fmt(g("rtol"))}, atol ${fmt(g("atol"))}; grad rtol ${fmt(g("grad_rtol"))}, atol ${fmt(g("grad_atol"))}`);
   add("tolerance from", g("tolerance_source"));
   add("oracle precision", g("oracle_precision"));
+  add("framework precision", g("precision"));
   add("call", g("call"));
   add("framework version", g("framework_version"));
   add("device", g("device") + (g("device_requested") ? ` (requested ${g("device_requested")})` : ""));

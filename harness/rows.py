@@ -89,6 +89,7 @@ class Row:
     shape: list[int] | None = None  # shape of the logits
     sweep: str = ""  # the swept parameter of a sweep case (e.g. "scale"), "" otherwise
     sweep_value: float | None = None
+    precision: str = ""  # the framework process's precision mode and flags (harness/precision.py)
 
     def to_json(self) -> str:
         return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, allow_nan=False)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import adapters
-from harness import expectations
+from harness import expectations, precision
 from harness.rows import Row, ShardWriter, read_rows, row_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +66,10 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
     return cmd
 
 
-def _env() -> dict[str, str]:
+def _env(precision_mode: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if precision_mode:
+        env[precision.ENV] = precision_mode
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -111,7 +113,8 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
-                   resume: bool = False, shard: str | None = None, echo=print) -> list[Path]:
+                   resume: bool = False, shard: str | None = None, precision_mode: str | None = None,
+                   echo=print) -> list[Path]:
     """Run every framework's process to completion; return the shard paths."""
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +141,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
     def start(fr: FrameworkRun, resume_now: bool) -> None:
         cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard)
         log = open(fr.log, "a", encoding="utf-8")
-        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=str(out_dir),
+        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(precision_mode), cwd=str(out_dir),
                                    start_new_session=True)
         log.close()
         fr.started = fr.started or time.monotonic()
