@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
+    r.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="spread each framework's trials over N pytest-xdist worker processes (0: none)")
     r.add_argument("--as-deployed", action="store_true",
                    help="leave the frameworks' precision defaults (TF32, nondeterministic kernels) instead of pinning them; "
                         "every row and the report header record the mode")
@@ -154,7 +156,7 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
           + (f"; shard {args.shard}" if args.shard else "") + f"; precision {_precision_mode(args)}")
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                    devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
-                                   shard=args.shard, precision_mode=_precision_mode(args))
+                                   shard=args.shard, precision_mode=_precision_mode(args), workers=args.workers)
     rows, envs, partial = merge(shards)
     warnings = [f"known difference at {e.location} matches no row ({e.summary})"
                 for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []

@@ -55,13 +55,21 @@ class _State:
         known = config.getoption("known") or str(Path(config.rootpath) / "known_differences.yaml")
         self.entries = expectations.load(known)
         self.used: set[int] = set()
+        # under pytest-xdist each worker writes its own shard and progress file (<name>.<worker id>.jsonl);
+        # the controller runs no trial and appends the workers' rows to the shard at the end
+        self.worker, self.controller = worker_id(config), is_controller(config)
         out = config.getoption("shard_out")
-        self.writer = ShardWriter(out) if out else None
+        own = worker_path(Path(out), self.worker) if out and self.worker else out
+        self.writer = ShardWriter(own) if own and not self.controller else None
         self.done: set[str] = set()
-        if out and config.getoption("resume") and Path(out).exists():
-            self.done = {r.row_id for r in read_rows(out)}
+        if out and config.getoption("resume"):
+            self.done = {r.row_id for f in shard_family(Path(out)) for r in read_rows(f)}
         prog = config.getoption("progress")
-        self.progress = open(prog, "a", encoding="utf-8") if prog else None
+        own_prog = worker_path(Path(prog), self.worker) if prog and self.worker else prog
+        self.progress = open(own_prog, "a", encoding="utf-8") if own_prog and not self.controller else None
+        if self.progress and self.worker:
+            self.progress.write(f"PID {os.getpid()}\n")  # the runner kills a hung worker alone
+            self.progress.flush()
         self.ref_cache: dict[str, tuple] = {}
         self.rows: list[Row] = []
         self.case_ids: dict[str, str] = {}
@@ -112,6 +120,46 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+FIRST_WORKER = "gw0"  # under xdist, the worker that writes the shard's environment and expected row count
+
+
+def worker_id(config) -> str:
+    """The pytest-xdist worker id of this process ('gw0', ...), or '' outside a worker."""
+    wi = getattr(config, "workerinput", None)
+    return str(wi.get("workerid", "")) if wi else ""
+
+
+def is_controller(config) -> bool:
+    """True in the pytest-xdist controller process (-n N with N > 0), which runs no trial itself."""
+    return not worker_id(config) and bool(getattr(config.option, "numprocesses", None))
+
+
+def worker_path(path: Path, worker: str) -> Path:
+    """torch.jsonl -> torch.gw0.jsonl (the same for .progress)."""
+    return path.with_name(f"{path.stem}.{worker}{path.suffix}")
+
+
+def shard_family(path: Path) -> list[Path]:
+    """A shard and the per-worker shards of the same name that exist (left by a run that was killed)."""
+    return [p for p in (path, *sorted(path.parent.glob(f"{path.stem}.gw*{path.suffix}"))) if p.exists()]
+
+
+def consolidate(path: Path) -> list[Row]:
+    """Append the per-worker shards' rows to the shard and remove them; return those rows."""
+    moved: list[Row] = []
+    workers = [p for p in shard_family(path) if p != path]
+    if not workers:
+        return moved
+    w = ShardWriter(path)
+    for f in workers:
+        rows = read_rows(f)
+        for r in rows:
+            w.write(r)
+        moved.extend(rows)
+    w.close()
+    for f in workers:
+        f.unlink()
+    return moved
 
 
 def pytest_configure(config):
@@ -322,26 +370,29 @@ def _device_missing(framework: str, seen: list[str], device: str) -> str:
 
 def pytest_sessionstart(session):
     st = _state(session.config)
+    if st.controller:
+        return  # the workers load the framework; the controller only schedules
     env = {"harness": _harness_env(), "frameworks": {}}
     for fw in st.frameworks:
         ad = st.adapter(fw)
         if ad is not None:
             env["frameworks"][fw] = ad.environment()
             st.precision[fw] = precision.describe(env["frameworks"][fw].get("precision"))
-        elif fw in st.unavailable and not session.config.getoption("resume"):
+        elif fw in st.unavailable and not session.config.getoption("resume") and st.worker in ("", FIRST_WORKER):
             # a framework that is missing or fails to import is a row of the report, not a silent gap
             st.record(Row(row_id=row_id("*", fw, "*", "*", "*"), case="*", family="*", framework=fw, api="*",
                           device="*", dtype="*", verdict="unavailable", message=st.unavailable[fw]))
     out = session.config.getoption("shard_out")
-    if out:
+    if out and st.worker in ("", FIRST_WORKER):
         Path(out).with_suffix(".env.json").write_text(json.dumps(env, indent=1, default=str))
 
 
 def pytest_collection_finish(session):
-    """Write how many rows this process owes, so a merge can tell a finished shard from a killed one."""
+    """Write how many rows this process owes, so a merge can tell a finished shard from a killed one.
+    Under xdist every worker collects every item; the first one writes the count."""
     st = _state(session.config)
     out = session.config.getoption("shard_out")
-    if out:
+    if out and not st.controller and st.worker in ("", FIRST_WORKER):
         trials = sum(1 for i in session.items if isinstance(i, TrialItem))
         unavailable = sum(1 for fw in st.unavailable)
         expected = trials + len(st.done) + (0 if session.config.getoption("resume") else unavailable)
@@ -366,6 +417,13 @@ def _harness_env() -> dict:
     return {"version": __version__, "commit": commit, "python": sys.version.split()[0],
             "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "pid": os.getpid(), **machine()}
+
+
+def pytest_sessionfinish(session):
+    st = session.config.stash.get(_STATE, None)
+    out = session.config.getoption("shard_out")
+    if st is not None and st.controller and out:
+        st.rows.extend(consolidate(Path(out)))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
