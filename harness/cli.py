@@ -92,6 +92,10 @@ def cmd_run(args) -> int:
     case_paths = [Path(c).resolve() for c in (args.cases or ["cases"])]
     known = Path(args.known) if args.known else Path("known_differences.yaml")
     known = known.resolve() if known.exists() else None
+    from harness import case_cache
+
+    # the framework processes (which inherit the environment) load the parsed cases instead of parsing again
+    os.environ[case_cache.ENV] = str((Path(args.out) / "shards" / "case-cache").resolve())
     try:
         cases = load_paths(case_paths)
         entries = expectations.load(known)
