@@ -51,7 +51,7 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
     cmd = [
         sys.executable, "-m", "pytest", *map(str, case_paths),
         "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
-        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:logging",
         "--framework", fr.name, "--shard-out", str(fr.shard), "--progress", str(fr.progress),
         "-q", "--no-header", "-rN", "--tb=no",
     ]
