@@ -16,10 +16,12 @@ from harness.schema import Case  # noqa: E402
 
 DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 
-# Precision knobs that change results: TF32 off and op determinism on, unless the run is "as deployed"
-# (harness/precision.py); GPU memory growth in both modes, so other frameworks can share the GPU.
+# Precision knobs that change results: TF32 off, unless the run is "as deployed"; op determinism only on
+# request, since it swaps the fused softmax cross-entropy kernels for a composite (harness/precision.py).
+# GPU memory growth in every mode, so that other frameworks can share the GPU.
 if precision.pinned():
     tf.config.experimental.enable_tensor_float_32_execution(False)
+if precision.tf_op_determinism():
     tf.config.experimental.enable_op_determinism()
 for _gpu in tf.config.list_physical_devices("GPU"):
     try:

@@ -1,9 +1,16 @@
 """The precision mode of a framework process: knobs pinned for conformance, or the frameworks' defaults.
 
     pinned        (default) TF32 off in TensorFlow, PyTorch and JAX (jax_default_matmul_precision
-                  'highest', torch float32 matmul precision 'highest'), TensorFlow op determinism on.
+                  'highest', torch float32 matmul precision 'highest').
     as-deployed   every precision knob left at the framework's default, as a user's program runs,
-                  so that the report shows what TF32 and nondeterministic kernels do to a loss.
+                  so that the report shows what TF32 does to a loss.
+
+TensorFlow op determinism is not part of either mode: with it on, TensorFlow's own Python wrappers
+of tf.nn.softmax_cross_entropy_with_logits and tf.nn.sparse_softmax_cross_entropy_with_logits skip
+the fused kernel and compute log_softmax then a sum or gather instead (tensorflow/python/ops/nn_ops.py),
+so a run would test another implementation than users get: the fused kernel's known differences
+disappear and the composite's appear. HARNESS_TF_OP_DETERMINISM=1 turns it on for a run that wants
+exactly that; every row records its state (op_determinism=...).
 
 GPU memory settings are the same in both modes (JAX preallocation off, TensorFlow memory growth on)
 so that several frameworks can share one GPU in turn. The runner passes the mode to each framework
@@ -18,6 +25,7 @@ import os
 from typing import Any
 
 ENV = "HARNESS_PRECISION"
+TF_DETERMINISM_ENV = "HARNESS_TF_OP_DETERMINISM"
 PINNED, AS_DEPLOYED = "pinned", "as-deployed"
 MODES = (PINNED, AS_DEPLOYED)
 
@@ -32,6 +40,11 @@ def mode() -> str:
 
 def pinned() -> bool:
     return mode() == PINNED
+
+
+def tf_op_determinism() -> bool:
+    """Whether to call tf.config.experimental.enable_op_determinism (HARNESS_TF_OP_DETERMINISM=1)."""
+    return os.environ.get(TF_DETERMINISM_ENV, "").strip() == "1"
 
 
 def describe(flags: dict[str, Any] | None) -> str:
