@@ -8,8 +8,11 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
 
+from harness import precision  # noqa: E402
+
 jax.config.update("jax_enable_x64", True)  # float64 trials; int64 labels
-jax.config.update("jax_default_matmul_precision", "highest")
+if precision.pinned():  # full float32 matmuls (no TF32), unless the run is "as deployed"
+    jax.config.update("jax_default_matmul_precision", "highest")
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -175,8 +178,10 @@ class JaxAdapter(Adapter):
     def environment(self) -> dict:
         env = super().environment()
         env["precision"] = {
+            "mode": precision.mode(),
             "jax_default_matmul_precision": jax.config.jax_default_matmul_precision,
             "jax_enable_x64": jax.config.jax_enable_x64,
+            "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", ""),
         }
         env["backend"] = jax.default_backend()
         return env

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import precision
 from harness.adapter_api import Adapter, ApiPath, Call
 from harness.dtypes import np_dtype
 
@@ -66,8 +67,8 @@ class KerasAdapter(Adapter):
     def environment(self) -> dict:
         env = super().environment()
         env["keras_backend"] = self.keras.backend.backend()
-        env["precision"] = {"keras_floatx": self.keras.config.floatx(), "keras_epsilon": self.keras.config.epsilon(),
-                            **self._precision()}
+        env["precision"] = {"mode": precision.mode(), "keras_floatx": self.keras.config.floatx(),
+                            "keras_epsilon": self.keras.config.epsilon(), **self._precision()}
         return env
 
     def evaluate(self, path, case, inputs, dtype, device):
@@ -165,7 +166,8 @@ class KerasJaxAdapter(KerasAdapter):
         import jax
 
         jax.config.update("jax_enable_x64", True)  # float64 trials stay float64; int64 labels
-        jax.config.update("jax_default_matmul_precision", "highest")
+        if precision.pinned():  # full float32 matmuls, unless the run is "as deployed" (harness/precision.py)
+            jax.config.update("jax_default_matmul_precision", "highest")
         super().__init__()
 
     def _backend_version(self) -> str:

@@ -12,19 +12,36 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from harness import naive  # noqa: E402
+from harness import naive, precision  # noqa: E402
 from harness.adapter_api import Adapter, ApiPath, Call  # noqa: E402
 from harness.schema import Case  # noqa: E402
 
 DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 
-# Precision knobs that change results: TF32 off; GPU memory growth so other frameworks can share it.
-tf.config.experimental.enable_tensor_float_32_execution(False)
+# Precision knobs that change results: TF32 off, unless the run is "as deployed"; op determinism only on
+# request, since it swaps the fused softmax cross-entropy kernels for a composite (harness/precision.py).
+# GPU memory growth in every mode, so that other frameworks can share the GPU.
+if precision.pinned():
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+if precision.tf_op_determinism():
+    tf.config.experimental.enable_op_determinism()
 for _gpu in tf.config.list_physical_devices("GPU"):
     try:
         tf.config.experimental.set_memory_growth(_gpu, True)
     except RuntimeError:
         pass
+
+
+
+def _op_determinism() -> bool | str:
+    """Whether op determinism is on, as TensorFlow reports it (no public getter: its config module's)."""
+    try:
+        from tensorflow.python.framework import config as tf_config
+
+        return bool(tf_config.is_op_determinism_enabled())
+    except (ImportError, AttributeError):
+        return "unknown"
+
 
 SPARSE = frozenset({"sparse_softmax_cross_entropy"})
 DENSE = frozenset({"softmax_cross_entropy"})
@@ -168,7 +185,10 @@ class TensorFlowAdapter(Adapter):
     def environment(self) -> dict:
         env = super().environment()
         env["precision"] = {
+            "mode": precision.mode(),
             "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "op_determinism": _op_determinism(),
+            "memory_growth": [tf.config.experimental.get_memory_growth(g) for g in tf.config.list_physical_devices("GPU")],
         }
         build = tf.sysconfig.get_build_info()
         if build.get("cuda_version"):

@@ -9,15 +9,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness import naive
+from harness import naive, precision
 from harness.adapter_api import Adapter, ApiPath, Call
 from harness.schema import Case
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
-# Precision knobs that change results: TF32 off (DESIGN.md "Adapters").
-torch.backends.cuda.matmul.allow_tf32 = False
-torch.backends.cudnn.allow_tf32 = False
+# Precision knobs that change results: TF32 off, unless the run is "as deployed" (harness/precision.py).
+if precision.pinned():
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
 
 
 def _class_dim_is_1(case: Case, dtype: str) -> str | None:
@@ -212,7 +214,9 @@ class TorchAdapter(Adapter):
     def environment(self) -> dict:
         env = super().environment()
         env["precision"] = {
+            "mode": precision.mode(),
             "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         }

@@ -10,7 +10,10 @@ overhead   the harness's adapter path (Adapter.run on the materialized trial, nu
            the same numpy arrays (tensor from numpy, loss, gradient, both back as numpy in the trial
            dtype). Trial: sparse softmax cross-entropy, 2048 x 32000 float32, mean. Target <= 1.10.
            Also, for information: one whole pytest item (inputs, oracle, adapter, judge, row) / direct.
-oracle     harness.oracle.compute on that trial / the fastest framework's direct call. Target <= 1.5.
+oracle     harness.oracle.compute on that trial / the fastest framework's direct call, timed in pairs
+           interleaved with each framework's direct call in that framework's process (the median of
+           the paired ratios, so that load from other processes slows both halves of a pair alike);
+           the fastest framework is the one with the largest ratio. Target <= 1.5.
 suite      wall time of `python -m harness run --device cpu --shard 1/4` on cases/ (the oracle and
            every installed framework, one process each, in parallel) / the sum over frameworks of
            what the framework itself needs for the same rows: its import time plus each row's loss
@@ -218,17 +221,19 @@ def _direct(framework: str) -> Callable[[Any, Any], tuple[Any, Any]]:
 # --------------------------------------------------------------------------- workers (one framework per process)
 
 
-def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int, shape: tuple[int, int]) -> dict:
+def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int, shape: tuple[int, int],
+                    oracle_pairs: bool = False) -> dict:
     import gc
 
     import adapters
+    from harness import oracle
 
     adapter = adapters.load(framework)
     path = _path(adapter, framework)
     direct = _direct(framework)
     case = _large_case(shape)
     inputs = _inputs(data)
-    d_times, a_times = [], []
+    d_times, a_times, o_times = [], [], []
     direct(inputs.logits, inputs.labels)  # warm-up: first-call costs and JAX's compile, for both
     obs = adapter.run(path, case, inputs, "float32", "cpu")
     assert obs.loss is not None, obs.error or obs.unsupported
@@ -237,9 +242,15 @@ def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int,
         d_times.append(_median_time(lambda: direct(inputs.logits, inputs.labels), 1))
         gc.collect()
         a_times.append(_median_time(lambda: adapter.run(path, case, inputs, "float32", "cpu"), 1))
+        if oracle_pairs:
+            gc.collect()
+            o_times.append(_median_time(lambda: oracle.compute(case, inputs, "float32"), 1))
     out = {"direct_s": statistics.median(d_times), "adapter_s": statistics.median(a_times),
            # the median of paired ratios: a neighbour process slowing one pair slows both of its halves
            "adapter_ratio": statistics.median(a / d for a, d in zip(a_times, d_times, strict=True))}
+    if o_times:
+        out["oracle_s"] = statistics.median(o_times)
+        out["oracle_ratio"] = statistics.median(o / d for o, d in zip(o_times, d_times, strict=True))
     if item_repeats:
         import pytest
 
@@ -418,7 +429,7 @@ def _synthetic_rows(n: int) -> list:
 def _worker_main(args) -> int:
     data, shape = Path(args.data), _shape(args.shape)
     if args.worker == "overhead":
-        res = worker_overhead(args.framework, data, args.repeats, args.item_repeats, shape)
+        res = worker_overhead(args.framework, data, args.repeats, args.item_repeats, shape, args.oracle_pairs)
     elif args.worker in ("memory", "memory-direct"):
         res = worker_memory(args.framework, data, shape, direct=args.worker == "memory-direct")
     elif args.worker == "oracle":
@@ -476,6 +487,8 @@ class Bench:
                "--cases", str(self.args.cases), "--suite-shard", self.args.suite_shard]
         if framework:
             cmd += ["--framework", framework]
+        if extra.get("oracle_pairs"):
+            cmd.append("--oracle-pairs")
         self.echo(f"  {kind} {framework}".rstrip())
         p = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=str(self.work), timeout=timeout)
         if p.returncode != 0 or not result.exists():
@@ -515,7 +528,7 @@ class Bench:
             for fw in fws:
                 items = self.args.item_repeats if fw in item_fws and "overhead" in parts else 0
                 try:
-                    r = self.worker("overhead", fw, item_repeats=items)
+                    r = self.worker("overhead", fw, item_repeats=items, oracle_pairs="oracle" in parts)
                 except Exception as e:  # noqa: BLE001
                     self.ratios.append(Ratio("adapter", f"overhead {fw}: adapter path / direct", None, str(e)))
                     continue
@@ -526,8 +539,11 @@ class Bench:
                         self.add("", f"overhead {fw}: whole item / direct", lambda r=r: r["item_s"] / r["direct_s"])
         if "oracle" in parts:
             try:
-                o = self.worker("oracle")
-                self.add("oracle", "oracle / fastest framework's direct call", lambda: o["oracle_s"] / min(direct.values()))
+                o = self.worker("oracle", repeats=1)  # its memory; its time is paired with each framework's above
+                paired = {fw: self.raw[f"overhead:{fw}"]["oracle_ratio"] for fw in direct
+                          if "oracle_ratio" in self.raw.get(f"overhead:{fw}", {})}
+                fastest = max(paired, key=paired.get) if paired else "?"
+                self.add("oracle", f"oracle / fastest framework's direct call ({fastest})", lambda: paired[fastest])
                 self.ratios.append(Ratio("", "memory oracle: peak / (inputs + grad)", o["peak_minus_base"] / o["bytes"]))
             except Exception as e:  # noqa: BLE001
                 self.ratios.append(Ratio("oracle", "oracle / fastest framework's direct call", None, str(e)))
@@ -631,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run this shard of the suite for the suite ratio (1/1: all of it; default 1/4, split by cost)")
     ap.add_argument("--json", default=None, help="also write the ratios and the raw measurements here")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--oracle-pairs", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--framework", default="", help=argparse.SUPPRESS)
     ap.add_argument("--data", default=None, help=argparse.SUPPRESS)

@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
+    r.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="spread each framework's trials over N pytest-xdist worker processes (0: none)")
+    r.add_argument("--as-deployed", action="store_true",
+                   help="leave the frameworks' precision defaults (TF32, nondeterministic kernels) instead of pinning them; "
+                        "every row and the report header record the mode")
     r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="run only shard K of N (1-based), split by expected cost; merge the N --out dirs with `report`")
     r.add_argument("--config", default=None,
@@ -80,6 +85,12 @@ def _shard(spec: str) -> str:
     return f"{k}/{n}"
 
 
+def _precision_mode(args) -> str:
+    from harness import precision
+
+    return precision.AS_DEPLOYED if args.as_deployed else precision.PINNED
+
+
 def _problems(e: CaseFileError) -> int:
     for p in e.problems:
         print(p, file=sys.stderr)
@@ -103,6 +114,10 @@ def cmd_run(args) -> int:
     case_paths = [Path(c).resolve() for c in (args.cases or ["cases"])]
     known = Path(args.known) if args.known else Path("known_differences.yaml")
     known = known.resolve() if known.exists() else None
+    from harness import case_cache
+
+    # the framework processes (which inherit the environment) load the parsed cases instead of parsing again
+    os.environ[case_cache.ENV] = str((Path(args.out) / "shards" / "case-cache").resolve())
     try:
         cases = load_paths(case_paths)
         entries = expectations.load(known)
@@ -215,10 +230,10 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
     from harness import runner
 
     print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}"
-          + (f"; shard {args.shard}" if args.shard else ""))
+          + (f"; shard {args.shard}" if args.shard else "") + f"; precision {_precision_mode(args)}")
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                    devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
-                                   shard=args.shard)
+                                   shard=args.shard, precision_mode=_precision_mode(args), workers=args.workers)
     rows, envs, partial = merge(shards)
     warnings = [f"known difference at {e.location} matches no row ({e.summary})"
                 for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []

@@ -39,6 +39,7 @@ in float64 (a few float64 ULPs, far below any float32 tolerance); `Reference.pre
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,8 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
     n = x.size
     wd = np.longdouble if (_EXTENDED_OK and n <= EXTENDED_MAX_ELEMENTS) else np.float64
     precision = "longdouble" if wd is np.longdouble else "float64"
+    if wd is np.float64 and case.sparse and case.params.label_smoothing == 0 and x.ndim and x.shape[axis] and x.size:
+        return _sparse_float64(case, inputs, dtype, axis)
     x = np.moveaxis(x.astype(wd), axis, -1)
     batch_shape, C = x.shape[:-1], x.shape[-1]
     x2 = x.reshape(-1, C)
@@ -217,6 +220,121 @@ def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     logp = d - lse_tail[:, None]
     prob = np.exp(logp)
     return logp, prob, bad
+
+
+def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Reference:
+    """The large-trial path of integer labels without label smoothing, in float64: the same semantics as
+    `compute`, in one pass over the logits in blocks of rows that stay in cache, on a few threads.
+
+    No one-hot targets and no full-size temporaries: per block, the logits are copied into a float64
+    buffer, shifted by the row maximum, exponentiated in place and summed (all but one argmax, so the
+    tail is kept as in `_log_softmax`); the gradient row is that buffer times one factor per row,
+    p_ic = exp(x_ic - m_i) * exp(-log1p(tail_i)), written straight into the output, and the label's
+    element is a_i expm1(log p_i,label) as in `compute`. Error: the loss is log1p(tail) - (x_label - m)
+    with no cancellation (both terms are >= 0), a few float64 ULPs from the sum; a probability is a
+    product of two exponentials, a few ULPs times (1 + log1p(tail)), and never the |log p| ULPs that
+    exp(log p) costs for small probabilities.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = case.params
+    x0 = np.asarray(inputs.logits)
+    x = np.moveaxis(x0, axis, -1)
+    batch_shape, C = x.shape[:-1], x.shape[-1]
+    x2 = x.reshape(-1, C)
+    R = x2.shape[0]
+    labels = np.asarray(inputs.labels, dtype=np.int64).reshape(-1)
+    kept = np.ones(R, dtype=bool) if p.ignore_index is None else labels != p.ignore_index
+    safe = np.where(kept, labels, 0)
+    cw = None if inputs.class_weights is None else inputs.class_weights.astype(np.float64)
+    a_lab = np.ones(R) if cw is None else cw[safe]
+    sw = np.ones(R) if inputs.sample_weights is None else np.repeat(
+        inputs.sample_weights.astype(np.float64), R // max(len(inputs.sample_weights), 1))
+
+    # the reduction's factor is known before any logit is read: apply it to each row once
+    red = p.reduction
+    n_kept = int(kept.sum())
+    scale, denom = 1.0, 1.0
+    if red in ("mean", "weighted_mean"):
+        denom = float(n_kept) if red == "mean" else float((sw * np.where(kept, a_lab, 0)).sum())
+        scale = 1 / denom if denom != 0 else 0.0  # the NaN mean is constant in the logits
+    row_factor = np.where(kept, sw * a_lab * scale, 0.0)  # dl/dx_i = row_factor_i * (p_i - t_i)
+
+    grad = np.empty((R, C), dtype=np.float64)
+    loss = np.empty(R, dtype=np.float64)
+    p_label = np.empty(R, dtype=np.float64)
+    max_abs = np.zeros(max(R, 1), dtype=np.float64)
+    block = max(1, (1 << 17) // C)  # 1 MiB of float64 per block
+
+    def run(r0: int) -> None:
+        r1 = min(R, r0 + block)
+        n = r1 - r0
+        buf = np.empty((n, C), dtype=np.float64)
+        buf[...] = x2[r0:r1]
+        rr = np.arange(n)
+        idx = np.argmax(buf, axis=1)  # NaN wins argmax: a row with NaN, +inf, or only -inf has m non-finite
+        m = buf[rr, idx]
+        lo = np.min(buf, axis=1)
+        bad = ~np.isfinite(m)
+        wide = bad | ~np.isfinite(lo)
+        for i in np.flatnonzero(wide):  # rows with non-finite logits: the largest finite |logit| the slow way
+            row = buf[i][np.isfinite(buf[i])]
+            max_abs[r0 + i] = np.abs(row).max() if row.size else 0.0
+        easy = ~wide
+        max_abs[r0:r1][easy] = np.maximum(np.abs(m[easy]), np.abs(lo[easy]))
+        if bad.any():  # undefined softmax: computed on zeros, then made NaN (as `_log_softmax`)
+            buf[bad] = 0
+            idx[bad] = 0
+            m[bad] = 0
+        lab = safe[r0:r1]
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(buf, m[:, None], out=buf)
+            d_lab = buf[rr, lab]
+            np.exp(buf, out=buf)
+            buf[rr, idx] = 0  # the sum over all but one argmax; exp(0) = 1 enters through log1p
+            lse_tail = np.log1p(buf.sum(axis=1))
+            logp_lab = d_lab - lse_tail
+            inv = np.exp(-lse_tail)
+            f = row_factor[r0:r1]
+            np.multiply(buf, (f * inv)[:, None], out=grad[r0:r1])
+            grad[r0 + rr, idx] = f * inv  # p at the argmax: exp(0) * exp(-lse_tail)
+            grad[r0 + rr, lab] = f * np.expm1(logp_lab)  # a p - a = a expm1(log p), no cancellation
+            loss[r0:r1] = np.where(kept[r0:r1], -sw[r0:r1] * a_lab[r0:r1] * logp_lab, 0.0)
+            p_label[r0:r1] = np.exp(logp_lab)
+        if bad.any():
+            grad[r0:r1][bad] = np.nan
+            loss[r0:r1][bad] = np.nan
+
+    starts = range(0, R, block)
+    workers = min(len(starts), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL inside each block's ufuncs
+            list(pool.map(run, starts))
+    else:
+        for r0 in starts:
+            run(r0)
+
+    if red == "none":
+        out = loss.reshape(batch_shape)
+    else:
+        total = loss.sum()
+        with np.errstate(invalid="ignore"):
+            out = total if red == "sum" else (total / denom if denom != 0 else np.float64(np.nan))
+    row_scale = np.abs(sw * np.where(kept, a_lab, 0))
+    grad_scale = float(row_scale.max()) if row_scale.size else 0.0
+    if red != "none":
+        grad_scale *= abs(scale)
+    pt_d = cast(p_label[kept], dtype).astype(np.float64)
+    return Reference(
+        loss=np.asarray(out, dtype=np.float64),
+        grad=np.moveaxis(grad.reshape(*batch_shape, C), -1, axis),
+        precision="float64",
+        saturated=bool(np.any((pt_d == 1) | (pt_d == 0)) and C > 1),
+        max_abs_logit=float(max_abs.max()) if R else 0.0,
+        rows=n_kept,
+        classes=C,
+        grad_scale=grad_scale,
+    )
 
 
 def _softplus(v: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import adapters
-from harness import expectations, families, oracle, relations, tolerances
+from harness import expectations, families, oracle, precision, relations, tolerances
 from harness.adapter_api import Adapter, ApiPath, Observation
 from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id, values
 from harness.schema import Case, CaseFileError, load_file
@@ -55,16 +55,26 @@ class _State:
         known = config.getoption("known") or str(Path(config.rootpath) / "known_differences.yaml")
         self.entries = expectations.load(known)
         self.used: set[int] = set()
+        # under pytest-xdist each worker writes its own shard and progress file (<name>.<worker id>.jsonl);
+        # the controller runs no trial and appends the workers' rows to the shard at the end
+        self.worker, self.controller = worker_id(config), is_controller(config)
         out = config.getoption("shard_out")
-        self.writer = ShardWriter(out) if out else None
+        own = worker_path(Path(out), self.worker) if out and self.worker else out
+        self.writer = ShardWriter(own) if own and not self.controller else None
         self.done: set[str] = set()
-        if out and config.getoption("resume") and Path(out).exists():
-            self.done = {r.row_id for r in read_rows(out)}
+        if out and config.getoption("resume"):
+            self.done = {r.row_id for f in shard_family(Path(out)) for r in read_rows(f)}
         prog = config.getoption("progress")
-        self.progress = open(prog, "a", encoding="utf-8") if prog else None
+        own_prog = worker_path(Path(prog), self.worker) if prog and self.worker else prog
+        self.progress = open(own_prog, "a", encoding="utf-8") if own_prog and not self.controller else None
+        if self.progress and self.worker:
+            self.progress.write(f"PID {os.getpid()}\n")  # the runner kills a hung worker alone
+            self.progress.flush()
         self.ref_cache: dict[str, tuple] = {}
         self.rows: list[Row] = []
         self.case_ids: dict[str, str] = {}
+        self.precision: dict[str, str] = {}  # framework -> its precision mode and flags, for every row
+        self.seen_devices: dict[str, list[str]] = {}  # framework -> the devices it sees
 
     def adapter(self, name: str) -> Adapter | None:
         if name == ORACLE or name in self.unavailable:
@@ -110,6 +120,46 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+FIRST_WORKER = "gw0"  # under xdist, the worker that writes the shard's environment and expected row count
+
+
+def worker_id(config) -> str:
+    """The pytest-xdist worker id of this process ('gw0', ...), or '' outside a worker."""
+    wi = getattr(config, "workerinput", None)
+    return str(wi.get("workerid", "")) if wi else ""
+
+
+def is_controller(config) -> bool:
+    """True in the pytest-xdist controller process (-n N with N > 0), which runs no trial itself."""
+    return not worker_id(config) and bool(getattr(config.option, "numprocesses", None))
+
+
+def worker_path(path: Path, worker: str) -> Path:
+    """torch.jsonl -> torch.gw0.jsonl (the same for .progress)."""
+    return path.with_name(f"{path.stem}.{worker}{path.suffix}")
+
+
+def shard_family(path: Path) -> list[Path]:
+    """A shard and the per-worker shards of the same name that exist (left by a run that was killed)."""
+    return [p for p in (path, *sorted(path.parent.glob(f"{path.stem}.gw*{path.suffix}"))) if p.exists()]
+
+
+def consolidate(path: Path) -> list[Row]:
+    """Append the per-worker shards' rows to the shard and remove them; return those rows."""
+    moved: list[Row] = []
+    workers = [p for p in shard_family(path) if p != path]
+    if not workers:
+        return moved
+    w = ShardWriter(path)
+    for f in workers:
+        rows = read_rows(f)
+        for r in rows:
+            w.write(r)
+        moved.extend(rows)
+    w.close()
+    for f in workers:
+        f.unlink()
+    return moved
 
 
 def pytest_configure(config):
@@ -182,7 +232,10 @@ class CaseFile(pytest.File):
             ad = st.adapter(fw)
             if ad is None:
                 continue
-            devices = [d for d in ad.devices() if not st.devices_filter or d in st.devices_filter]
+            seen = st.seen_devices.setdefault(fw, ad.devices())
+            devices = [d for d in seen if not st.devices_filter or d in st.devices_filter]
+            # a device asked for that the framework does not see still gets its rows: they say so
+            devices += [d for d in st.devices_filter if d not in seen and d not in devices]
             for dtype in case.dtypes:
                 for device in devices:
                     for path in ad.paths():
@@ -252,6 +305,7 @@ class TrialItem(pytest.Item):
             dtype=self.dtype, verdict=verdict, tags=list(c.tags), description=c.description, source=str(c.location),
             reduction=c.params.reduction, sweep=c.sweep, sweep_value=c.logit_scale if c.sweep else None,
             framework_version=(st.adapters[self.framework].version() if self.framework in st.adapters else ""),
+            precision=st.precision.get(self.framework, ""),
         )
 
     def _row(self, st: _State) -> Row:
@@ -269,6 +323,12 @@ class TrialItem(pytest.Item):
                                        grad_atol=0.0, source="golden values: 1 float64 ULP")
             out = judge(self.case, ref_for_golden, obs, tol)
         else:
+            ad = st.adapters[self.framework]
+            missing = _device_missing(ad.name, st.seen_devices.setdefault(self.framework, ad.devices()), self.device)
+            if missing:
+                row = self._base_row(st, "error")
+                row.flags, row.message, row.call = ["device_unavailable"], missing, self.api_path.name
+                return row
             obs = st.adapters[self.framework].run(self.api_path, self.case, inputs, self.dtype, self.device)
             out = judge(self.case, ref, obs, tol)
             if out.verdict in ("loss_mismatch", "nonfinite"):
@@ -398,30 +458,46 @@ class RelationItem(TrialItem):
         return row
 
 
+def _device_missing(framework: str, seen: list[str], device: str) -> str:
+    """Why a requested device cannot run this framework's trials ('' when it can).
+
+    Nothing runs on another device instead: a framework without a usable GPU backend computes on the
+    CPU (JAX with only a warning), and such a row would be a CPU result labelled as the GPU's.
+    """
+    if device in seen:
+        return ""
+    return (f"{device} was requested, but {framework} sees only {', '.join(seen)}: it has no usable backend for it "
+            f"(a framework without one falls back to the CPU, JAX with only a warning), so nothing ran")
+
+
 # --------------------------------------------------------------------------- session end
 
 
 def pytest_sessionstart(session):
     st = _state(session.config)
+    if st.controller:
+        return  # the workers load the framework; the controller only schedules
     env = {"harness": _harness_env(), "frameworks": {}}
     for fw in st.frameworks:
         ad = st.adapter(fw)
         if ad is not None:
             env["frameworks"][fw] = ad.environment()
-        elif fw in st.unavailable and not session.config.getoption("resume"):
+            st.precision[fw] = precision.describe(env["frameworks"][fw].get("precision"))
+        elif fw in st.unavailable and not session.config.getoption("resume") and st.worker in ("", FIRST_WORKER):
             # a framework that is missing or fails to import is a row of the report, not a silent gap
             st.record(Row(row_id=row_id("*", fw, "*", "*", "*"), case="*", family="*", framework=fw, api="*",
                           device="*", dtype="*", verdict="unavailable", message=st.unavailable[fw]))
     out = session.config.getoption("shard_out")
-    if out:
+    if out and st.worker in ("", FIRST_WORKER):
         Path(out).with_suffix(".env.json").write_text(json.dumps(env, indent=1, default=str))
 
 
 def pytest_collection_finish(session):
-    """Write how many rows this process owes, so a merge can tell a finished shard from a killed one."""
+    """Write how many rows this process owes, so a merge can tell a finished shard from a killed one.
+    Under xdist every worker collects every item; the first one writes the count."""
     st = _state(session.config)
     out = session.config.getoption("shard_out")
-    if out:
+    if out and not st.controller and st.worker in ("", FIRST_WORKER):
         trials = sum(1 for i in session.items if isinstance(i, TrialItem))
         unavailable = sum(1 for fw in st.unavailable)
         expected = trials + len(st.done) + (0 if session.config.getoption("resume") else unavailable)
@@ -446,6 +522,13 @@ def _harness_env() -> dict:
     return {"version": __version__, "commit": commit, "python": sys.version.split()[0],
             "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "pid": os.getpid(), **machine()}
+
+
+def pytest_sessionfinish(session):
+    st = session.config.stash.get(_STATE, None)
+    out = session.config.getoption("shard_out")
+    if st is not None and st.controller and out:
+        st.rows.extend(consolidate(Path(out)))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from harness import plots
+from harness import device_compare, plots
 from harness.plots import as_float
 from harness.rows import COLUMNS, FAILING, VERDICTS, Row, atomic_write, row_id
 
@@ -47,6 +47,7 @@ def write_report(rows: list[Row], envs: list[dict], out_dir: Path, *, partial: b
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ordered = sorted(rows, key=_sort_key)
+    warnings = [*warnings, *device_compare.unseen_gpus(envs)]
     paths = {"html": out_dir / "index.html", "csv": out_dir / "results.csv", "md": out_dir / "summary.md"}
     atomic_write(paths["csv"], _csv(ordered))
     atomic_write(paths["md"], _markdown(ordered, partial, list(warnings)))
@@ -150,7 +151,8 @@ def _markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
     if partial:
         out += ["> **Partial run**: some shards are missing or incomplete; the counts cover only the rows written.", ""]
     cols, table = _counts(rows, lambda r: r.framework)
-    out += [f"{len(rows)} rows.", "", "## Verdicts by framework", ""]
+    modes = sorted({r.precision.split(":")[0] for r in rows if r.precision})
+    out += [f"{len(rows)} rows" + (f"; precision: {', '.join(modes)}." if modes else "."), "", "## Verdicts by framework", ""]
     if rows:
         out.append("| framework | " + " | ".join(cols) + " | total |")
         out.append("|---" * (len(cols) + 2) + "|")
@@ -173,6 +175,15 @@ def _markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
         out.append(f"- ... and {len(failures) - _MD_MAX_FAILURES} more")
     if not failures:
         out.append("None.")
+    ps = device_compare.pairs(rows)
+    if ps:
+        differ = [p for p in ps if p.verdicts_differ]
+        identical = sum(1 for p in ps if p.loss_ulp == 0 and p.grad_ulp == 0)
+        out += ["", f"## CPU against GPU ({len(ps)} trials)", "",
+                f"{identical} identical on both devices; {len(differ)} with different verdicts."]
+        for p in differ[:_MD_MAX_FAILURES]:
+            out.append(f"- {_md_text(p.case)} [{_md_text(p.framework)} {_md_text(p.api)} {_md_text(p.dtype)}]: "
+                       f"cpu {p.cpu_verdict}, {_md_text(p.device)} {p.device_verdict}")
     if warnings:
         out += ["", "## Warnings", ""] + [f"- {_md_text(w)}" for w in warnings]
     return "\n".join(out) + "\n"
@@ -264,7 +275,7 @@ def _encode_column(values: list[Any]) -> dict[str, Any] | None:
 
 _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdict", "framework_version", "call",
                 "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
-                "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape",
+                "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape", "precision",
                 "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count",
                 "relation", "partner")
 _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",
@@ -494,6 +505,89 @@ def _grouped(title: str, cls: str, rows: list[Row], key: Callable[[Row], tuple],
     return "".join(out)
 
 
+_HTML_MAX_PAIRS = 100
+
+
+def _ulp_cell(v: float | None) -> str:
+    if v is None:
+        return '<td class="n" title="values not stored (more than the row keeps)">-</td>'
+    return f'<td class="n">{"NaN" if math.isnan(v) else f"{v:.3g}"}</td>'
+
+
+def _id_link(rid: str, text: str) -> str:
+    return f'<a href="#open={_e(quote(rid, safe=""))}">{_e(text)}</a>'
+
+
+def _devices(rows: list[Row]) -> str:
+    """CPU against each GPU, per framework and API path: the same trial's verdicts and values side by side."""
+    ps = device_compare.pairs(rows)
+    if not ps:
+        return ""
+    groups: dict[tuple, list[device_compare.DevicePair]] = {}
+    for p in ps:
+        groups.setdefault((p.framework, p.api, p.device, p.dtype), []).append(p)
+
+    def worst(vals: list[float | None]) -> float | None:
+        vs = [v for v in vals if v is not None]
+        if not vs:
+            return None
+        return float("nan") if any(math.isnan(v) for v in vs) else max(vs)
+
+    n_diff = sum(p.verdicts_differ for p in ps)
+    out = [f'<details class="sec devices" open><summary>CPU against GPU ({len(ps)} trials; '
+           f'{n_diff} with different verdicts)</summary><p class="note">The same trial and API path of one framework on '
+           "the CPU and on a GPU: their verdicts against the oracle, and the distance of the GPU's values from the "
+           "CPU's in ULPs of the trial dtype (0: identical). A distance within the tolerance can still flip a verdict "
+           "near its edge.</p>",
+           '<table class="devpairs"><thead><tr><th>framework</th><th>API path</th><th>device</th><th>dtype</th>'
+           "<th>trials</th><th>identical</th><th>verdicts differ</th><th>loss ULP (GPU vs CPU)</th>"
+           "<th>grad ULP (GPU vs CPU)</th></tr></thead><tbody>"]
+    for (fw, api, dev, dt), g in sorted(groups.items()):
+        same = sum(1 for p in g if p.loss_ulp == 0 and p.grad_ulp == 0)
+        diff = sum(p.verdicts_differ for p in g)
+        out.append(f"<tr><td>{_e(fw)}</td><td>{_e(api)}</td><td>{_e(dev)}</td><td>{_e(dt)}</td>"
+                   f'<td class="n">{len(g)}</td><td class="n">{same}</td>'
+                   f'<td class="n{" bad" if diff else ""}">{diff}</td>'
+                   f"{_ulp_cell(worst([p.loss_ulp for p in g]))}{_ulp_cell(worst([p.grad_ulp for p in g]))}</tr>")
+    out.append("</tbody></table>")
+    shown = [p for p in ps if p.verdicts_differ or (p.grad_ulp or 0) > 0 or (p.loss_ulp or 0) > 0][:_HTML_MAX_PAIRS]
+    if shown:
+        out.append('<h4>Trials that differ between devices</h4><table class="devdiff"><thead><tr><th>case</th>'
+                   "<th>framework</th><th>API path</th><th>device</th><th>dtype</th><th>CPU verdict</th>"
+                   "<th>GPU verdict</th><th>loss ULP</th><th>grad ULP</th><th>grad ULP vs oracle (CPU / GPU)</th>"
+                   "</tr></thead><tbody>")
+        for p in shown:
+            vs = f"{_fmt(p.cpu_grad_ulp)} / {_fmt(p.device_grad_ulp)}"
+            out.append(f"<tr><td>{_e(p.case)}</td><td>{_e(p.framework)}</td><td>{_e(p.api)}</td><td>{_e(p.device)}</td>"
+                       f'<td>{_e(p.dtype)}</td><td class="{_vclass(p.cpu_verdict)}">{_id_link(p.cpu_row, p.cpu_verdict)}</td>'
+                       f'<td class="{_vclass(p.device_verdict)}">{_id_link(p.device_row, p.device_verdict)}</td>'
+                       f"{_ulp_cell(p.loss_ulp)}{_ulp_cell(p.grad_ulp)}<td>{_e(vs)}</td></tr>")
+        out.append("</tbody></table>")
+    out.append(plots.device_section(ps))
+    out.append("</details>")
+    return "".join(out)
+
+
+def precision_modes(envs: list[dict]) -> list[str]:
+    """The precision modes the frameworks ran in (harness/precision.py), from the shards' environments."""
+    modes = set()
+    for env in envs:
+        for fw in ((env or {}).get("frameworks") or {}).values() if isinstance(env, dict) else ():
+            m = (fw.get("precision") or {}).get("mode") if isinstance(fw, dict) else None
+            if m:
+                modes.add(str(m))
+    return sorted(modes)
+
+
+def _precision_line(envs: list[dict]) -> str:
+    modes = precision_modes(envs)
+    if not modes:
+        return ""
+    note = (" (the frameworks' defaults: TF32 and nondeterministic kernels where the device has them)"
+            if "as-deployed" in modes else " (TF32 off, op determinism on; flags per framework below)")
+    return f'precision: <b>{_e(", ".join(modes))}</b>{_e(note)}; '
+
+
 def _summary(rows: list[Row]) -> str:
     tables = [("framework", lambda r: r.framework, ["framework"]),
               ("API path", lambda r: (r.framework, r.api), ["framework", "API path"]),
@@ -505,6 +599,7 @@ def _summary(rows: list[Row]) -> str:
     out.append("</div>")
     out.append(_disagreements(rows))
     out.append(_relations(rows))
+    out.append(_devices(rows))
     by = {v: [r for r in rows if r.verdict == v] for v in ("known", "fixed", "unsupported")}
     out.append(_grouped("Known differences", "known", by["known"], lambda r: (r.framework, r.api, r.known_reason, r.known_link),
                         ["framework", "API path", "reason", "link"],
@@ -548,7 +643,8 @@ def _html(rows: list[Row], envs: list[dict], partial: bool, warnings: list[str])
              f"<title>{_e(TITLE)}</title><style>{_CSS}</style><script>{_JS_ERRORS}</script></head><body>",
              f'<header><h1>{_e(TITLE)}</h1><p class="runline"><b>{len(rows)}</b> rows, '
              f'<b class="{"bad" if n_fail else "good"}">{n_fail} new disagreement{"" if n_fail == 1 else "s"}</b>; '
-             f'commit {_e(", ".join(commits) or "?")}; report written {_e(time.strftime("%Y-%m-%d %H:%M:%S %z"))}.</p>',
+             f'commit {_e(", ".join(commits) or "?")}; {_precision_line(envs)}'
+             f'report written {_e(time.strftime("%Y-%m-%d %H:%M:%S %z"))}.</p>',
              '<nav><a href="#summary-sec">summary</a> <a href="#matrix-sec">matrix</a> <a href="#rows-sec">rows</a> '
              '<a href="#plots-sec">plots</a></nav>',
              '<pre id="js-errors" hidden></pre>', _env_html(envs), "</header>"]
@@ -877,6 +973,7 @@ function details(i) {
   add("tolerance", `loss rtol ${fmt(g("rtol"))}, atol ${fmt(g("atol"))}; grad rtol ${fmt(g("grad_rtol"))}, atol ${fmt(g("grad_atol"))}`);
   add("tolerance from", g("tolerance_source"));
   add("oracle precision", g("oracle_precision"));
+  add("framework precision", g("precision"));
   add("call", g("call"));
   add("framework version", g("framework_version"));
   add("device", g("device") + (g("device_requested") ? ` (requested ${g("device_requested")})` : ""));

@@ -7,7 +7,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +96,11 @@ class Row:
     # partner formulation's values mapped back onto the case, by the same framework and path
     relation: str = ""  # the relation's kind, "" for rows judged against the oracle
     partner: str = ""  # what the partner formulation is, and the call that computed it
+    precision: str = ""  # the framework process's precision mode and flags (harness/precision.py)
 
     def to_json(self) -> str:
-        return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, allow_nan=False)
+        # field by field: asdict() would deep-copy every value list first
+        return json.dumps({f.name: _clean(getattr(self, f.name)) for f in fields(self)}, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Row:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import adapters
-from harness import expectations
+from harness import expectations, precision
 from harness.rows import Row, ShardWriter, read_rows, row_id
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,14 +42,16 @@ class FrameworkRun:
     rows_now: int = 0
     done: bool = False
     events: list[str] = field(default_factory=list)
+    workers: int = 0  # pytest-xdist workers (-n); 0 or 1: the trials run in the process itself
+    worker_progress: dict[Path, dict] = field(default_factory=dict)  # per worker file: pos, pid, current, since
 
 
 def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None, keyword: str | None,
-                   devices: list[str], resume: bool, ini: Path, shard: str | None = None) -> list[str]:
+                   devices: list[str], resume: bool, ini: Path, shard: str | None = None, workers: int = 0) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest", *map(str, case_paths),
         "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
-        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:logging",
         "--framework", fr.name, "--shard-out", str(fr.shard), "--progress", str(fr.progress),
         "-q", "--no-header", "-rN", "--tb=no",
     ]
@@ -63,11 +65,15 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
         cmd.append("--resume")
     if shard:
         cmd += ["--harness-shard", shard]
+    if workers > 1:  # pytest-xdist; a crashed or killed worker is replaced and the others go on
+        cmd += ["-n", str(workers), "--max-worker-restart", str(MAX_RESTARTS)]
     return cmd
 
 
-def _env() -> dict[str, str]:
+def _env(precision_mode: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if precision_mode:
+        env[precision.ENV] = precision_mode
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -112,7 +118,8 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
-                   resume: bool = False, shard: str | None = None, echo=print) -> list[Path]:
+                   resume: bool = False, shard: str | None = None, precision_mode: str | None = None,
+                   workers: int = 0, echo=print) -> list[Path]:
     """Run every framework's process to completion; return the shard paths."""
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -121,9 +128,10 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
     entries = expectations.load(known)
     runs: list[FrameworkRun] = []
     for name in frameworks:
-        fr = FrameworkRun(name, shard_dir / f"{name}.jsonl", shard_dir / f"{name}.progress", shard_dir / f"{name}.log")
+        fr = FrameworkRun(name, shard_dir / f"{name}.jsonl", shard_dir / f"{name}.progress", shard_dir / f"{name}.log",
+                          workers=workers)
         if not resume:
-            for p in (fr.shard, fr.progress, fr.log, fr.shard.with_suffix(".env.json")):
+            for p in (fr.shard, fr.progress, fr.log, fr.shard.with_suffix(".env.json"), *_worker_files(fr)):
                 p.unlink(missing_ok=True)
         missing = adapters.missing_modules(name) if name != ORACLE else []
         if missing:
@@ -137,9 +145,9 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
         runs.append(fr)
 
     def start(fr: FrameworkRun, resume_now: bool) -> None:
-        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard)
+        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard, fr.workers)
         log = open(fr.log, "a", encoding="utf-8")
-        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=str(out_dir),
+        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(precision_mode), cwd=str(out_dir),
                                    start_new_session=True)
         log.close()
         fr.started = fr.started or time.monotonic()
@@ -155,6 +163,10 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
         for fr in runs:
             if fr.done or fr.proc is None:
                 continue
+            if fr.workers > 1:
+                _poll_workers(fr, trial_timeout, entries, echo)
+                if fr.proc.poll() is None:
+                    continue
             _read_progress(fr)
             code = fr.proc.poll()
             if code is None:
@@ -166,10 +178,17 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
                     _restart(fr, start, echo)
                 continue
             _read_progress(fr)
-            finished = {r.row_id for r in read_rows(fr.shard)} if fr.shard.exists() else set()
+            finished = _finished(fr)
+            if fr.workers > 1:
+                _workers_ended(fr, finished, entries)
+                finished = _finished(fr)
             fr.rows_now = len(finished)
             in_flight = fr.current and fr.current not in finished
             if code in (0, 1, 5) and not in_flight:
+                if fr.workers > 1:  # the controller has appended its workers' rows; unless it was killed first
+                    from harness.pytest_plugin import consolidate
+
+                    consolidate(fr.shard)
                 fr.done = True
                 echo(f"  {fr.name}: {len(finished)} rows in {time.monotonic() - fr.started:.1f} s")
                 continue
@@ -179,6 +198,84 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
             _record_failure(fr, "crash", f"the {fr.name} process died ({how}); last output: {_tail(fr.log, 600)}", entries)
             _restart(fr, start, echo)
     return [fr.shard for fr in runs]
+
+
+def _worker_files(fr: FrameworkRun) -> list[Path]:
+    """The per-worker shards and progress files of a framework (<name>.gw0.jsonl, <name>.gw0.progress, ...)."""
+    d = fr.shard.parent
+    return sorted([*d.glob(f"{fr.name}.gw*.jsonl"), *d.glob(f"{fr.name}.gw*.progress")])
+
+
+def _finished(fr: FrameworkRun) -> set[str]:
+    files = [fr.shard, *(p for p in _worker_files(fr) if p.suffix == ".jsonl")]
+    return {r.row_id for f in files if f.exists() for r in read_rows(f)}
+
+
+def _poll_workers(fr: FrameworkRun, trial_timeout: float, entries, echo) -> None:
+    """Follow each xdist worker's progress file: a worker that starts while its previous trial has no row
+    crashed there (xdist replaced it); a trial past its time limit gets its worker killed, and xdist
+    replaces it and goes on with the remaining trials."""
+    now = time.monotonic()
+    for path in (p for p in _worker_files(fr) if p.suffix == ".progress"):
+        w = fr.worker_progress.setdefault(path, {"pos": 0, "pid": 0, "current": "", "since": 0.0})
+        with open(path, encoding="utf-8") as f:
+            f.seek(w["pos"])
+            chunk = f.read()
+            w["pos"] = f.tell()
+        for line in chunk.splitlines():
+            if line.startswith("PID "):
+                if w["current"] and w["current"] not in _finished(fr):
+                    _worker_failure(fr, w["current"], "crash", f"the {fr.name} worker {path.stem.split('.')[-1]} died "
+                                    f"during this trial; xdist replaced it. Last output: {_tail(fr.log, 600)}", entries)
+                w.update(pid=int(line[4:].strip() or 0), current="")
+            elif line.startswith("BEGIN "):
+                w.update(current=line[6:].strip(), since=now)
+        if w["current"] and w["pid"] and not _alive(w["pid"]):
+            if w["current"] not in _finished(fr):
+                _worker_failure(fr, w["current"], "crash", f"the {fr.name} worker {path.stem.split('.')[-1]} died "
+                                f"during this trial; xdist replaces it. Last output: {_tail(fr.log, 600)}", entries)
+            w["current"] = ""
+        if w["current"] and now - w["since"] > trial_timeout and w["current"] in _finished(fr):
+            w["current"] = ""  # finished long ago; the worker is idle
+        if w["current"] and now - w["since"] > trial_timeout:
+            try:
+                os.kill(w["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            _worker_failure(fr, w["current"], "timeout", f"no result after {trial_timeout:.0f} s; the worker was killed", entries)
+            echo(f"  {fr.name}: {fr.events[-1]}; xdist replaces the worker")
+            w["current"] = ""
+
+
+def _workers_ended(fr: FrameworkRun, finished: set[str], entries) -> None:
+    """The process has exited: a trial a worker began and never finished crashed its worker."""
+    for path, w in fr.worker_progress.items():
+        if w["current"] and w["current"] not in finished:
+            _worker_failure(fr, w["current"], "crash", f"the {fr.name} worker {path.stem.split('.')[-1]} died during "
+                            f"this trial. Last output: {_tail(fr.log, 600)}", entries)
+        w["current"] = ""
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (a dead worker its controller has not reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _worker_failure(fr: FrameworkRun, rid: str, verdict: str, message: str, entries) -> None:
+    current = fr.current
+    fr.current = rid
+    _record_failure(fr, verdict, message, entries)
+    fr.current = current
 
 
 def _record_failure(fr: FrameworkRun, verdict: str, message: str, entries) -> None:

@@ -276,7 +276,9 @@ def load_file(path: str | Path) -> list[Case]:
             [Problem(Location(name, 0, 0), "file", f"{size} bytes is over the {MAX_FILE_BYTES}-byte limit")]
         )
     text = path.read_text(encoding="utf-8", errors="replace")
-    return load_text(text, name)
+    from harness import case_cache  # parsed once per process, and once per run across its processes
+
+    return list(case_cache.cached(text, name, load_text))
 
 
 def load_text(text: str, name: str = "<string>") -> list[Case]:

@@ -38,3 +38,18 @@ def test_growth_and_report_parts_run_and_print_the_table(tmp_path):
     result = json.loads(out.read_text())
     labels = {x["label"]: x for x in result["ratios"]}
     assert all(x["result"] in ("PASS", "MISS") and x["value"] > 0 for x in labels.values()), labels
+
+
+@pytest.mark.skipif(not have("torch"), reason="the oracle part pairs the oracle with torch's direct call")
+def test_oracle_part_pairs_the_oracle_with_the_direct_call(tmp_path):
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "harness.bench", "--parts", "oracle", "--frameworks", "torch",
+                        "--shape", "32x50", "--repeats", "2", "--json", str(out)],
+                       capture_output=True, text=True, cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(out.read_text())
+    (ratio,) = [x for x in result["ratios"] if x["label"].startswith("oracle / fastest")]
+    assert ratio["label"].endswith("(torch)") and ratio["value"] > 0, ratio
+    raw = result["raw"]["overhead:torch"]
+    assert raw["oracle_ratio"] == ratio["value"] and raw["oracle_s"] > 0

@@ -325,6 +325,26 @@ def test_plots_and_matrix_present(dom, rows):
     assert len(cells) == sum(r.verdict in FAILING for r in rows)
 
 
+def test_cpu_against_gpu_section_matches_the_pairs_and_links_to_rows(dom, rows):
+    from harness import device_compare
+
+    doc = _clean("all", dom)
+    pairs = device_compare.pairs(rows)
+    assert pairs  # the synthetic rows hold every trial on cpu and cuda:0
+    sec = doc.find_all("details", cls="devices")[0]
+    summary = sec.find_all("summary")[0].text()
+    assert summary == f"CPU against GPU ({len(pairs)} trials; {sum(p.verdicts_differ for p in pairs)} with different verdicts)"
+    per_group = sec.find_all("table", cls="devpairs")[0].find_all("tbody")[0].find_all("tr")
+    assert sum(int(tr.find_all("td")[4].text()) for tr in per_group) == len(pairs)
+    ids = {r.row_id for r in rows}
+    links = [a.attrs["href"] for a in sec.find_all("a")]
+    assert links and all(h.startswith("#open=") for h in links)
+    from urllib.parse import unquote
+
+    assert {unquote(h[len("#open="):]) for h in links} <= ids
+    assert sec.find_all("svg", cls="plot")
+
+
 def test_empty_report(dom):
     doc = _clean("empty", dom)
     assert _shown(doc) == (0, 0)

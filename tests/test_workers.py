@@ -1,0 +1,55 @@
+"""pytest-xdist workers inside one framework's process (`run --workers N`): the same verdicts as one
+process, one shard per worker merged into the framework's shard, and crash and hang rows still written."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.rows import read_rows
+from tests.conftest import have, run_cli
+from tests.test_end_to_end import CRASH_CASES
+
+FAKE = {"HARNESS_ADAPTERS": "crashy=tests.fake_adapters:CrashingAdapter"}
+MORE = "".join(f"""\
+- id: e-more-{i}
+  family: sparse_softmax_cross_entropy
+  description: enough trials for two workers
+  logits: [[{i}.0, 2.0, -1.5, 0.25]]
+  labels: [{i % 4}]
+  dtypes: [float64, float32]
+""" for i in range(6))
+
+pytestmark = pytest.mark.skipif(not have("xdist"), reason="pytest-xdist is not installed")
+
+
+def _run(tmp_path, name: str, cases: str, *extra: str, env: dict | None = None):
+    (tmp_path / f"{name}.yaml").write_text(cases)
+    r = run_cli("run", "--cases", str(tmp_path / f"{name}.yaml"), "--frameworks", "crashy", "--out", str(tmp_path / name),
+                *extra, env={**FAKE, **(env or {})}, cwd=tmp_path)
+    return r, {x.row_id: x for x in read_rows(tmp_path / name / "results.jsonl")}
+
+
+def test_two_workers_give_the_same_verdicts_as_one_process_and_survive_a_crash_and_a_hang(tmp_path):
+    cases = CRASH_CASES + MORE
+    r1, one = _run(tmp_path, "one", cases, "--trial-timeout", "5")
+    r2, two = _run(tmp_path, "two", cases, "--trial-timeout", "5", "--workers", "2")
+    assert {k: v.verdict for k, v in two.items()} == {k: v.verdict for k, v in one.items()}, r2.stdout + r2.stderr
+    verdicts = {x.case: x.verdict for x in two.values()}
+    assert verdicts["b-crash"] == "crash" and verdicts["c-hang"] == "timeout", verdicts
+    assert sum(v == "pass" for v in verdicts.values()) == len(verdicts) - 2
+    assert len(two) == 3 + 2 + 6 * 2  # every trial has exactly one row
+    assert r1.returncode == r2.returncode == 1
+    shards = tmp_path / "two" / "shards"
+    # the workers' rows were moved into the framework's shard; each worker kept its own progress file
+    assert not list(shards.glob("crashy.gw*.jsonl")) and len(list(shards.glob("crashy.gw*.progress"))) >= 2
+    assert {x.row_id for x in read_rows(shards / "crashy.jsonl")} == set(two)
+    assert "partial" not in r2.stdout
+
+
+def test_a_run_with_workers_resumes_like_one_without(tmp_path):
+    cases = CRASH_CASES.split("- id: b-crash")[0] + MORE
+    r, first = _run(tmp_path, "w", cases, "--workers", "2")
+    assert r.returncode == 0 and all(x.verdict == "pass" for x in first.values()), r.stdout + r.stderr
+    r, again = _run(tmp_path, "w", cases, "--workers", "2", "--resume")
+    assert r.returncode == 0 and set(again) == set(first)
+    assert len(read_rows(tmp_path / "w" / "shards" / "crashy.jsonl")) == len(first)  # nothing ran twice
