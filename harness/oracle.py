@@ -277,16 +277,20 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
         lo = np.min(buf, axis=1)
         bad = ~np.isfinite(m)
         wide = bad | ~np.isfinite(lo)
-        for i in np.flatnonzero(wide):  # rows with non-finite logits: the largest finite |logit| the slow way
+        # the loss scale, as `_loss_scale`: each kept row's largest finite logit and its target's logit
+        lab = safe[r0:r1]
+        row_max = np.abs(m)
+        for i in np.flatnonzero(wide):  # rows with non-finite logits: the largest finite logit the slow way
             row = buf[i][np.isfinite(buf[i])]
-            max_abs[r0 + i] = np.abs(row).max() if row.size else 0.0
-        easy = ~wide
-        max_abs[r0:r1][easy] = np.maximum(np.abs(m[easy]), np.abs(lo[easy]))
+            row_max[i] = abs(row.max()) if row.size else 0.0
+        with np.errstate(invalid="ignore"):
+            x_lab = np.abs(buf[rr, lab])
+        x_lab = np.where(np.isfinite(x_lab), x_lab, 0.0)
+        max_abs[r0:r1] = np.where(kept[r0:r1], np.maximum(row_max, x_lab), 0.0)
         if bad.any():  # undefined softmax: computed on zeros, then made NaN (as `_log_softmax`)
             buf[bad] = 0
             idx[bad] = 0
             m[bad] = 0
-        lab = safe[r0:r1]
         with np.errstate(invalid="ignore", over="ignore"):
             np.subtract(buf, m[:, None], out=buf)
             d_lab = buf[rr, lab]
