@@ -109,6 +109,16 @@ def _dense_targets(case: Case, inputs: Inputs, R: int, C: int, wd, axis: int) ->
     return t.reshape(R, C)
 
 
+def _categorical_weights(case: Case, inputs: Inputs, R: int, C: int, wd):
+    """(t, a, cw, sw): dense targets, a_ic = w_c t'_ic (smoothed), class and per-row sample weights."""
+    p = case.params
+    t = _dense_targets(case, inputs, R, C, wd, p.axis)
+    e = wd(p.label_smoothing)
+    ts = (1 - e) * t + e / C if e else t
+    cw = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
+    return t, cw[None, :] * ts, cw, _sample_weights(inputs, R, wd)
+
+
 # --------------------------------------------------------------------------- categorical, from probabilities
 
 
@@ -118,12 +128,7 @@ def categorical_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referenc
     p = case.params
     P, batch_shape, C = _rows(P0, p.axis, wd)
     R = P.shape[0]
-    t = _dense_targets(case, inputs, R, C, wd, p.axis)
-    e = wd(p.label_smoothing)
-    ts = (1 - e) * t + e / C if e else t
-    cw = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
-    sw = _sample_weights(inputs, R, wd)
-    a = cw[None, :] * ts
+    t, a, cw, sw = _categorical_weights(case, inputs, R, C, wd)
     with np.errstate(divide="ignore", invalid="ignore"):
         logP = np.log(P)
         loss = -sw * np.where(a == 0, wd(0), a * logP).sum(-1)
@@ -219,13 +224,8 @@ def categorical_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Re
     p = case.params
     x, batch_shape, C = _rows(x0, p.axis, wd)
     R = x.shape[0]
-    t = _dense_targets(case, inputs, R, C, wd, p.axis)
-    e = wd(p.label_smoothing)
-    ts = (1 - e) * t + e / C if e else t
-    cw = np.ones(C, dtype=wd) if inputs.class_weights is None else inputs.class_weights.astype(wd)
-    sw = _sample_weights(inputs, R, wd)
-    alpha = wd(1) if p.alpha is None else wd(p.alpha)
-    a = alpha * cw[None, :] * ts
+    t, a, cw, sw = _categorical_weights(case, inputs, R, C, wd)
+    a = (wd(1) if p.alpha is None else wd(p.alpha)) * a
     g = wd(p.gamma)
     logp, prob, bad = _log_softmax(x)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
