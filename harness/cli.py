@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import adapters
-from harness import expectations, generators
+from harness import expectations, generators, runner
 from harness.rows import FAILING, Row, read_rows, write_rows
 from harness.schema import CaseFileError, load_paths
 
@@ -206,7 +206,7 @@ def _lock(out: Path) -> int | None:
                 pid = int(path.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            if pid and _alive(pid):
+            if pid and runner.alive(pid):
                 return pid
             path.unlink(missing_ok=True)  # left by a run that died: take it over
             continue
@@ -214,16 +214,6 @@ def _lock(out: Path) -> int | None:
             f.write(str(os.getpid()))
         return None
     return -1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> int:

@@ -230,7 +230,7 @@ def _poll_workers(fr: FrameworkRun, trial_timeout: float, entries, echo) -> None
                 w.update(pid=int(line[4:].strip() or 0), current="")
             elif line.startswith("BEGIN "):
                 w.update(current=line[6:].strip(), since=now)
-        if w["current"] and w["pid"] and not _alive(w["pid"]):
+        if w["current"] and w["pid"] and not alive(w["pid"]):
             if w["current"] not in _finished(fr):
                 _worker_failure(fr, w["current"], "crash", f"the {fr.name} worker {path.stem.split('.')[-1]} died "
                                 f"during this trial; xdist replaces it. Last output: {_tail(fr.log, 600)}", entries)
@@ -256,7 +256,7 @@ def _workers_ended(fr: FrameworkRun, finished: set[str], entries) -> None:
         w["current"] = ""
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether a process exists and is not a zombie (a dead worker its controller has not reaped yet)."""
     try:
         os.kill(pid, 0)
