@@ -118,22 +118,12 @@ def _optax_focal(c: Call):
     return out, f"optax.sigmoid_focal_loss(alpha={p.alpha!r}, gamma={p.gamma!r}){red}"
 
 
-def _block(name: str, fn):
-    def call(c: Call):
-        axis = c.params.axis
-        return fn(c.logits, axis), f"{name}(logits, axis={axis})"
-    return call
-
-
 _MORE = [
     ApiPath("optax.sigmoid_focal_loss", frozenset({"binary_focal_crossentropy"}), _optax_focal,
             options=frozenset({"gamma", "alpha"})),
-    ApiPath("jax.nn.log_softmax", frozenset({"log_softmax"}), _block("jax.nn.log_softmax", lambda x, a: jax.nn.log_softmax(x, axis=a)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
-    ApiPath("jax.nn.softmax", frozenset({"softmax"}), _block("jax.nn.softmax", lambda x, a: jax.nn.softmax(x, axis=a)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
-    ApiPath("jax.nn.logsumexp", frozenset({"logsumexp"}), _block("jax.nn.logsumexp", lambda x, a: jax.nn.logsumexp(x, axis=a)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    naive.framework_block("log_softmax", jax.nn.log_softmax, "jax.nn.log_softmax"),
+    naive.framework_block("softmax", jax.nn.softmax, "jax.nn.softmax"),
+    naive.framework_block("logsumexp", jax.nn.logsumexp, "jax.nn.logsumexp"),
 ]
 PATHS += [
     *_MORE,

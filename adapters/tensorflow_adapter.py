@@ -127,20 +127,10 @@ PATHS = [
 # --------------------------------------------------------------------------- probabilities (hand-written), blocks
 
 
-def _block(name: str, fn):
-    def call(c: Call):
-        axis = c.params.axis
-        return fn(c.logits, axis), f"{name}(logits, axis={axis})"
-    return call
-
-
 _BLOCKS = [
-    ApiPath("tf.nn.log_softmax", frozenset({"log_softmax"}), _block("tf.nn.log_softmax", lambda x, a: tf.nn.log_softmax(x, axis=a)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
-    ApiPath("tf.nn.softmax", frozenset({"softmax"}), _block("tf.nn.softmax", lambda x, a: tf.nn.softmax(x, axis=a)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
-    ApiPath("tf.reduce_logsumexp", frozenset({"logsumexp"}), _block("tf.reduce_logsumexp", lambda x, a: tf.reduce_logsumexp(x, axis=a)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    naive.framework_block("log_softmax", tf.nn.log_softmax, "tf.nn.log_softmax"),
+    naive.framework_block("softmax", tf.nn.softmax, "tf.nn.softmax"),
+    naive.framework_block("logsumexp", tf.reduce_logsumexp, "tf.reduce_logsumexp"),
 ]
 PATHS += [
     *naive.probability_paths(OPS),

@@ -129,13 +129,6 @@ def _bce_on_probabilities(module: bool):
     return fn
 
 
-def _block(name: str, fn):
-    def call(c: Call):
-        dim = c.params.axis
-        return fn(c.logits, dim), f"{name}(logits, dim={dim})"
-    return call
-
-
 SIGMOID = frozenset({"sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy"})
 SPARSE = frozenset({"sparse_softmax_cross_entropy"})
 BOTH = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"})
@@ -166,12 +159,9 @@ PATHS = [
             options=frozenset({"class_weights", "sample_weights"})),
     *naive.probability_paths(OPS),
     # building blocks
-    ApiPath("F.log_softmax", frozenset({"log_softmax"}), _block("torch.nn.functional.log_softmax", lambda x, d: F.log_softmax(x, dim=d)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
-    ApiPath("F.softmax", frozenset({"softmax"}), _block("torch.nn.functional.softmax", lambda x, d: F.softmax(x, dim=d)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
-    ApiPath("torch.logsumexp", frozenset({"logsumexp"}), _block("torch.logsumexp", lambda x, d: torch.logsumexp(x, dim=d)),
-            options=frozenset({"axis"}), reductions=frozenset({"none"})),
+    naive.framework_block("log_softmax", F.log_softmax, "torch.nn.functional.log_softmax", "F.log_softmax", keyword="dim"),
+    naive.framework_block("softmax", F.softmax, "torch.nn.functional.softmax", "F.softmax", keyword="dim"),
+    naive.framework_block("logsumexp", torch.logsumexp, "torch.logsumexp", "torch.logsumexp", keyword="dim"),
     *naive.block_paths(OPS),
     naive.absent("(no focal loss in torch)", frozenset({"categorical_focal_crossentropy", "binary_focal_crossentropy"}),
                  "PyTorch has no focal loss; torchvision.ops.sigmoid_focal_loss lives outside torch and is not a dependency"),
