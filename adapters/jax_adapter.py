@@ -202,6 +202,9 @@ class JaxAdapter(Adapter):
         labels = jax.device_put(labels, dev)  # class indices keep their dtype
         fn, calls = self._fn(path, case)
         out, g = fn(x, labels)
+        # the inputs' buffers go before the results are copied out to numpy, so that the copy reuses
+        # their memory instead of faulting in fresh pages (about 10% of a large trial's time on CPU)
+        del x, labels
         out.block_until_ready()
         actual = next(iter(out.devices()))
         name = "cpu" if actual.platform == "cpu" else f"cuda:{actual.id}"
