@@ -226,8 +226,8 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
     """The large-trial path of integer labels without label smoothing, in float64: the same semantics as
     `compute`, in one pass over the logits in blocks of rows that stay in cache, on a few threads.
 
-    No one-hot targets and no full-size temporaries: per block, the logits are copied into a float64
-    buffer, shifted by the row maximum, exponentiated in place and summed (all but one argmax, so the
+    No one-hot targets and no full-size temporaries: per block, the logits shifted by the row maximum
+    (found in the trial dtype) are written into a float64 buffer, exponentiated in place and summed (all but one argmax, so the
     tail is kept as in `_log_softmax`); the gradient row is that buffer times one factor per row,
     p_ic = exp(x_ic - m_i) * exp(-log1p(tail_i)), written straight into the output, and the label's
     element is a_i expm1(log p_i,label) as in `compute`. Error: the loss is log1p(tail) - (x_label - m)
@@ -266,33 +266,36 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
     max_abs = np.zeros(max(R, 1), dtype=np.float64)
     block = max(1, (1 << 17) // C)  # 1 MiB of float64 per block
 
+    if x2.dtype not in (np.float32, np.float64):  # read as float64 in the blocks' ufuncs: a native float
+        x2 = x2.astype(np.float64)
+
     def run(r0: int) -> None:
         r1 = min(R, r0 + block)
         n = r1 - r0
-        buf = np.empty((n, C), dtype=np.float64)
-        buf[...] = x2[r0:r1]
+        xb = x2[r0:r1]  # read in the trial dtype; widened exactly to float64 inside the subtraction below
         rr = np.arange(n)
-        idx = np.argmax(buf, axis=1)  # NaN wins argmax: a row with NaN, +inf, or only -inf has m non-finite
-        m = buf[rr, idx]
-        lo = np.min(buf, axis=1)
+        idx = np.argmax(xb, axis=1)  # NaN wins argmax: a row with NaN, +inf, or only -inf has m non-finite
+        m = xb[rr, idx].astype(np.float64)
         bad = ~np.isfinite(m)
-        wide = bad | ~np.isfinite(lo)
-        # the loss scale, as `_loss_scale`: each kept row's largest finite logit and its target's logit
+        # the loss scale, as `_loss_scale`: each kept row's largest finite logit and its target's logit;
+        # with m finite, m is the largest finite logit (-inf elsewhere in the row does not matter)
         lab = safe[r0:r1]
         row_max = np.abs(m)
-        for i in np.flatnonzero(wide):  # rows with non-finite logits: the largest finite logit the slow way
-            row = buf[i][np.isfinite(buf[i])]
-            row_max[i] = abs(row.max()) if row.size else 0.0
+        for i in np.flatnonzero(bad):  # rows with NaN or +inf: the largest finite logit the slow way
+            row = xb[i][np.isfinite(xb[i])]
+            row_max[i] = abs(float(row.max())) if row.size else 0.0
         with np.errstate(invalid="ignore"):
-            x_lab = np.abs(buf[rr, lab])
+            x_lab = np.abs(xb[rr, lab].astype(np.float64))
         x_lab = np.where(np.isfinite(x_lab), x_lab, 0.0)
         max_abs[r0:r1] = np.where(kept[r0:r1], np.maximum(row_max, x_lab), 0.0)
+        buf = np.empty((n, C), dtype=np.float64)
         if bad.any():  # undefined softmax: computed on zeros, then made NaN (as `_log_softmax`)
-            buf[bad] = 0
             idx[bad] = 0
             m[bad] = 0
         with np.errstate(invalid="ignore", over="ignore"):
-            np.subtract(buf, m[:, None], out=buf)
+            np.subtract(xb, m[:, None], out=buf)  # in float64, the block's one widening copy
+            if bad.any():
+                buf[bad] = 0
             d_lab = buf[rr, lab]
             np.exp(buf, out=buf)
             buf[rr, idx] = 0  # the sum over all but one argmax; exp(0) = 1 enters through log1p
