@@ -15,10 +15,12 @@ oracle     harness.oracle.compute on that trial / the fastest framework's direct
            the paired ratios, so that load from other processes slows both halves of a pair alike);
            the fastest framework is the one with the largest ratio. Target <= 1.5.
 suite      wall time of `python -m harness run --device cpu --shard 1/4` on cases/ (the oracle and
-           every installed framework, one process each, in parallel) / the sum over frameworks of
-           what the framework itself needs for the same rows: its import time plus each row's loss
-           and autodiff (the adapter's `evaluate` hook: for these small trials, the framework's call
-           overhead and compiling; unsupported rows cost nothing), each framework measured alone.
+           torch, TensorFlow and JAX where installed, one process each, in parallel, with the
+           pytest-xdist workers `--workers auto` gives a framework that would outlast the others) /
+           the sum over frameworks of what the framework itself needs for the same rows: its import
+           time plus each row's loss and autodiff (the adapter's `evaluate` hook: for these small
+           trials, the framework's call overhead and compiling; unsupported rows cost nothing; a
+           relation row adds its partner formulation's call), each framework measured alone.
            A quarter of the suite by expected cost keeps the benchmark short; --suite-shard 1/1
            runs all of it. Below 1 means the harness's own work hides behind running the frameworks
            in parallel. Target < 1.0.
@@ -309,7 +311,9 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
 
     A row's framework work is timed as the adapter's `evaluate` hook (tensors in the trial dtype,
     the API path in its execution mode, autodiff, results back), without the harness's checks,
-    oracle, judging and row writing. For the suite's small trials the hook's conversions cost
+    oracle, judging and row writing. A relation row (harness/relations.py) adds the call of its
+    partner formulation (other shapes or labels, so for JAX another compile); the case's own call
+    is the trial row's, counted once. For the suite's small trials the hook's conversions cost
     microseconds: the time is the framework's per-call overhead and, for compiled modes, compiling.
     """
     t0 = time.perf_counter()
@@ -323,6 +327,7 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
     import_s = time.perf_counter() - t0
 
     import adapters
+    from harness import relations
     from harness.pytest_plugin import parse_shard, shard_costs, split_by_cost
     from harness.schema import load_paths
     from harness.trials import Trial, materialize
@@ -340,14 +345,27 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
                 if case.family not in path.families or path.supports(case, dtype):
                     continue  # unsupported: the framework does nothing
                 inputs = materialize(Trial(case, dtype))
-                t = time.perf_counter()
-                try:
-                    adapter.evaluate(path, case, inputs, dtype, "cpu")
-                except Exception:  # noqa: BLE001 - raising on an invalid label is work the framework does too
-                    pass
-                calls_s += time.perf_counter() - t
+                calls_s += _evaluate_s(adapter, path, case, inputs, dtype)
                 rows += 1
+                for rel in case.relations:  # a relation row: the partner formulation's call (the case's is above)
+                    try:
+                        pt = relations.partner(case, rel, inputs, dtype)
+                    except relations.NothingToCount:
+                        continue
+                    path_b = relations.partner_path(path, pt.case.family, adapter.paths())
+                    if path_b is not None and not path_b.supports(pt.case, dtype):
+                        calls_s += _evaluate_s(adapter, path_b, pt.case, pt.inputs, dtype)
+                        rows += 1
     return {"import_s": import_s, "calls_s": calls_s, "rows": rows}
+
+
+def _evaluate_s(adapter, path, case, inputs, dtype: str) -> float:
+    t = time.perf_counter()
+    try:
+        adapter.evaluate(path, case, inputs, dtype, "cpu")
+    except Exception:  # noqa: BLE001 - raising on an invalid label is work the framework does too
+        pass
+    return time.perf_counter() - t
 
 
 def worker_growth(framework: str, data: Path, sizes: list[int], repeats: int) -> dict:

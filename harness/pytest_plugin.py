@@ -71,6 +71,10 @@ class _State:
             self.progress.write(f"PID {os.getpid()}\n")  # the runner kills a hung worker alone
             self.progress.flush()
         self.ref_cache: dict[str, tuple] = {}
+        # the observations of the case in progress, when it has relations: a relation item compares the
+        # path's own observation (already made by the trial's item) with the partner's, computed anew
+        self.obs_case: str = ""
+        self.obs_cache: dict[tuple[str, str, str, str], Observation] = {}
         self.rows: list[Row] = []
         self.case_ids: dict[str, str] = {}
         self.precision: dict[str, str] = {}  # framework -> its precision mode and flags, for every row
@@ -104,6 +108,17 @@ class _State:
                 tol = tolerances.for_trial(trial.case, trial.dtype, ref, inputs.logits)
             self.ref_cache[key] = (inputs, ref, tol)
         return self.ref_cache[key]
+
+    def remember(self, case: Case, key: tuple[str, str, str, str], obs: Observation) -> None:
+        """Keep a trial's observation for the relation items of its case (only the case in progress)."""
+        if not case.relations:
+            return
+        if self.obs_case != case.id:
+            self.obs_case, self.obs_cache = case.id, {}
+        self.obs_cache[key] = obs
+
+    def recall(self, case: Case, key: tuple[str, str, str, str]) -> Observation | None:
+        return self.obs_cache.get(key) if self.obs_case == case.id else None
 
     def record(self, row: Row) -> None:
         e = expectations.apply(row, self.entries)
@@ -330,6 +345,7 @@ class TrialItem(pytest.Item):
                 row.flags, row.message, row.call = ["device_unavailable"], missing, self.api_path.name
                 return row
             obs = st.adapters[self.framework].run(self.api_path, self.case, inputs, self.dtype, self.device)
+            st.remember(self.case, (self.framework, self.api_path.name, self.dtype, self.device), obs)
             out = judge(self.case, ref, obs, tol)
             if out.verdict in ("loss_mismatch", "nonfinite"):
                 guard = clipped(obs, ref, tol, families.clipped_losses(self.case, inputs, self.dtype))
@@ -423,10 +439,14 @@ class RelationItem(TrialItem):
         else:
             ad = st.adapters[self.framework]
             path_b = relations.partner_path(self.api_path, pt.case.family, ad.paths())
-            obs_a = ad.run(self.api_path, self.case, inputs, self.dtype, self.device)
+            # the trial's own item made this observation just before (same process, same case); else anew
+            obs_a = (st.recall(self.case, (self.framework, self.api_path.name, self.dtype, self.device))
+                     or ad.run(self.api_path, self.case, inputs, self.dtype, self.device))
             if path_b is None:
                 obs_b = Observation(dtype=self.dtype, unsupported=f"no {self.framework} path computes {pt.case.family} "
                                     f"the way {self.api_path.name} does")
+            elif obs_a.unsupported:  # nothing to relate: the partner is not run, only asked whether it could be
+                obs_b = Observation(dtype=self.dtype, unsupported=path_b.supports(pt.case, self.dtype) or "")
             else:
                 obs_b = ad.run(path_b, pt.case, pt.inputs, self.dtype, self.device)
         loss_bound, grad_bound = relations.bound(tol, ref, tol_b, ref_b, pt)
