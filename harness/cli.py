@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
-    r.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="spread each framework's trials over N pytest-xdist worker processes (0: none)")
+    r.add_argument("--workers", type=_workers, default="auto", metavar="N|auto",
+                   help="spread each framework's trials over N pytest-xdist worker processes (0: none); auto (the "
+                        "default): more workers for the frameworks whose expected cost would outlast the others' on this machine's cores")
     r.add_argument("--as-deployed", action="store_true",
                    help="leave the frameworks' precision defaults (TF32, nondeterministic kernels) instead of pinning them; "
                         "every row and the report header record the mode")
@@ -83,6 +84,36 @@ def _shard(spec: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return f"{k}/{n}"
+
+
+def _workers(spec: str) -> str | int:
+    if spec == "auto":
+        return spec
+    try:
+        n = int(spec)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--workers is a number >= 0 or 'auto', got {spec!r}")
+    return n
+
+
+def _plan_workers(args, cases, names) -> dict[str, int]:
+    """--workers auto: each framework's expected cost in this shard (the shard split's own cost model)."""
+    from harness import runner
+    from harness.pytest_plugin import parse_shard, shard_costs, split_by_cost
+
+    costs = {}
+    for name in names:
+        if name != runner.ORACLE and adapters.missing_modules(name):
+            continue
+        c = shard_costs(cases, name)
+        if args.shard:
+            k, n = parse_shard(args.shard)
+            split = split_by_cost(c, n)
+            c = {t: v for t, v in c.items() if split[t] == k - 1}
+        costs[name] = sum(c.values())
+    return runner.plan_workers(costs, runner.available_cores())
 
 
 def _precision_mode(args) -> str:
@@ -219,11 +250,14 @@ def _lock(out: Path) -> int | None:
 def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> int:
     from harness import runner
 
+    workers = _plan_workers(args, cases, names) if args.workers == "auto" else args.workers
+    extra = {n: w for n, w in workers.items() if w > 1} if isinstance(workers, dict) else {}
     print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}"
-          + (f"; shard {args.shard}" if args.shard else "") + f"; precision {_precision_mode(args)}")
+          + (f"; shard {args.shard}" if args.shard else "") + f"; precision {_precision_mode(args)}"
+          + (f"; workers {', '.join(f'{n} {w}' for n, w in extra.items())}" if extra else ""))
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                    devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
-                                   shard=args.shard, precision_mode=_precision_mode(args), workers=args.workers)
+                                   shard=args.shard, precision_mode=_precision_mode(args), workers=workers)
     rows, envs, partial = merge(shards)
     warnings = [f"known difference at {e.location} matches no row ({e.summary})"
                 for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []

@@ -24,6 +24,36 @@ from harness.rows import Row, ShardWriter, read_rows, row_id
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ORACLE = "oracle"
 MAX_RESTARTS = 50
+WORKER_START_NS = 3_000_000_000  # what one more pytest-xdist worker costs: a process that imports its framework
+
+
+def plan_workers(costs: dict[str, int], cores: int) -> dict[str, int]:
+    """pytest-xdist workers per framework process, from each framework's expected cost (ns).
+
+    Every framework runs in its own process, in parallel; a framework whose trials alone would
+    outlast the others' on these cores gets more workers. Starting from one each, the framework
+    with the longest expected time per worker gets one more while that time exceeds the machine's
+    fair share (all the work, workers' start-up included, over the cores) and one more worker saves
+    more than it costs to start; never more workers than cores for one framework. The result
+    depends on the case files, the shard and the number of cores only, not on timing.
+    """
+    workers = {f: 1 for f in costs}
+    if cores < 2:
+        return workers
+    total = sum(costs.values()) + WORKER_START_NS * len(costs)
+    while costs:
+        f = max(costs, key=lambda k: (costs[k] / workers[k], k))
+        w = workers[f]
+        per_worker = costs[f] / w
+        if w >= cores or per_worker <= (total + WORKER_START_NS) / cores or per_worker - costs[f] / (w + 1) <= WORKER_START_NS:
+            break
+        workers[f] = w + 1
+        total += WORKER_START_NS
+    return workers
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
@@ -119,8 +149,10 @@ def _tail(path: Path, n: int = 1500) -> str:
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
                    resume: bool = False, shard: str | None = None, precision_mode: str | None = None,
-                   workers: int = 0, echo=print) -> list[Path]:
-    """Run every framework's process to completion; return the shard paths."""
+                   workers: int | dict[str, int] = 0, echo=print) -> list[Path]:
+    """Run every framework's process to completion; return the shard paths.
+
+    workers: pytest-xdist workers of every framework's process, or per framework (see plan_workers)."""
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     ini = shard_dir / "pytest.ini"
@@ -129,7 +161,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
     runs: list[FrameworkRun] = []
     for name in frameworks:
         fr = FrameworkRun(name, shard_dir / f"{name}.jsonl", shard_dir / f"{name}.progress", shard_dir / f"{name}.log",
-                          workers=workers)
+                          workers=workers.get(name, 0) if isinstance(workers, dict) else workers)
         if not resume:
             for p in (fr.shard, fr.progress, fr.log, fr.shard.with_suffix(".env.json"), *_worker_files(fr)):
                 p.unlink(missing_ok=True)

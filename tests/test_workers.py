@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.rows import read_rows
+from harness.runner import WORKER_START_NS, plan_workers
 from tests.conftest import have, run_cli
 from tests.test_end_to_end import CRASH_CASES
 
@@ -31,7 +32,7 @@ def _run(tmp_path, name: str, cases: str, *extra: str, env: dict | None = None):
 
 def test_two_workers_give_the_same_verdicts_as_one_process_and_survive_a_crash_and_a_hang(tmp_path):
     cases = CRASH_CASES + MORE
-    r1, one = _run(tmp_path, "one", cases, "--trial-timeout", "5")
+    r1, one = _run(tmp_path, "one", cases, "--trial-timeout", "5", "--workers", "0")
     r2, two = _run(tmp_path, "two", cases, "--trial-timeout", "5", "--workers", "2")
     assert {k: v.verdict for k, v in two.items()} == {k: v.verdict for k, v in one.items()}, r2.stdout + r2.stderr
     verdicts = {x.case: x.verdict for x in two.values()}
@@ -53,3 +54,34 @@ def test_a_run_with_workers_resumes_like_one_without(tmp_path):
     r, again = _run(tmp_path, "w", cases, "--workers", "2", "--resume")
     assert r.returncode == 0 and set(again) == set(first)
     assert len(read_rows(tmp_path / "w" / "shards" / "crashy.jsonl")) == len(first)  # nothing ran twice
+
+
+S = WORKER_START_NS
+
+
+def test_auto_workers_go_to_the_framework_that_would_outlast_the_others():
+    costs = {"oracle": S // 10, "torch": 2 * S, "tensorflow": 3 * S, "jax": 40 * S}
+    assert plan_workers(costs, 2) == {"oracle": 1, "torch": 1, "tensorflow": 1, "jax": 2}
+    many = plan_workers(costs, 16)
+    assert many["oracle"] == many["torch"] == many["tensorflow"] == 1
+    # jax gets workers while its time per worker exceeds the fair share and one more saves its start-up
+    w = many["jax"]
+    assert 2 < w < 16
+    total = sum(costs.values()) + S * (len(costs) + w - 1)
+    assert 40 * S / w <= total / 16 + S or 40 * S / w - 40 * S / (w + 1) <= S
+
+
+def test_auto_workers_stay_one_each_when_the_work_is_balanced_small_or_the_machine_has_one_core():
+    balanced = {"torch": 30 * S, "tensorflow": 30 * S, "jax": 30 * S}
+    assert set(plan_workers(balanced, 2).values()) == {1}
+    assert set(plan_workers({"torch": S, "jax": 2 * S}, 8).values()) == {1}  # a worker would cost more than it saves
+    assert set(plan_workers({"torch": S, "jax": 400 * S}, 1).values()) == {1}
+    assert plan_workers({}, 4) == {}
+
+
+def test_workers_takes_a_number_or_auto(tmp_path):
+    (tmp_path / "c.yaml").write_text(MORE)
+    for bad in ("-1", "two"):
+        r = run_cli("run", "--cases", str(tmp_path / "c.yaml"), "--frameworks", "crashy", "--workers", bad,
+                    "--out", str(tmp_path / "o"), env=FAKE, cwd=tmp_path)
+        assert r.returncode == 2 and "--workers is a number >= 0 or 'auto'" in r.stderr, r.stderr
