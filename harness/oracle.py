@@ -222,6 +222,10 @@ def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return logp, prob, bad
 
 
+FAST_BLOCK_ELEMENTS = 1 << 18  # float64 elements per block of the large-trial path (2 MiB): large enough that numpy's per-call
+# overhead is small (1 MiB read 15% slower on 2 cores, 256 KiB 75%), small enough to stay in a core's share of cache
+
+
 def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Reference:
     """The large-trial path of integer labels without label smoothing, in float64: the same semantics as
     `compute`, in one pass over the logits in blocks of rows that stay in cache, on a few threads.
@@ -264,7 +268,7 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
     loss = np.empty(R, dtype=np.float64)
     p_label = np.empty(R, dtype=np.float64)
     max_abs = np.zeros(max(R, 1), dtype=np.float64)
-    block = max(1, (1 << 17) // C)  # 1 MiB of float64 per block
+    block = max(1, FAST_BLOCK_ELEMENTS // C)
 
     if x2.dtype not in (np.float32, np.float64):  # read as float64 in the blocks' ufuncs: a native float
         x2 = x2.astype(np.float64)
