@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ml_dtypes
 import numpy as np
 
@@ -55,3 +57,25 @@ def ulp_distance(observed: np.ndarray, reference: np.ndarray, name: str) -> np.n
     reference = np.asarray(reference, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         return np.abs(observed - reference) / ulp(reference, name)
+
+
+STATS_BLOCK = 1 << 18  # elements per block of finite_stats: no full-size temporaries for a large gradient
+
+
+def finite_stats(a: np.ndarray) -> tuple[int, int, float, bool]:
+    """(NaN count, inf count, largest finite |value| (0 when none), every value finite) of an array, in blocks."""
+    flat = np.asarray(a).reshape(-1)
+    nan = inf = 0
+    top = 0.0
+    for s in range(0, flat.size, STATS_BLOCK):
+        b = np.asarray(flat[s:s + STATS_BLOCK], dtype=np.float64)
+        m = float(np.abs(b).max()) if b.size else 0.0
+        if math.isfinite(m):  # NaN and inf would carry into the maximum: this block is all finite
+            top = max(top, m)
+            continue
+        fin = np.isfinite(b)
+        nb = int(np.isnan(b).sum())
+        nan, inf = nan + nb, inf + (b.size - int(fin.sum()) - nb)
+        if fin.any():
+            top = max(top, float(np.abs(b[fin]).max()))
+    return nan, inf, top, nan + inf == 0

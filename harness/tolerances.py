@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.dtypes import eps, finfo
+from harness.dtypes import eps, finfo, finite_stats
 from harness.oracle import Reference
 from harness.schema import Case
 
@@ -68,8 +68,7 @@ def for_trial(case: Case, dtype: str, ref: Reference, logits: np.ndarray) -> Tol
     spread = _spread(logits, case.params.axis)
     cap = math.log(1.0 / float(finfo(dtype).smallest_normal))
     grad_rtol = K * (e + acc * math.log2(1 + C)) + K * e * min(spread, cap)
-    g = ref.grad[np.isfinite(ref.grad)]
-    grad_atol = max(grad_rtol * (float(np.abs(g).max()) if g.size else 0.0), K * e * ref.grad_scale)
+    grad_atol = max(grad_rtol * finite_stats(ref.grad)[2], K * e * ref.grad_scale)
 
     tol = Tolerance(loss_rtol, loss_atol, grad_rtol, grad_atol, "policy")
     o = case.tolerance
@@ -86,9 +85,13 @@ def for_trial(case: Case, dtype: str, ref: Reference, logits: np.ndarray) -> Tol
 
 def _spread(logits: np.ndarray, axis: int) -> float:
     """Largest gap between a row's maximum and its other finite logits."""
-    x = np.asarray(logits, dtype=np.float64)
+    x = np.asarray(logits)
     if x.size == 0:
         return 0.0
+    if x.dtype in (np.float32, np.float64) and np.isfinite(x).all():  # the common case, without float64 copies
+        s = np.max(x, axis=axis).astype(np.float64) - np.min(x, axis=axis).astype(np.float64)
+        return float(s.max()) if s.size else 0.0
+    x = np.asarray(x, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         fin = np.where(np.isfinite(x), x, np.nan)
         hi = np.nanmax(fin, axis=axis) if np.isfinite(fin).any() else np.zeros(1)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from harness.adapter_api import Observation
-from harness.dtypes import eps, ulp_distance
+from harness.dtypes import eps, finite_stats, ulp_distance
 from harness.oracle import Reference
 from harness.schema import Case
 from harness.tolerances import Tolerance
@@ -47,7 +47,7 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     loss = np.asarray(obs.loss, dtype=np.float64)
     if obs.no_grad:
         return _judge_loss_only(ref, obs, tol, loss)
-    grad = np.asarray(obs.grad, dtype=np.float64)
+    grad = np.asarray(obs.grad)  # in its own dtype: widened to float64 block by block
     if loss.shape != ref.loss.shape or grad.shape != ref.grad.shape:
         return Outcome(
             "loss_mismatch" if loss.shape != ref.loss.shape else "grad_mismatch",
@@ -59,24 +59,20 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     gm = _metrics(grad, ref.grad, tol.grad_rtol, tol.grad_atol, "grad", obs_dtype=obs.dtype)
     m.update(lm.pop("metrics"))
     m.update(gm.pop("metrics"))
-    m["nan_count"] = int(np.isnan(loss).sum() + np.isnan(grad).sum())
-    m["inf_count"] = int(np.isinf(loss).sum() + np.isinf(grad).sum())
-    m["ref_nan_count"] = int(np.isnan(ref.loss).sum() + np.isnan(ref.grad).sum())
-    m["ref_inf_count"] = int(np.isinf(ref.loss).sum() + np.isinf(ref.grad).sum())
-    gf = grad[np.isfinite(grad)]
-    rf = ref.grad[np.isfinite(ref.grad)]
-    m["grad_norm"] = float(np.abs(gf).max()) if gf.size else 0.0
-    m["ref_grad_norm"] = float(np.abs(rf).max()) if rf.size else 0.0
+    g_nan, g_inf, m["grad_norm"], all_finite = finite_stats(grad)
+    r_nan, r_inf, m["ref_grad_norm"], _ = finite_stats(ref.grad)
+    m["nan_count"] = int(np.isnan(loss).sum()) + g_nan
+    m["inf_count"] = int(np.isinf(loss).sum()) + g_inf
+    m["ref_nan_count"] = int(np.isnan(ref.loss).sum()) + r_nan
+    m["ref_inf_count"] = int(np.isinf(ref.loss).sum()) + r_inf
 
     flags = []
     if ref.saturated:
         flags.append("saturated")
-    all_finite = gf.size == grad.size  # a NaN gradient is broken, not vanishing
+    # all_finite: a NaN gradient is broken, not vanishing
     if all_finite and m["ref_grad_norm"] >= VANISH_REF_MIN and m["grad_norm"] < VANISH_RATIO * m["ref_grad_norm"]:
         flags.append("vanishing_grad")
-    if gf.size and (
-        m["grad_norm"] > EXPLODE_RATIO * max(m["ref_grad_norm"], 1.0) or (np.isinf(grad).any() and not np.isinf(ref.grad).any())
-    ):
+    if g_nan + g_inf < grad.size and (m["grad_norm"] > EXPLODE_RATIO * max(m["ref_grad_norm"], 1.0) or (g_inf and not r_inf)):
         flags.append("exploding_grad")
 
     if lm["nonfinite"] or gm["nonfinite"]:
@@ -107,49 +103,77 @@ def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.
     return Outcome("pass", m, flags, obs.no_grad)
 
 
+JUDGE_BLOCK = 1 << 18  # elements per block: a large trial is judged in pieces that stay in cache
+
+
+def _blocks(n: int):
+    for s in range(0, n, JUDGE_BLOCK):
+        yield s, min(n, s + JUDGE_BLOCK)
+
+
 def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
-    """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not."""
+    """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not.
+
+    Computed in blocks of the flattened arrays (the same elementwise arithmetic, and the same first
+    worst element, as on the whole array), so that a large trial costs a few passes over its values
+    and no full-size temporaries."""
     out: dict[str, Any] = {"nonfinite": "", "bad": ""}
     metrics: dict[str, Any] = {}
     if obs.size == 0:  # an empty batch: nothing to compare
         out["metrics"] = {"loss_abs_err" if q == "loss" else "grad_max_abs_err": 0.0}
         return out
-    both_finite = np.isfinite(obs) & np.isfinite(ref)
-    # non-finite agreement: NaN <-> NaN, +inf <-> +inf, -inf <-> -inf
-    same_nonfinite = (np.isnan(obs) & np.isnan(ref)) | (np.isinf(obs) & np.isinf(ref) & (np.sign(obs) == np.sign(ref)))
-    disagree = ~(both_finite | same_nonfinite)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        abs_err = np.where(both_finite, np.abs(obs - ref), 0.0)
-        rel_err = np.where(both_finite & (ref != 0), abs_err / np.abs(ref), np.where(abs_err > 0, np.inf, 0.0))
-        ulps = np.where(both_finite, ulp_distance(obs, ref, obs_dtype), 0.0)
-        excess = np.where(both_finite, abs_err - (atol + rtol * np.abs(ref)), -np.inf)
+    o_flat, r_flat = np.asarray(obs).reshape(-1), np.asarray(ref).reshape(-1)
+    n_disagree = n_out = 0
+    first_disagree = -1
+    max_abs = max_rel = max_ulp = 0.0
+    worst_excess, worst_at = -np.inf, 0
+    for s, e in _blocks(o_flat.size):
+        o = np.asarray(o_flat[s:e], dtype=np.float64)
+        r = np.asarray(r_flat[s:e], dtype=np.float64)
+        both_finite = np.isfinite(o) & np.isfinite(r)
+        # non-finite agreement: NaN <-> NaN, +inf <-> +inf, -inf <-> -inf
+        same_nonfinite = (np.isnan(o) & np.isnan(r)) | (np.isinf(o) & np.isinf(r) & (np.sign(o) == np.sign(r)))
+        disagree = ~(both_finite | same_nonfinite)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            abs_err = np.where(both_finite, np.abs(o - r), 0.0)
+            rel_err = np.where(both_finite & (r != 0), abs_err / np.abs(r), np.where(abs_err > 0, np.inf, 0.0))
+            ulps = np.where(both_finite, ulp_distance(o, r, obs_dtype), 0.0)
+            excess = np.where(both_finite, abs_err - (atol + rtol * np.abs(r)), -np.inf)
+        nd = int(disagree.sum())
+        if nd and first_disagree < 0:
+            first_disagree = s + int(np.argmax(disagree))
+        n_disagree += nd
+        n_out += int((excess > 0).sum())
+        max_abs, max_rel, max_ulp = max(max_abs, float(abs_err.max())), max(max_rel, float(rel_err.max())), max(max_ulp, float(ulps.max()))
+        i = int(np.argmax(excess))
+        x = float(excess[i])
+        # as argmax over the whole array: the first of equal maxima, and the first NaN above all
+        if s == 0 or x > worst_excess or (np.isnan(x) and not np.isnan(worst_excess)):
+            worst_excess, worst_at = x, s + i
     # the worst element: a non-finite disagreement first, else the largest excess over tolerance
-    if disagree.any():
-        worst = np.unravel_index(int(np.argmax(disagree)), obs.shape)
-    else:
-        worst = np.unravel_index(int(np.argmax(excess)), obs.shape)
+    flat_worst = first_disagree if n_disagree else worst_at
+    worst = np.unravel_index(flat_worst, obs.shape)
     idx = [int(i) for i in worst]
+    o_w, r_w = float(o_flat[flat_worst]), float(r_flat[flat_worst])
     if q == "loss":
-        metrics.update(
-            loss=float(obs[worst]), ref_loss=float(ref[worst]), loss_worst_index=idx,
-            loss_abs_err=float(abs_err.max()), loss_rel_err=float(rel_err.max()), loss_ulp=float(ulps.max()),
-        )
+        metrics.update(loss=o_w, ref_loss=r_w, loss_worst_index=idx, loss_abs_err=max_abs, loss_rel_err=max_rel,
+                       loss_ulp=max_ulp)
     else:
-        metrics.update(
-            grad=float(obs[worst]), ref_grad=float(ref[worst]), grad_worst_index=idx,
-            grad_max_abs_err=float(abs_err.max()), grad_max_rel_err=float(rel_err.max()), grad_ulp=float(ulps.max()),
-        )
+        metrics.update(grad=o_w, ref_grad=r_w, grad_worst_index=idx, grad_max_abs_err=max_abs,
+                       grad_max_rel_err=max_rel, grad_ulp=max_ulp)
     where = f" at {idx}" if obs.ndim else ""
-    if disagree.any():
+    if n_disagree:
         out["nonfinite"] = (
-            f"{q}{where}={float(obs[worst])!r}, but should be {float(ref[worst])!r} "
-            f"({int(disagree.sum())} of {obs.size} elements non-finite on one side only)"
+            f"{q}{where}={o_w!r}, but should be {r_w!r} "
+            f"({n_disagree} of {obs.size} elements non-finite on one side only)"
         )
-    elif (excess > 0).any():
+    elif n_out:
+        with np.errstate(invalid="ignore", over="ignore"):
+            u_w = float(ulp_distance(np.float64(o_w), np.float64(r_w), obs_dtype))
         out["bad"] = (
-            f"{q}{where}={float(obs[worst])!r}, but should be {float(ref[worst])!r} "
-            f"(abs err {float(abs_err[worst]):.3g} > atol {atol:.3g} + rtol {rtol:.3g} * |ref|; "
-            f"{float(ulps[worst]):.3g} ULP; {int((excess > 0).sum())} of {obs.size} elements out)"
+            f"{q}{where}={o_w!r}, but should be {r_w!r} "
+            f"(abs err {abs(o_w - r_w):.3g} > atol {atol:.3g} + rtol {rtol:.3g} * |ref|; "
+            f"{u_w:.3g} ULP; {n_out} of {obs.size} elements out)"
         )
     out["metrics"] = metrics
     return out

@@ -141,3 +141,51 @@ def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
     assert clipped(exact, ref, tol, guards) is None
     other = Observation(dtype="float32", loss=(ref.loss * 0.5).astype(np.float32), grad=ref.grad.astype(np.float32))
     assert clipped(other, ref, tol, guards) is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_judging_in_blocks_gives_what_judging_the_whole_array_gives(seed, monkeypatch):
+    """A large trial is judged in blocks; the metrics, the worst element and the message must be those of
+    one block over the whole array, for any values: NaN and infinities on either side, ties, all within."""
+    from harness import verdicts
+
+    rng = np.random.default_rng(seed)
+    shape = (13, 11)
+    ref_grad = rng.standard_normal(shape)
+    grad = (ref_grad + rng.standard_normal(shape) * 10.0 ** rng.integers(-9, -3)).astype(np.float32)
+    specials = [np.nan, np.inf, -np.inf, 0.0, 1e30]
+    for a in (grad, ref_grad):
+        for _ in range(seed if seed < 5 else 0):  # more special values with each seed (none at seeds 0 and 5)
+            a[tuple(rng.integers(0, n) for n in shape)] = specials[rng.integers(len(specials))]
+    if seed == 5:  # equal largest excesses in two blocks: the first must win
+        grad[2, 3] = grad[9, 9] = np.float32(5.0)
+        ref_grad[2, 3] = ref_grad[9, 9] = 0.0
+    loss = np.asarray(rng.standard_normal(13))
+    ref = oracle.Reference(loss=loss, grad=ref_grad, precision="float64", saturated=False, max_abs_logit=1.0,
+                           rows=13, classes=11)
+    obs = Observation(dtype="float32", loss=loss.astype(np.float32), grad=grad)
+    tol = tolerances.Tolerance(loss_rtol=1e-6, loss_atol=1e-7, grad_rtol=1e-6, grad_atol=1e-7, source="test")
+    (case,) = load_text(CASE, "v.yaml")
+    whole = judge(case, ref, obs, tol)
+    monkeypatch.setattr(verdicts, "JUDGE_BLOCK", 7)  # 21 blocks, the last one short
+    blocked = judge(case, ref, obs, tol)
+    assert (blocked.verdict, blocked.flags, blocked.message) == (whole.verdict, whole.flags, whole.message)
+    assert blocked.metrics.keys() == whole.metrics.keys()
+    for k, v in whole.metrics.items():
+        assert blocked.metrics[k] == v or (isinstance(v, float) and np.isnan(v) and np.isnan(blocked.metrics[k])), k
+    if seed == 5:
+        assert whole.verdict == "grad_mismatch" and whole.metrics["grad_worst_index"] == [2, 3]
+
+
+def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkeypatch):
+    from harness import dtypes
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(50) * 100
+    a[[3, 17]] = np.nan
+    a[[5, 40, 41]] = [np.inf, -np.inf, np.inf]
+    monkeypatch.setattr(dtypes, "STATS_BLOCK", 8)
+    fin = a[np.isfinite(a)]
+    assert dtypes.finite_stats(a.astype(np.float32)) == (2, 3, float(np.abs(fin.astype(np.float32)).max()), False)
+    assert dtypes.finite_stats(fin) == (0, 0, float(np.abs(fin).max()), True)
+    assert dtypes.finite_stats(np.full(9, np.nan)) == (9, 0, 0.0, False)
