@@ -27,28 +27,44 @@ MAX_RESTARTS = 50
 WORKER_START_NS = 3_000_000_000  # what one more pytest-xdist worker costs: a process that imports its framework
 
 
+def makespan(works: list[float], cores: int) -> float:
+    """Wall time of processes that start together and share `cores` equally, each using at most one core.
+
+    Every running process advances at the same rate, so they finish in the order of their work."""
+    t = done = 0.0
+    left = sorted(works)
+    for i, w in enumerate(left):
+        rate = min(1.0, cores / (len(left) - i))
+        t += (w - done) / rate
+        done = w
+    return t
+
+
 def plan_workers(costs: dict[str, int], cores: int) -> dict[str, int]:
     """pytest-xdist workers per framework process, from each framework's expected cost (ns).
 
-    Every framework runs in its own process, in parallel; a framework whose trials alone would
-    outlast the others' on these cores gets more workers. Starting from one each, the framework
-    with the longest expected time per worker gets one more while that time exceeds the machine's
-    fair share (all the work, workers' start-up included, over the cores) and one more worker saves
-    more than it costs to start; never more workers than cores for one framework. The result
-    depends on the case files, the shard and the number of cores only, not on timing.
+    Every framework runs in its own process, in parallel, and the operating system shares the cores
+    among them: a framework with much more work than the others is left running alone at the end,
+    on one core. Starting from one process each, one more worker goes to the framework where it
+    shortens the expected wall time (`makespan`, each worker's share of the work plus its start-up)
+    the most, while it shortens it by more than a start-up; never more workers than cores for one
+    framework. The result depends on the case files, the shard and the number of cores only.
     """
     workers = {f: 1 for f in costs}
-    if cores < 2:
-        return workers
-    total = sum(costs.values()) + WORKER_START_NS * len(costs)
-    while costs:
-        f = max(costs, key=lambda k: (costs[k] / workers[k], k))
-        w = workers[f]
-        per_worker = costs[f] / w
-        if w >= cores or per_worker <= (total + WORKER_START_NS) / cores or per_worker - costs[f] / (w + 1) <= WORKER_START_NS:
+
+    def wall(w: dict[str, int]) -> float:
+        return makespan([costs[f] / w[f] + WORKER_START_NS for f in costs for _ in range(w[f])], cores)
+
+    best = wall(workers)
+    while True:
+        options = {f: wall({**workers, f: workers[f] + 1}) for f in sorted(costs) if workers[f] < cores}
+        if not options:
             break
-        workers[f] = w + 1
-        total += WORKER_START_NS
+        f = min(options, key=lambda k: (options[k], k))
+        if options[f] >= best - WORKER_START_NS:
+            break
+        workers[f] += 1
+        best = options[f]
     return workers
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.rows import read_rows
-from harness.runner import WORKER_START_NS, plan_workers
+from harness.runner import WORKER_START_NS, makespan, plan_workers
 from tests.conftest import have, run_cli
 from tests.test_end_to_end import CRASH_CASES
 
@@ -59,16 +59,39 @@ def test_a_run_with_workers_resumes_like_one_without(tmp_path):
 S = WORKER_START_NS
 
 
+def test_makespan_shares_the_cores_equally():
+    assert makespan([3.0, 1.0, 2.0], 1) == 6.0  # one core: one after another
+    assert makespan([5.0, 5.0, 5.0, 5.0], 2) == 10.0
+    assert makespan([1.0, 3.0], 2) == 3.0  # each process uses one core at most
+    assert makespan([1.0, 1.0, 4.0], 2) == 1.5 + 3.0  # three share two cores, then the last runs alone
+
+
 def test_auto_workers_go_to_the_framework_that_would_outlast_the_others():
     costs = {"oracle": S // 10, "torch": 2 * S, "tensorflow": 3 * S, "jax": 40 * S}
     assert plan_workers(costs, 2) == {"oracle": 1, "torch": 1, "tensorflow": 1, "jax": 2}
     many = plan_workers(costs, 16)
-    assert many["oracle"] == many["torch"] == many["tensorflow"] == 1
-    # jax gets workers while its time per worker exceeds the fair share and one more saves its start-up
-    w = many["jax"]
-    assert 2 < w < 16
-    total = sum(costs.values()) + S * (len(costs) + w - 1)
-    assert 40 * S / w <= total / 16 + S or 40 * S / w - 40 * S / (w + 1) <= S
+    assert many["oracle"] == many["torch"] == many["tensorflow"] == 1 and 2 < many["jax"] < 16
+
+
+def _wall(costs, workers, cores):
+    return makespan([costs[f] / workers[f] + S for f in costs for _ in range(workers[f])], cores)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_plan_is_no_slower_than_one_process_each_and_no_single_worker_more_would_save_a_start_up(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = ["oracle", "torch", "tensorflow", "jax", "keras-jax"][: 2 + seed % 4]
+    costs = {n: int(S * rng.uniform(0.1, 200.0)) for n in names}
+    cores = int(rng.choice([1, 2, 4, 16]))
+    plan = plan_workers(costs, cores)
+    ones = {n: 1 for n in names}
+    assert _wall(costs, plan, cores) <= _wall(costs, ones, cores)
+    assert all(1 <= w <= max(cores, 1) for w in plan.values())
+    for n in names:
+        if plan[n] < cores:
+            assert _wall(costs, {**plan, n: plan[n] + 1}, cores) >= _wall(costs, plan, cores) - S, (n, plan)
 
 
 def test_auto_workers_stay_one_each_when_the_work_is_balanced_small_or_the_machine_has_one_core():
