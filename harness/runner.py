@@ -25,6 +25,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ORACLE = "oracle"
 MAX_RESTARTS = 50
 WORKER_START_NS = 3_000_000_000  # what one more pytest-xdist worker costs: a process that imports its framework
+# the share of a framework's work that each further worker does again (JAX's per-process compile cache:
+# a quarter of the suite cost 118 CPU-s in one process and 133 in two)
+WORKER_REPEAT = 0.12
 
 
 def makespan(works: list[float], cores: int) -> float:
@@ -40,20 +43,27 @@ def makespan(works: list[float], cores: int) -> float:
     return t
 
 
+def expected_wall(costs: dict[str, int], workers: dict[str, int], cores: int) -> float:
+    """The makespan of the frameworks' processes: each worker does its share of its framework's work,
+    plus what every further worker repeats (WORKER_REPEAT: compiles and caches are per process), plus
+    its start-up."""
+    return makespan([costs[f] * (1 + WORKER_REPEAT * (workers[f] - 1)) / workers[f] + WORKER_START_NS
+                     for f in costs for _ in range(workers[f])], cores)
+
+
 def plan_workers(costs: dict[str, int], cores: int) -> dict[str, int]:
     """pytest-xdist workers per framework process, from each framework's expected cost (ns).
 
     Every framework runs in its own process, in parallel, and the operating system shares the cores
     among them: a framework with much more work than the others is left running alone at the end,
     on one core. Starting from one process each, one more worker goes to the framework where it
-    shortens the expected wall time (`makespan`, each worker's share of the work plus its start-up)
-    the most, while it shortens it by more than a start-up; never more workers than cores for one
-    framework. The result depends on the case files, the shard and the number of cores only.
+    shortens the expected wall time (`expected_wall`) the most, while it shortens it by more than a
+    start-up; never more workers than cores for one framework. The result depends on the case files, the shard and the number of cores only.
     """
     workers = {f: 1 for f in costs}
 
     def wall(w: dict[str, int]) -> float:
-        return makespan([costs[f] / w[f] + WORKER_START_NS for f in costs for _ in range(w[f])], cores)
+        return expected_wall(costs, w, cores)
 
     best = wall(workers)
     while True:

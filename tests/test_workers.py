@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.rows import read_rows
-from harness.runner import WORKER_START_NS, makespan, plan_workers
+from harness.runner import WORKER_START_NS, expected_wall, makespan, plan_workers
 from tests.conftest import have, run_cli
 from tests.test_end_to_end import CRASH_CASES
 
@@ -73,10 +73,6 @@ def test_auto_workers_go_to_the_framework_that_would_outlast_the_others():
     assert many["oracle"] == many["torch"] == many["tensorflow"] == 1 and 2 < many["jax"] < 16
 
 
-def _wall(costs, workers, cores):
-    return makespan([costs[f] / workers[f] + S for f in costs for _ in range(workers[f])], cores)
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_the_plan_is_no_slower_than_one_process_each_and_no_single_worker_more_would_save_a_start_up(seed):
     import numpy as np
@@ -87,11 +83,11 @@ def test_the_plan_is_no_slower_than_one_process_each_and_no_single_worker_more_w
     cores = int(rng.choice([1, 2, 4, 16]))
     plan = plan_workers(costs, cores)
     ones = {n: 1 for n in names}
-    assert _wall(costs, plan, cores) <= _wall(costs, ones, cores)
+    assert expected_wall(costs, plan, cores) <= expected_wall(costs, ones, cores)
     assert all(1 <= w <= max(cores, 1) for w in plan.values())
     for n in names:
         if plan[n] < cores:
-            assert _wall(costs, {**plan, n: plan[n] + 1}, cores) >= _wall(costs, plan, cores) - S, (n, plan)
+            assert expected_wall(costs, {**plan, n: plan[n] + 1}, cores) >= expected_wall(costs, plan, cores) - S, (n, plan)
 
 
 def test_auto_workers_stay_one_each_when_the_work_is_balanced_small_or_the_machine_has_one_core():
