@@ -41,6 +41,7 @@ from harness.dtypes import cast, ulp_distance
 from harness.oracle import Inputs, Reference
 from harness.schema import Case, Expect, Literal, Relation
 from harness.tolerances import Tolerance
+from harness.verdicts import compare
 
 KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of value)
     "one_hot": {},
@@ -329,27 +330,22 @@ def _compare(q: str, a: np.ndarray, b: np.ndarray, bnd: np.ndarray, dtype: str) 
              "grad": ("grad", "ref_grad", "grad_worst_index", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp")}[q]
     if a.size == 0:
         return {names[3]: 0.0}, ""
-    fin = np.isfinite(a) & np.isfinite(b)
-    same = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b)))
-    disagree = ~(fin | same)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        err = np.where(fin, np.abs(a - b), 0.0)
-        rel = np.where(fin & (b != 0), err / np.abs(b), np.where(err > 0, np.inf, 0.0))
-        ulps = np.where(fin, ulp_distance(a, b, dtype), 0.0)
-        excess = np.where(fin, err - bnd, -np.inf)
-    flat = int(np.argmax(disagree)) if disagree.any() else int(np.argmax(excess))
-    worst = np.unravel_index(flat, a.shape)
+    bnd_flat = np.broadcast_to(bnd, a.shape).reshape(-1)
+    c = compare(a, b, lambda r, s, e: bnd_flat[s:e], dtype)
+    worst = np.unravel_index(c.worst, a.shape)
     idx = [int(i) for i in worst]
-    m = {names[0]: float(a[worst]), names[1]: float(b[worst]), names[2]: idx, names[3]: float(err.max()),
-         names[4]: float(rel.max()), names[5]: float(ulps.max())}
+    a_w, b_w = float(a.reshape(-1)[c.worst]), float(b.reshape(-1)[c.worst])
+    m = {names[0]: a_w, names[1]: b_w, names[2]: idx, names[3]: c.max_abs, names[4]: c.max_rel, names[5]: c.max_ulp}
     where = f" at {idx}" if a.ndim else ""
-    if disagree.any():
-        return m, (f"{q}{where}={float(a[worst])!r}, but the partner gives {float(b[worst])!r} "
-                   f"({int(disagree.sum())} of {a.size} elements non-finite on one side only)")
-    if (excess > 0).any():
-        return m, (f"{q}{where}={float(a[worst])!r}, but the partner gives {float(b[worst])!r} "
-                   f"(difference {float(err[worst]):.3g} > allowance {float(bnd[worst]):.3g}; "
-                   f"{float(ulps[worst]):.3g} ULP; {int((excess > 0).sum())} of {a.size} elements out)")
+    if c.n_disagree:
+        return m, (f"{q}{where}={a_w!r}, but the partner gives {b_w!r} "
+                   f"({c.n_disagree} of {a.size} elements non-finite on one side only)")
+    if c.n_out:
+        with np.errstate(invalid="ignore", over="ignore"):
+            u_w = float(ulp_distance(np.float64(a_w), np.float64(b_w), dtype))
+        return m, (f"{q}{where}={a_w!r}, but the partner gives {b_w!r} "
+                   f"(difference {abs(a_w - b_w):.3g} > allowance {float(bnd_flat[c.worst]):.3g}; "
+                   f"{u_w:.3g} ULP; {c.n_out} of {a.size} elements out)")
     return m, ""
 
 

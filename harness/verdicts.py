@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,69 +112,87 @@ def _blocks(n: int):
         yield s, min(n, s + JUDGE_BLOCK)
 
 
-def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
-    """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not.
+@dataclass
+class Comparison:
+    """Elementwise comparison of an observation with a reference, reduced (see `compare`)."""
 
-    Computed in blocks of the flattened arrays (the same elementwise arithmetic, and the same first
-    worst element, as on the whole array), so that a large trial costs a few passes over its values
-    and no full-size temporaries."""
-    out: dict[str, Any] = {"nonfinite": "", "bad": ""}
-    metrics: dict[str, Any] = {}
-    if obs.size == 0:  # an empty batch: nothing to compare
-        out["metrics"] = {"loss_abs_err" if q == "loss" else "grad_max_abs_err": 0.0}
-        return out
+    n_disagree: int  # elements non-finite on one side only (or non-finite unlike the other side)
+    n_out: int  # elements, finite on both sides, whose difference exceeds the allowance
+    worst: int  # flat index: the first disagreement, else the first largest excess over the allowance
+    max_abs: float
+    max_rel: float
+    max_ulp: float
+
+
+def compare(obs: np.ndarray, ref: np.ndarray, allowed: Callable[[np.ndarray, int, int], np.ndarray],
+            dtype: str) -> Comparison:
+    """Compare two arrays of one shape element by element, in blocks of the flattened arrays that stay
+    in cache (so a large trial costs a few passes and no full-size temporaries). NaN agrees with NaN
+    and an infinity with the same infinity. allowed(ref_block, start, stop) is the allowed |obs - ref|
+    of the block's elements. The worst element and every maximum are those of one pass over the
+    whole array (np.argmax's first maximum, a NaN excess above all)."""
     o_flat, r_flat = np.asarray(obs).reshape(-1), np.asarray(ref).reshape(-1)
-    n_disagree = n_out = 0
+    c = Comparison(0, 0, 0, 0.0, 0.0, 0.0)
     first_disagree = -1
-    max_abs = max_rel = max_ulp = 0.0
-    worst_excess, worst_at = -np.inf, 0
+    worst_excess = -np.inf
     for s, e in _blocks(o_flat.size):
         o = np.asarray(o_flat[s:e], dtype=np.float64)
         r = np.asarray(r_flat[s:e], dtype=np.float64)
         both_finite = np.isfinite(o) & np.isfinite(r)
-        # non-finite agreement: NaN <-> NaN, +inf <-> +inf, -inf <-> -inf
         same_nonfinite = (np.isnan(o) & np.isnan(r)) | (np.isinf(o) & np.isinf(r) & (np.sign(o) == np.sign(r)))
         disagree = ~(both_finite | same_nonfinite)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             abs_err = np.where(both_finite, np.abs(o - r), 0.0)
             rel_err = np.where(both_finite & (r != 0), abs_err / np.abs(r), np.where(abs_err > 0, np.inf, 0.0))
-            ulps = np.where(both_finite, ulp_distance(o, r, obs_dtype), 0.0)
-            excess = np.where(both_finite, abs_err - (atol + rtol * np.abs(r)), -np.inf)
+            ulps = np.where(both_finite, ulp_distance(o, r, dtype), 0.0)
+            excess = np.where(both_finite, abs_err - allowed(r, s, e), -np.inf)
         nd = int(disagree.sum())
         if nd and first_disagree < 0:
             first_disagree = s + int(np.argmax(disagree))
-        n_disagree += nd
-        n_out += int((excess > 0).sum())
-        max_abs, max_rel, max_ulp = max(max_abs, float(abs_err.max())), max(max_rel, float(rel_err.max())), max(max_ulp, float(ulps.max()))
+        c.n_disagree += nd
+        c.n_out += int((excess > 0).sum())
+        c.max_abs = max(c.max_abs, float(abs_err.max()))
+        c.max_rel = max(c.max_rel, float(rel_err.max()))
+        c.max_ulp = max(c.max_ulp, float(ulps.max()))
         i = int(np.argmax(excess))
         x = float(excess[i])
-        # as argmax over the whole array: the first of equal maxima, and the first NaN above all
         if s == 0 or x > worst_excess or (np.isnan(x) and not np.isnan(worst_excess)):
-            worst_excess, worst_at = x, s + i
-    # the worst element: a non-finite disagreement first, else the largest excess over tolerance
-    flat_worst = first_disagree if n_disagree else worst_at
-    worst = np.unravel_index(flat_worst, obs.shape)
+            worst_excess, c.worst = x, s + i
+    if c.n_disagree:
+        c.worst = first_disagree
+    return c
+
+
+def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
+    """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not."""
+    out: dict[str, Any] = {"nonfinite": "", "bad": ""}
+    metrics: dict[str, Any] = {}
+    if obs.size == 0:  # an empty batch: nothing to compare
+        out["metrics"] = {"loss_abs_err" if q == "loss" else "grad_max_abs_err": 0.0}
+        return out
+    c = compare(obs, ref, lambda r, s, e: atol + rtol * np.abs(r), obs_dtype)
+    worst = np.unravel_index(c.worst, obs.shape)
     idx = [int(i) for i in worst]
-    o_w, r_w = float(o_flat[flat_worst]), float(r_flat[flat_worst])
+    o_w, r_w = float(np.asarray(obs).reshape(-1)[c.worst]), float(np.asarray(ref).reshape(-1)[c.worst])
     if q == "loss":
-        metrics.update(loss=o_w, ref_loss=r_w, loss_worst_index=idx, loss_abs_err=max_abs, loss_rel_err=max_rel,
-                       loss_ulp=max_ulp)
+        metrics.update(loss=o_w, ref_loss=r_w, loss_worst_index=idx, loss_abs_err=c.max_abs, loss_rel_err=c.max_rel,
+                       loss_ulp=c.max_ulp)
     else:
-        metrics.update(grad=o_w, ref_grad=r_w, grad_worst_index=idx, grad_max_abs_err=max_abs,
-                       grad_max_rel_err=max_rel, grad_ulp=max_ulp)
+        metrics.update(grad=o_w, ref_grad=r_w, grad_worst_index=idx, grad_max_abs_err=c.max_abs,
+                       grad_max_rel_err=c.max_rel, grad_ulp=c.max_ulp)
     where = f" at {idx}" if obs.ndim else ""
-    if n_disagree:
+    if c.n_disagree:
         out["nonfinite"] = (
             f"{q}{where}={o_w!r}, but should be {r_w!r} "
-            f"({n_disagree} of {obs.size} elements non-finite on one side only)"
+            f"({c.n_disagree} of {obs.size} elements non-finite on one side only)"
         )
-    elif n_out:
+    elif c.n_out:
         with np.errstate(invalid="ignore", over="ignore"):
             u_w = float(ulp_distance(np.float64(o_w), np.float64(r_w), obs_dtype))
         out["bad"] = (
             f"{q}{where}={o_w!r}, but should be {r_w!r} "
             f"(abs err {abs(o_w - r_w):.3g} > atol {atol:.3g} + rtol {rtol:.3g} * |ref|; "
-            f"{u_w:.3g} ULP; {n_out} of {obs.size} elements out)"
+            f"{u_w:.3g} ULP; {c.n_out} of {obs.size} elements out)"
         )
     out["metrics"] = metrics
     return out
