@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import adapters
-from harness import expectations, generators, runner
+from harness import available_cores, expectations, generators, runner
 from harness.rows import FAILING, Row, read_rows, write_rows
 from harness.schema import CaseFileError, load_paths
 
@@ -103,17 +103,17 @@ def _plan_workers(args, cases, names) -> dict[str, int]:
     from harness import runner
     from harness.pytest_plugin import parse_shard, shard_costs, split_by_cost
 
+    k, n = parse_shard(args.shard) if args.shard else (1, 1)
     costs = {}
     for name in names:
         if name != runner.ORACLE and adapters.missing_modules(name):
             continue
         c = shard_costs(cases, name)
-        if args.shard:
-            k, n = parse_shard(args.shard)
+        if n > 1:
             split = split_by_cost(c, n)
             c = {t: v for t, v in c.items() if split[t] == k - 1}
         costs[name] = sum(c.values())
-    return runner.plan_workers(costs, runner.available_cores())
+    return runner.plan_workers(costs, available_cores())
 
 
 def _precision_mode(args) -> str:

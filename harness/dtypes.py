@@ -59,16 +59,22 @@ def ulp_distance(observed: np.ndarray, reference: np.ndarray, name: str) -> np.n
         return np.abs(observed - reference) / ulp(reference, name)
 
 
-STATS_BLOCK = 1 << 18  # elements per block of finite_stats: no full-size temporaries for a large gradient
+BLOCK = 1 << 18  # elements per block when a large array is reduced: pieces that stay in cache, no full-size temporaries
 
 
-def finite_stats(a: np.ndarray) -> tuple[int, int, float, bool]:
-    """(NaN count, inf count, largest finite |value| (0 when none), every value finite) of an array, in blocks."""
+def blocks(n: int):
+    """(start, stop) of consecutive blocks of BLOCK elements covering range(n)."""
+    for s in range(0, n, BLOCK):
+        yield s, min(n, s + BLOCK)
+
+
+def finite_stats(a: np.ndarray) -> tuple[int, int, float]:
+    """(NaN count, inf count, largest finite |value| (0 when none)) of an array, in blocks."""
     flat = np.asarray(a).reshape(-1)
     nan = inf = 0
     top = 0.0
-    for s in range(0, flat.size, STATS_BLOCK):
-        b = np.asarray(flat[s:s + STATS_BLOCK], dtype=np.float64)
+    for s, e in blocks(flat.size):
+        b = np.asarray(flat[s:e], dtype=np.float64)
         m = float(np.abs(b).max()) if b.size else 0.0
         if math.isfinite(m):  # NaN and inf would carry into the maximum: this block is all finite
             top = max(top, m)
@@ -78,4 +84,4 @@ def finite_stats(a: np.ndarray) -> tuple[int, int, float, bool]:
         nan, inf = nan + nb, inf + (b.size - int(fin.sum()) - nb)
         if fin.any():
             top = max(top, float(np.abs(b[fin]).max()))
-    return nan, inf, top, nan + inf == 0
+    return nan, inf, top

@@ -39,11 +39,11 @@ in float64 (a few float64 ULPs, far below any float32 tolerance); `Reference.pre
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from harness import available_cores
 from harness.dtypes import cast
 from harness.schema import Case
 
@@ -222,8 +222,9 @@ def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return logp, prob, bad
 
 
-FAST_BLOCK_ELEMENTS = 1 << 18  # float64 elements per block of the large-trial path (2 MiB): large enough that numpy's per-call
-# overhead is small (1 MiB read 15% slower on 2 cores, 256 KiB 75%), small enough to stay in a core's share of cache
+# float64 elements per block of the large-trial path (2 MiB): large enough that numpy's per-call overhead
+# is small (1 MiB blocks were 15% slower on 2 cores, 256 KiB 75%), small enough to stay in cache
+FAST_BLOCK_ELEMENTS = 1 << 18
 
 
 def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Reference:
@@ -231,8 +232,8 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
     `compute`, in one pass over the logits in blocks of rows that stay in cache, on a few threads.
 
     No one-hot targets and no full-size temporaries: per block, the logits shifted by the row maximum
-    (found in the trial dtype) are written into a float64 buffer, exponentiated in place and summed (all but one argmax, so the
-    tail is kept as in `_log_softmax`); the gradient row is that buffer times one factor per row,
+    (found in the trial dtype) are written into a float64 buffer, exponentiated in place and summed
+    (all but one argmax, so the tail is kept as in `_log_softmax`); the gradient row is that buffer times one factor per row,
     p_ic = exp(x_ic - m_i) * exp(-log1p(tail_i)), written straight into the output, and the label's
     element is a_i expm1(log p_i,label) as in `compute`. Error: the loss is log1p(tail) - (x_label - m)
     with no cancellation (both terms are >= 0), a few float64 ULPs from the sum; a probability is a
@@ -317,7 +318,7 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
             loss[r0:r1][bad] = np.nan
 
     starts = range(0, R, block)
-    workers = min(len(starts), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    workers = min(len(starts), available_cores(), 8)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL inside each block's ufuncs
             list(pool.map(run, starts))

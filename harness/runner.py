@@ -58,16 +58,14 @@ def plan_workers(costs: dict[str, int], cores: int) -> dict[str, int]:
     among them: a framework with much more work than the others is left running alone at the end,
     on one core. Starting from one process each, one more worker goes to the framework where it
     shortens the expected wall time (`expected_wall`) the most, while it shortens it by more than a
-    start-up; never more workers than cores for one framework. The result depends on the case files, the shard and the number of cores only.
+    start-up; never more workers than cores for one framework. The result depends on the case files,
+    the shard and the number of cores only.
     """
     workers = {f: 1 for f in costs}
-
-    def wall(w: dict[str, int]) -> float:
-        return expected_wall(costs, w, cores)
-
-    best = wall(workers)
+    best = expected_wall(costs, workers, cores)
     while True:
-        options = {f: wall({**workers, f: workers[f] + 1}) for f in sorted(costs) if workers[f] < cores}
+        options = {f: expected_wall(costs, {**workers, f: workers[f] + 1}, cores)
+                   for f in sorted(costs) if workers[f] < cores}
         if not options:
             break
         f = min(options, key=lambda k: (options[k], k))
@@ -76,10 +74,6 @@ def plan_workers(costs: dict[str, int], cores: int) -> dict[str, int]:
         workers[f] += 1
         best = options[f]
     return workers
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass

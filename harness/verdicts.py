@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from harness.adapter_api import Observation
-from harness.dtypes import eps, finite_stats, ulp_distance
+from harness.dtypes import blocks, eps, finite_stats, ulp_distance
 from harness.oracle import Reference
 from harness.schema import Case
 from harness.tolerances import Tolerance
@@ -60,8 +60,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     gm = _metrics(grad, ref.grad, tol.grad_rtol, tol.grad_atol, "grad", obs_dtype=obs.dtype)
     m.update(lm.pop("metrics"))
     m.update(gm.pop("metrics"))
-    g_nan, g_inf, m["grad_norm"], all_finite = finite_stats(grad)
-    r_nan, r_inf, m["ref_grad_norm"], _ = finite_stats(ref.grad)
+    g_nan, g_inf, m["grad_norm"] = finite_stats(grad)
+    r_nan, r_inf, m["ref_grad_norm"] = finite_stats(ref.grad)
     m["nan_count"] = int(np.isnan(loss).sum()) + g_nan
     m["inf_count"] = int(np.isinf(loss).sum()) + g_inf
     m["ref_nan_count"] = int(np.isnan(ref.loss).sum()) + r_nan
@@ -70,8 +70,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     flags = []
     if ref.saturated:
         flags.append("saturated")
-    # all_finite: a NaN gradient is broken, not vanishing
-    if all_finite and m["ref_grad_norm"] >= VANISH_REF_MIN and m["grad_norm"] < VANISH_RATIO * m["ref_grad_norm"]:
+    # a NaN gradient is broken, not vanishing
+    if g_nan + g_inf == 0 and m["ref_grad_norm"] >= VANISH_REF_MIN and m["grad_norm"] < VANISH_RATIO * m["ref_grad_norm"]:
         flags.append("vanishing_grad")
     if g_nan + g_inf < grad.size and (m["grad_norm"] > EXPLODE_RATIO * max(m["ref_grad_norm"], 1.0) or (g_inf and not r_inf)):
         flags.append("exploding_grad")
@@ -104,14 +104,6 @@ def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.
     return Outcome("pass", m, flags, obs.no_grad)
 
 
-JUDGE_BLOCK = 1 << 18  # elements per block: a large trial is judged in pieces that stay in cache
-
-
-def _blocks(n: int):
-    for s in range(0, n, JUDGE_BLOCK):
-        yield s, min(n, s + JUDGE_BLOCK)
-
-
 @dataclass
 class Comparison:
     """Elementwise comparison of an observation with a reference, reduced (see `compare`)."""
@@ -135,7 +127,7 @@ def compare(obs: np.ndarray, ref: np.ndarray, allowed: Callable[[np.ndarray, int
     c = Comparison(0, 0, 0, 0.0, 0.0, 0.0)
     first_disagree = -1
     worst_excess = -np.inf
-    for s, e in _blocks(o_flat.size):
+    for s, e in blocks(o_flat.size):
         o = np.asarray(o_flat[s:e], dtype=np.float64)
         r = np.asarray(r_flat[s:e], dtype=np.float64)
         both_finite = np.isfinite(o) & np.isfinite(r)

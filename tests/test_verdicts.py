@@ -147,7 +147,7 @@ def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
 def test_judging_in_blocks_gives_what_judging_the_whole_array_gives(seed, monkeypatch):
     """A large trial is judged in blocks; the metrics, the worst element and the message must be those of
     one block over the whole array, for any values: NaN and infinities on either side, ties, all within."""
-    from harness import verdicts
+    from harness import dtypes
 
     rng = np.random.default_rng(seed)
     shape = (13, 11)
@@ -167,7 +167,7 @@ def test_judging_in_blocks_gives_what_judging_the_whole_array_gives(seed, monkey
     tol = tolerances.Tolerance(loss_rtol=1e-6, loss_atol=1e-7, grad_rtol=1e-6, grad_atol=1e-7, source="test")
     (case,) = load_text(CASE, "v.yaml")
     whole = judge(case, ref, obs, tol)
-    monkeypatch.setattr(verdicts, "JUDGE_BLOCK", 7)  # 21 blocks, the last one short
+    monkeypatch.setattr(dtypes, "BLOCK", 7)  # 21 blocks, the last one short
     blocked = judge(case, ref, obs, tol)
     assert (blocked.verdict, blocked.flags, blocked.message) == (whole.verdict, whole.flags, whole.message)
     assert blocked.metrics.keys() == whole.metrics.keys()
@@ -184,8 +184,8 @@ def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkey
     a = rng.standard_normal(50) * 100
     a[[3, 17]] = np.nan
     a[[5, 40, 41]] = [np.inf, -np.inf, np.inf]
-    monkeypatch.setattr(dtypes, "STATS_BLOCK", 8)
+    monkeypatch.setattr(dtypes, "BLOCK", 8)
     fin = a[np.isfinite(a)]
-    assert dtypes.finite_stats(a.astype(np.float32)) == (2, 3, float(np.abs(fin.astype(np.float32)).max()), False)
-    assert dtypes.finite_stats(fin) == (0, 0, float(np.abs(fin).max()), True)
-    assert dtypes.finite_stats(np.full(9, np.nan)) == (9, 0, 0.0, False)
+    assert dtypes.finite_stats(a.astype(np.float32)) == (2, 3, float(np.abs(fin.astype(np.float32)).max()))
+    assert dtypes.finite_stats(fin) == (0, 0, float(np.abs(fin).max()))
+    assert dtypes.finite_stats(np.full(9, np.nan)) == (9, 0, 0.0)
