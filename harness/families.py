@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.dtypes import cast
-from harness.oracle import _EXTENDED_OK, EXTENDED_MAX_ELEMENTS, Inputs, Reference, _log_softmax, _softplus
+from harness.oracle import _EXTENDED_OK, EXTENDED_MAX_ELEMENTS, Inputs, Reference, _log_softmax, _softplus, times
 from harness.schema import Case
 
 
@@ -84,23 +84,16 @@ def _reduce(loss, grad, red: str, count: int, weight_total, wd):
         return out, grad * scale, scale
 
 
-def _finite_max(a: np.ndarray) -> float:
-    a = np.abs(np.asarray(a, dtype=np.float64))
-    a = a[np.isfinite(a)]
-    return float(a.max()) if a.size else 0.0
-
-
-def _reference(out, grad, wd, *, saturated: bool, scale_of_loss: float, rows: int, classes: int,
-               grad_scale: float) -> Reference:
+def _reference(out, grad, wd, *, saturated: bool, rows: int, classes: int, unreduced, scale) -> Reference:
     return Reference(
         loss=np.asarray(out, dtype=np.float64),
         grad=np.asarray(grad, dtype=np.float64),
         precision=_precision(wd),
         saturated=saturated,
-        max_abs_logit=scale_of_loss,
         rows=rows,
         classes=classes,
-        grad_scale=grad_scale,
+        unreduced=np.asarray(unreduced, dtype=np.float64),
+        scale=float(scale),
     )
 
 
@@ -131,7 +124,7 @@ def categorical_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referenc
     t, a, cw, sw = _categorical_weights(case, inputs, R, C, wd)
     with np.errstate(divide="ignore", invalid="ignore"):
         logP = np.log(P)
-        loss = -sw * np.where(a == 0, wd(0), a * logP).sum(-1)
+        loss = -times(sw, times(a, logP).sum(-1))
         grad = -sw[:, None] * np.where(a == 0, wd(0), a / P)
     weight_total = (sw * (cw[None, :] * t).sum(-1)).sum()
     out, grad, scale = _reduce(loss, grad, p.reduction, R, weight_total, wd)
@@ -141,8 +134,7 @@ def categorical_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referenc
     return _reference(
         out, _unrows(grad, batch_shape, C, p.axis, P0.ndim), wd,
         saturated=bool(np.any((target == 0) | (target == 1))),
-        scale_of_loss=_finite_max(np.log(target[target > 0])) if target.size else 0.0,
-        rows=R, classes=C, grad_scale=_finite_max(sw * a.sum(-1)) * abs(float(scale)),
+        rows=R, classes=C, unreduced=loss, scale=scale,
     )
 
 
@@ -168,16 +160,13 @@ def binary_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     a, b = zs, 1 - zs
     weight = _elementwise_weights(inputs, P.shape, wd)
     with np.errstate(divide="ignore", invalid="ignore"):
-        loss = -weight * (np.where(a == 0, 0, a * np.log(P)) + np.where(b == 0, 0, b * np.log1p(-P)))
+        loss = -times(weight, times(a, np.log(P)) + times(b, np.log1p(-P)))
         grad = -weight * (np.where(a == 0, 0, a / P) - np.where(b == 0, 0, b / (1 - P)))
     out, grad, scale = _reduce(loss, grad, p.reduction, P.size, weight.sum(), wd)
-    with np.errstate(divide="ignore"):
-        logs = np.concatenate([np.log(P[(a > 0) & (P > 0)]), np.log1p(-P[(b > 0) & (P < 1)])])
     return _reference(
         out, grad, wd,
         saturated=bool(np.any(((a > 0) & (P == 0)) | ((b > 0) & (P == 1)))),
-        scale_of_loss=_finite_max(logs), rows=P.shape[0], classes=P.shape[-1],
-        grad_scale=_finite_max(weight) * abs(float(scale)),
+        rows=P.shape[0], classes=P.shape[-1], unreduced=loss, scale=scale,
     )
 
 
@@ -210,8 +199,7 @@ def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referen
     return _reference(
         out, grad, wd,
         saturated=bool(np.any((prob_d == 0) | (prob_d == 1))),
-        scale_of_loss=_finite_max(x0), rows=x.shape[0], classes=x.shape[-1],
-        grad_scale=_finite_max(weight) * abs(float(scale)),
+        rows=x.shape[0], classes=x.shape[-1], unreduced=loss, scale=scale,
     )
 
 
@@ -231,7 +219,7 @@ def categorical_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Re
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         u = -np.expm1(logp)  # 1 - p without cancellation near p = 1
         ug = u ** g if g else np.ones_like(u)
-        loss = -sw * np.where(a == 0, wd(0), a * ug * logp).sum(-1)
+        loss = -times(sw, times(a * ug, logp).sum(-1))
         second = np.where((u == 0) | (g == 0) | (prob == 0), 0, g * u ** (g - 1) * prob * logp)
         h = -sw[:, None] * np.where(a == 0, 0, a * (ug - second))
         H = h.sum(-1, keepdims=True)
@@ -246,8 +234,7 @@ def categorical_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Re
     return _reference(
         out, _unrows(grad, batch_shape, C, p.axis, x0.ndim), wd,
         saturated=bool(np.any((pt == 0) | (pt == 1)) and C > 1),
-        scale_of_loss=_finite_max(x0), rows=R, classes=C,
-        grad_scale=_finite_max(sw * a.sum(-1)) * abs(float(scale)),
+        rows=R, classes=C, unreduced=loss, scale=scale,
     )
 
 
@@ -292,7 +279,7 @@ def block(case: Case, inputs: Inputs, dtype: str) -> Reference:
     return _reference(
         out, _unrows(grad, batch_shape, C, axis, x0.ndim), wd,
         saturated=bool(np.any((pd == 0) | (pd == 1)) and C > 1),
-        scale_of_loss=_finite_max(x0), rows=R, classes=C, grad_scale=_finite_max(G),
+        rows=R, classes=C, unreduced=out, scale=1.0,
     )
 
 

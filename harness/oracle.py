@@ -62,15 +62,50 @@ class Inputs:
 
 
 @dataclass(frozen=True)
+class SoftmaxRows:
+    """The per-row quantities of a softmax trial that its error analysis (harness/tolerances.py) reads, with
+    the class axis moved last and the batch flattened to R rows (all float64, R long unless said):
+
+        m        the row's largest finite logit (0 for an undefined row)
+        log_s    log sum_c exp(x_c - m)                       (so log p_c = x_c - m - log_s)
+        factor   f_i = s_i * (the reduction's 1/denominator)   0 for an ignored row: dl/dx_ic = f_i (A_i p_ic - a_ic)
+        weight   A_i = sum_c a_ic
+        label    the integer label per row (sparse families), else None
+        coef     a_ic (R x C) where targets are dense or smoothed, else None (then a_ic = label_coef at the label)
+        label_coef  a at the label (sparse families)
+        px       sum_c p_c |x_c| over the finite logits: with a_c, the loss's sensitivity to its inputs' last bits
+    """
+
+    m: np.ndarray
+    log_s: np.ndarray
+    factor: np.ndarray
+    weight: np.ndarray
+    px: np.ndarray
+    label: np.ndarray | None = None
+    label_coef: np.ndarray | None = None
+    coef: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Reference:
     loss: np.ndarray  # float64; scalar for sum/mean, batch-shaped for none
     grad: np.ndarray  # float64, shape of the logits
     precision: str  # "longdouble" or "float64"
     saturated: bool  # a target class's probability rounds to 0 or 1 in the trial dtype
-    max_abs_logit: float  # the conditioning scale of the loss: the largest finite |logit| it depends on
     rows: int  # rows contributing to the reduction
     classes: int
-    grad_scale: float = 1.0  # magnitude of the terms a gradient element is formed from: max_i s_i A_i * reduction factor
+    # what the error analysis needs: the losses before the reduction (per row, or per element for the
+    # elementwise families; weighted, 0 where ignored), and the reduction's factor (1, or 1 / denominator)
+    unreduced: np.ndarray | None = None
+    scale: float = 1.0
+    softmax: SoftmaxRows | None = None  # the softmax families' row quantities
+
+
+def times(w, v):
+    """w * v where a zero weight times anything infinite is 0: a term that does not count contributes
+    nothing (DESIGN.md: a zero target, class weight or sample weight times log 0). NaN stays NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.where((w == 0) & ~np.isnan(v), 0, w * v)
 
 
 def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
@@ -114,8 +149,7 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
     if sparse and e == 0:
         a_lab = cw[safe]
         A = a_lab
-        with np.errstate(invalid="ignore"):
-            loss = -a_lab * logp[rows, safe]
+        loss = -times(a_lab, logp[rows, safe])
         denom_rows = a_lab
         a = None
     else:
@@ -125,12 +159,10 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
         ts = (1 - e) * t + e / C if e else t
         a = cw[None, :] * ts
         A = a.sum(-1)
-        with np.errstate(invalid="ignore"):
-            terms = np.where(a == 0, wd(0), a * logp)
-        loss = -terms.sum(-1)
+        loss = -times(a, logp).sum(-1)
         denom_rows = (cw[None, :] * t).sum(-1)
 
-    loss = sw * loss
+    loss = times(sw, loss)
     with np.errstate(invalid="ignore", over="ignore"):
         if a is None:
             grad = A[:, None] * prob
@@ -138,21 +170,19 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
         else:
             grad = np.where(a == 0, 0, a * np.expm1(logp)) + (A[:, None] - a) * prob
         grad = sw[:, None] * grad
-    loss = np.where(kept, loss, 0)
-    grad = np.where(kept[:, None], grad, 0)
-    loss = np.where(bad, np.nan, loss)
-    grad = np.where(bad[:, None], np.nan, grad)
+    # an undefined row (NaN, +inf, all -inf) is NaN, unless it is ignored: an ignored row contributes nothing
+    loss = np.where(bad & kept, np.nan, np.where(kept, loss, 0))
+    grad = np.where((bad & kept)[:, None], np.nan, np.where(kept[:, None], grad, 0))
 
     red = p.reduction
     n_kept = int(kept.sum())
-    row_scale = np.abs(sw * np.where(kept, A, 0))
-    grad_scale = float(row_scale.max()) if row_scale.size else 0.0
+    scale = wd(1)
     if red == "none":
         out = loss.reshape(batch_shape)
     else:
         total = loss.sum()
         if red == "sum":
-            out, scale = total, wd(1)
+            out = total
         else:
             denom = wd(n_kept) if red == "mean" else (sw * np.where(kept, denom_rows, 0)).sum()
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -160,8 +190,20 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
                 scale = 1 / denom if denom != 0 else wd(0)  # the NaN mean is constant in the logits
         with np.errstate(invalid="ignore"):
             grad = grad * scale
-        grad_scale *= abs(float(scale)) if np.isfinite(scale) else 1.0
     grad = np.moveaxis(grad.reshape(*batch_shape, C), -1, axis)
+    xs = np.where(bad[:, None] | ~np.isfinite(x2), -np.inf, x2)
+    top = np.argmax(xs, axis=-1) if C else np.zeros(R, dtype=np.int64)
+    stats = SoftmaxRows(
+        m=np.where(bad, 0.0, np.asarray(xs[rows, top], dtype=np.float64)) if C else np.zeros(R),
+        log_s=np.where(bad, 0.0, -np.asarray(logp[rows, top], dtype=np.float64)) if C else np.zeros(R),
+        factor=np.asarray(np.where(kept, sw * scale, 0), dtype=np.float64),
+        weight=np.asarray(A, dtype=np.float64) * np.ones(R),
+        px=np.asarray(np.where(np.isfinite(x2), prob * np.abs(np.where(np.isfinite(x2), x2, 0)), 0).sum(-1),
+                      dtype=np.float64) * np.ones(R),
+        label=safe if sparse else None,
+        label_coef=np.asarray(a_lab, dtype=np.float64) if a is None else None,
+        coef=None if a is None else np.asarray(a, dtype=np.float64),
+    )
 
     # saturation: a target class whose probability rounds to 0 or 1 in the trial dtype
     if sparse:
@@ -176,30 +218,12 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
         grad=np.asarray(grad, dtype=np.float64),
         precision=precision,
         saturated=saturated,
-        max_abs_logit=_loss_scale(x2, kept, safe if a is None else None, a),
         rows=n_kept,
         classes=C,
-        grad_scale=grad_scale,
+        unreduced=np.asarray(loss, dtype=np.float64),
+        scale=float(scale),
+        softmax=stats,
     )
-
-
-def _loss_scale(x2: np.ndarray, kept: np.ndarray, label: np.ndarray | None, a: np.ndarray | None) -> float:
-    """The largest |logit| a softmax loss depends on to first order: each kept row's maximum (the shift of
-    logsumexp) and the logits of its targets (a_ic != 0). Any other logit enters only through
-    exp(x - max) < 1, whose rounding costs at most eps * max(t e^-t) = eps / e however large |x| is, so a
-    class masked with a large finite negative (-1e9) does not widen the tolerance."""
-    x = np.asarray(x2, dtype=np.float64)[kept]
-    if x.size == 0:
-        return 0.0
-    fin = np.isfinite(x)
-    with np.errstate(invalid="ignore"):
-        row_max = np.where(fin.any(-1), np.max(np.where(fin, x, -np.inf), axis=-1), 0.0)
-        if label is not None:
-            tgt = x[np.arange(len(x)), label[kept]]
-            tgt = np.where(np.isfinite(tgt), np.abs(tgt), 0.0)
-        else:
-            tgt = np.max(np.where((np.asarray(a)[kept] != 0) & fin, np.abs(x), 0.0), axis=-1)
-    return float(max(np.abs(row_max).max(), tgt.max()))
 
 
 def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -268,7 +292,9 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
     grad = np.empty((R, C), dtype=np.float64)
     loss = np.empty(R, dtype=np.float64)
     p_label = np.empty(R, dtype=np.float64)
-    max_abs = np.zeros(max(R, 1), dtype=np.float64)
+    m_all = np.zeros(R, dtype=np.float64)
+    px_all = np.zeros(R, dtype=np.float64)
+    log_s_all = np.zeros(R, dtype=np.float64)
     block = max(1, FAST_BLOCK_ELEMENTS // C)
 
     if x2.dtype not in (np.float32, np.float64):  # read as float64 in the blocks' ufuncs: a native float
@@ -282,17 +308,7 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
         idx = np.argmax(xb, axis=1)  # NaN wins argmax: a row with NaN, +inf, or only -inf has m non-finite
         m = xb[rr, idx].astype(np.float64)
         bad = ~np.isfinite(m)
-        # the loss scale, as `_loss_scale`: each kept row's largest finite logit and its target's logit;
-        # with m finite, m is the largest finite logit (-inf elsewhere in the row does not matter)
         lab = safe[r0:r1]
-        row_max = np.abs(m)
-        for i in np.flatnonzero(bad):  # rows with NaN or +inf: the largest finite logit the slow way
-            row = xb[i][np.isfinite(xb[i])]
-            row_max[i] = abs(float(row.max())) if row.size else 0.0
-        with np.errstate(invalid="ignore"):
-            x_lab = np.abs(xb[rr, lab].astype(np.float64))
-        x_lab = np.where(np.isfinite(x_lab), x_lab, 0.0)
-        max_abs[r0:r1] = np.where(kept[r0:r1], np.maximum(row_max, x_lab), 0.0)
         buf = np.empty((n, C), dtype=np.float64)
         if bad.any():  # undefined softmax: computed on zeros, then made NaN (as `_log_softmax`)
             idx[bad] = 0
@@ -311,11 +327,17 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
             np.multiply(buf, (f * inv)[:, None], out=grad[r0:r1])
             grad[r0 + rr, idx] = f * inv  # p at the argmax: exp(0) * exp(-lse_tail)
             grad[r0 + rr, lab] = f * np.expm1(logp_lab)  # a p - a = a expm1(log p), no cancellation
-            loss[r0:r1] = np.where(kept[r0:r1], -sw[r0:r1] * a_lab[r0:r1] * logp_lab, 0.0)
+            loss[r0:r1] = np.where(kept[r0:r1], -times(sw[r0:r1] * a_lab[r0:r1], logp_lab), 0.0)
             p_label[r0:r1] = np.exp(logp_lab)
-        if bad.any():
-            grad[r0:r1][bad] = np.nan
-            loss[r0:r1][bad] = np.nan
+            m_all[r0:r1] = m
+            absx = np.abs(np.asarray(xb, dtype=np.float64))
+            absx[~np.isfinite(absx)] = 0
+            px_all[r0:r1] = (np.einsum("ij,ij->i", buf, absx) + np.abs(m)) * inv  # buf: exp(x - m), argmax zeroed
+            log_s_all[r0:r1] = np.where(bad, 0.0, lse_tail)  # an undefined row has none (as `compute`)
+        undefined = bad & kept[r0:r1]  # an ignored row contributes nothing whatever its logits
+        if undefined.any():
+            grad[r0:r1][undefined] = np.nan
+            loss[r0:r1][undefined] = np.nan
 
     starts = range(0, R, block)
     workers = min(len(starts), available_cores(), 8)
@@ -332,20 +354,18 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
         total = loss.sum()
         with np.errstate(invalid="ignore"):
             out = total if red == "sum" else (total / denom if denom != 0 else np.float64(np.nan))
-    row_scale = np.abs(sw * np.where(kept, a_lab, 0))
-    grad_scale = float(row_scale.max()) if row_scale.size else 0.0
-    if red != "none":
-        grad_scale *= abs(scale)
     pt_d = cast(p_label[kept], dtype).astype(np.float64)
     return Reference(
         loss=np.asarray(out, dtype=np.float64),
         grad=np.moveaxis(grad.reshape(*batch_shape, C), -1, axis),
         precision="float64",
         saturated=bool(np.any((pt_d == 1) | (pt_d == 0)) and C > 1),
-        max_abs_logit=float(max_abs.max()) if R else 0.0,
         rows=n_kept,
         classes=C,
-        grad_scale=grad_scale,
+        unreduced=loss,
+        scale=float(scale),
+        softmax=SoftmaxRows(m=m_all, log_s=log_s_all, factor=np.where(kept, sw * scale, 0.0),
+                            weight=a_lab, px=px_all, label=safe, label_coef=a_lab),
     )
 
 
@@ -373,7 +393,7 @@ def _sigmoid(case: Case, inputs: Inputs, dtype: str) -> Reference:
     weight = np.broadcast_to(weight, x.shape)
     sp_neg, sp_pos = _softplus(-x), _softplus(x)
     with np.errstate(invalid="ignore", over="ignore"):
-        loss = weight * (np.where(a == 0, 0, a * sp_neg) + np.where(b == 0, 0, b * sp_pos))
+        loss = times(weight, times(a, sp_neg) + times(b, sp_pos))
         sig_pos, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # s(x), s(-x)
         grad = weight * (b * sig_pos - a * sig_neg)
     nan = np.isnan(x)
@@ -381,29 +401,27 @@ def _sigmoid(case: Case, inputs: Inputs, dtype: str) -> Reference:
     grad = np.where(nan, np.nan, grad)
     n = x.size
     red = p.reduction
-    grad_scale = float(np.max(np.abs(weight * (np.abs(a) + np.abs(b))))) if n else 0.0
+    scale = wd(1)
     if red == "none":
         out = loss
     else:
         total = loss.sum()
         if red == "sum":
-            out, scale = total, wd(1)
+            out = total
         else:
             denom = wd(n) if red == "mean" else weight.sum()
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = total / denom if denom != 0 else wd(np.nan)
                 scale = 1 / denom if denom != 0 else wd(0)
         grad = grad * scale
-        grad_scale *= float(abs(scale))
     prob_d = cast(np.asarray(sig_pos, dtype=np.float64), dtype).astype(np.float64)
-    finite = np.abs(x0.astype(np.float64)[np.isfinite(x0.astype(np.float64))])
     return Reference(
         loss=np.asarray(out, dtype=np.float64),
         grad=np.asarray(grad, dtype=np.float64),
         precision="longdouble" if wd is np.longdouble else "float64",
         saturated=bool(np.any((prob_d == 0) | (prob_d == 1))),
-        max_abs_logit=float(finite.max()) if finite.size else 0.0,
         rows=rows,
         classes=C,
-        grad_scale=grad_scale,
+        unreduced=np.asarray(loss, dtype=np.float64),
+        scale=float(scale),
     )

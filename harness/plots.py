@@ -354,12 +354,12 @@ def quiver(title: str, subtitle: str, grad: Sequence[float], ref: Sequence[float
 
 def _disagrees(r: Row) -> Callable[[int], bool]:
     g, ref = r.grad_values or [], r.ref_grad_values or []
-    rtol, atol = as_float(r.grad_rtol) or 0.0, as_float(r.grad_atol) or 0.0
+    allowed = r.grad_allowed_values or [0.0] * len(ref)
 
     def bad(i: int) -> bool:
         for j in (2 * i, 2 * i + 1):
             a, b = g[j], ref[j]
-            if math.isfinite(a) != math.isfinite(b) or (math.isfinite(b) and abs(a - b) > atol + rtol * abs(b) + 1e-300):
+            if math.isfinite(a) != math.isfinite(b) or (math.isfinite(b) and abs(a - b) > allowed[j] + 1e-300):
                 return True
         return False
     return bad

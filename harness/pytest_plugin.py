@@ -20,7 +20,7 @@ import pytest
 import adapters
 from harness import expectations, families, oracle, precision, relations, tolerances
 from harness.adapter_api import Adapter, ApiPath, Observation
-from harness.rows import FAILING, Row, ShardWriter, read_rows, row_id, values
+from harness.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
 from harness.schema import Case, CaseFileError, load_file
 from harness.trials import Trial, materialize
 from harness.verdicts import clipped, judge
@@ -105,7 +105,7 @@ class _State:
             ref = tol = None
             if not trial.case.expect.error:
                 ref = oracle.compute(trial.case, inputs, trial.dtype)
-                tol = tolerances.for_trial(trial.case, trial.dtype, ref, inputs.logits)
+                tol = tolerances.for_trial(trial.case, trial.dtype, ref, inputs)
             self.ref_cache[key] = (inputs, ref, tol)
         return self.ref_cache[key]
 
@@ -310,7 +310,7 @@ class TrialItem(pytest.Item):
         if row.verdict == "fixed":
             warnings.warn(f"{self.name}: recorded as {row.known_reason!r} but now passes: update known_differences", stacklevel=1)
         if row.verdict in FAILING:
-            raise ConformanceFailure(f"{row.verdict}: {row.message} [{self.name}; rtol={row.rtol}, atol={row.atol}; {row.call}]")
+            raise ConformanceFailure(f"{row.verdict}: {row.message} [{self.name}; {row.call}]")
 
     def _base_row(self, st: _State, verdict: str) -> Row:
         c = self.case
@@ -332,10 +332,9 @@ class TrialItem(pytest.Item):
             golden = np.asarray(self.case.expect.loss, dtype=np.float64)
             ref_for_golden = oracle.Reference(
                 loss=golden if golden.shape == obs.loss.shape else golden.reshape(-1), grad=ref.grad,
-                precision="golden", saturated=False, max_abs_logit=0.0, rows=ref.rows, classes=ref.classes)
+                precision="golden", saturated=False, rows=ref.rows, classes=ref.classes)
             # the oracle must reproduce the golden values to 1 float64 ULP
-            tol = tolerances.Tolerance(loss_rtol=np.finfo(np.float64).eps, loss_atol=0.0, grad_rtol=0.0,
-                                       grad_atol=0.0, source="golden values: 1 float64 ULP")
+            tol = tolerances.Tolerance.fixed(np.finfo(np.float64).eps, 0.0, 0.0, 0.0, "golden values: 1 float64 ULP")
             out = judge(self.case, ref_for_golden, obs, tol)
         else:
             ad = st.adapters[self.framework]
@@ -366,8 +365,11 @@ class TrialItem(pytest.Item):
             row.oracle_precision = ref.precision
             row.ref_loss_values, row.ref_grad_values = values(ref.loss), values(ref.grad)
         if tol is not None:
-            row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
             row.tolerance_source = tol.source
+            if ref is not None and self.framework != ORACLE and obs.loss is not None:
+                row.loss_allowed_values = values(tol.loss_allowed(ref.loss))
+                if row.grad_values is not None and ref.grad.size <= MAX_VALUES:
+                    row.grad_allowed_values = values(tol.grad_full(ref.grad))
         if row.device != self.device and out.verdict not in ("unsupported", "error"):
             row.flags.append("wrong_device")
             row.verdict = "error"
@@ -432,7 +434,7 @@ class RelationItem(TrialItem):
             row.message = str(e)
             return row
         ref_b = oracle.compute(pt.case, pt.inputs, self.dtype)
-        tol_b = tolerances.for_trial(pt.case, self.dtype, ref_b, pt.inputs.logits)
+        tol_b = tolerances.for_trial(pt.case, self.dtype, ref_b, pt.inputs)
         if self.framework == ORACLE:
             obs_a = Observation(dtype=self.dtype, call="harness.oracle.compute", device="cpu", loss=ref.loss, grad=ref.grad)
             obs_b = Observation(dtype=self.dtype, call="harness.oracle.compute", device="cpu", loss=ref_b.loss, grad=ref_b.grad)
@@ -467,10 +469,8 @@ class RelationItem(TrialItem):
             lb, gb = pt.to_case(np.asarray(obs_b.loss, dtype=np.float64), gb_raw)
             row.ref_loss_values, row.ref_grad_values = values(lb), (None if obs_b.grad is None else values(gb))
         row.oracle_precision = ref.precision
-        row.rtol, row.atol, row.grad_rtol, row.grad_atol = tol.loss_rtol, tol.loss_atol, tol.grad_rtol, tol.grad_atol
-        row.tolerance_source = ("relation: the case's allowance (these numbers) plus the partner's, mapped back "
-                                f"(partner loss rtol {tol_b.loss_rtol:.3g}, atol {tol_b.loss_atol:.3g}; "
-                                f"grad rtol {tol_b.grad_rtol:.3g}, atol {tol_b.grad_atol:.3g}; {tol.source})")
+        row.tolerance_source = ("relation: the case's per-element allowance plus the partner's, mapped back "
+                                f"({tol.source}; partner {tol_b.source})")
         if row.device != self.device and out.verdict not in ("unsupported", "error"):
             row.flags.append("wrong_device")
             row.verdict = "error"

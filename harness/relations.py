@@ -263,18 +263,18 @@ class RelationOutcome:
     flags: list[str] | None = None
 
 
-def _envelope(ref: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+def _envelope(allowed: np.ndarray, ref: np.ndarray) -> np.ndarray:
     r = np.asarray(ref, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(r), atol + rtol * np.abs(r), 0.0)
+    return np.where(np.isfinite(r), np.asarray(allowed, dtype=np.float64), 0.0)
 
 
 def bound(tol_a: Tolerance, ref_a: Reference, tol_b: Tolerance, ref_b: Reference, pt: Partner) -> tuple[np.ndarray, np.ndarray]:
-    """Elementwise allowance for |case - partner| on (loss, grad): both sides' tolerances, the partner's mapped back."""
-    lb, gb = pt.to_case(_envelope(ref_b.loss, tol_b.loss_rtol, tol_b.loss_atol),
-                        _envelope(ref_b.grad, tol_b.grad_rtol, tol_b.grad_atol))
-    la = _envelope(ref_a.loss, tol_a.loss_rtol, tol_a.loss_atol)
-    ga = _envelope(ref_a.grad, tol_a.grad_rtol, tol_a.grad_atol)
+    """Elementwise allowance for |case - partner| on (loss, grad): both sides' per-element allowances, the
+    partner's mapped back onto the case the way its values are."""
+    lb, gb = pt.to_case(_envelope(tol_b.loss_allowed(ref_b.loss), ref_b.loss),
+                        _envelope(tol_b.grad_full(ref_b.grad), ref_b.grad))
+    la = _envelope(tol_a.loss_allowed(ref_a.loss), ref_a.loss)
+    ga = _envelope(tol_a.grad_full(ref_a.grad), ref_a.grad)
     return la + np.abs(np.asarray(lb, dtype=np.float64)), ga + np.abs(np.asarray(gb, dtype=np.float64))
 
 

@@ -277,9 +277,9 @@ _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdic
                 "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
                 "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape", "precision",
                 "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count",
-                "relation", "partner")
+                "relation", "partner", "loss_allowance", "grad_allowance")
 _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",
-                   "grad_norm", "ref_grad_norm", "rtol", "atol", "grad_rtol", "grad_atol", "duration_s", "sweep_value")
+                   "grad_norm", "ref_grad_norm", "loss_allowed", "grad_allowed", "duration_s", "sweep_value")
 
 
 def encode_rows(rows: list[Row], case_inputs: dict[str, str] | None = None) -> dict[str, Any]:
@@ -970,7 +970,7 @@ function details(i) {
   add("gradient, worst element", worstLine("grad", "grad_worst_index", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp"));
   add("gradient norm (observed / oracle)", pair("grad_norm", "ref_grad_norm"));
   add("NaN / Inf (observed; oracle)", `${g("nan_count") || 0} / ${g("inf_count") || 0}; ${g("ref_nan_count") || 0} / ${g("ref_inf_count") || 0}`);
-  add("tolerance", `loss rtol ${fmt(g("rtol"))}, atol ${fmt(g("atol"))}; grad rtol ${fmt(g("grad_rtol"))}, atol ${fmt(g("grad_atol"))}`);
+  add("allowed at the worst element", `loss ${g("loss_allowance") || fmt(g("loss_allowed"))}; grad ${g("grad_allowance") || fmt(g("grad_allowed"))}`);
   add("tolerance from", g("tolerance_source"));
   add("oracle precision", g("oracle_precision"));
   add("framework precision", g("precision"));

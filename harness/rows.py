@@ -72,11 +72,12 @@ class Row:
     inf_count: int = 0
     ref_nan_count: int = 0
     ref_inf_count: int = 0
-    rtol: float | None = None
-    atol: float | None = None
-    grad_rtol: float | None = None
-    grad_atol: float | None = None
-    tolerance_source: str = ""
+    # the allowance of the worst element (harness/tolerances.py) and what it is made of
+    loss_allowed: float | None = None
+    loss_allowance: str = ""  # e.g. "3.1e-07 (mostly log S)"
+    grad_allowed: float | None = None
+    grad_allowance: str = ""
+    tolerance_source: str = ""  # "policy", or the case's override and its reason
     oracle_precision: str = ""
     message: str = ""
     traceback: str = ""
@@ -89,6 +90,8 @@ class Row:
     ref_loss_values: list[float] | None = None
     grad_values: list[float] | None = None
     ref_grad_values: list[float] | None = None
+    loss_allowed_values: list[float] | None = None  # each element's allowance (harness/tolerances.py)
+    grad_allowed_values: list[float] | None = None
     shape: list[int] | None = None  # shape of the logits
     sweep: str = ""  # the swept parameter of a sweep case (e.g. "scale"), "" otherwise
     sweep_value: float | None = None

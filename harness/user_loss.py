@@ -197,7 +197,7 @@ def describe(r: Row) -> str:
         parts.append(f"grad{_index(r.grad_worst_index)}={_num(r.grad)}, but should be {_num(r.ref_grad)}")
     if not parts or r.verdict in ("error", "missing_error", "crash", "timeout"):
         parts.append(r.message[:300])
-    tol = f"; rtol={_num(r.rtol)}, atol={_num(r.atol)}" if r.rtol is not None else ""
+    tol = f"; allowed {r.loss_allowance or r.grad_allowance}" if (r.loss_allowance or r.grad_allowance) else ""
     return f"{r.verdict}{flags}: {'; '.join(parts)} [{r.case}, {r.framework}, {r.device}, {r.dtype}{tol}]"
 
 

@@ -56,8 +56,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
             f"but should be loss {list(ref.loss.shape)}, grad {list(ref.grad.shape)}",
         )
     m: dict[str, Any] = {}
-    lm = _metrics(loss, ref.loss, tol.loss_rtol, tol.loss_atol, "loss", obs_dtype=obs.dtype)
-    gm = _metrics(grad, ref.grad, tol.grad_rtol, tol.grad_atol, "grad", obs_dtype=obs.dtype)
+    lm = _metrics(loss, ref.loss, tol, "loss", obs_dtype=obs.dtype)
+    gm = _metrics(grad, ref.grad, tol, "grad", obs_dtype=obs.dtype)
     m.update(lm.pop("metrics"))
     m.update(gm.pop("metrics"))
     g_nan, g_inf, m["grad_norm"] = finite_stats(grad)
@@ -92,7 +92,7 @@ def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.
     if loss.shape != ref.loss.shape:
         return Outcome("loss_mismatch", flags=["loss_only"],
                        message=f"shape: loss {list(loss.shape)}, but should be {list(ref.loss.shape)}; {obs.no_grad}")
-    lm = _metrics(loss, ref.loss, tol.loss_rtol, tol.loss_atol, "loss", obs_dtype=obs.dtype)
+    lm = _metrics(loss, ref.loss, tol, "loss", obs_dtype=obs.dtype)
     m: dict[str, Any] = lm.pop("metrics")
     m["nan_count"], m["inf_count"] = int(np.isnan(loss).sum()), int(np.isinf(loss).sum())
     m["ref_nan_count"], m["ref_inf_count"] = int(np.isnan(ref.loss).sum()), int(np.isinf(ref.loss).sum())
@@ -155,23 +155,31 @@ def compare(obs: np.ndarray, ref: np.ndarray, allowed: Callable[[np.ndarray, int
     return c
 
 
-def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str, obs_dtype: str) -> dict:
-    """Error metrics of one quantity and whether it is outside tolerance or non-finite where the oracle is not."""
+def _metrics(obs: np.ndarray, ref: np.ndarray, tol: Tolerance, q: str, obs_dtype: str) -> dict:
+    """Error metrics of one quantity and whether it is outside its per-element allowance or non-finite where
+    the oracle is not."""
     out: dict[str, Any] = {"nonfinite": "", "bad": ""}
     metrics: dict[str, Any] = {}
     if obs.size == 0:  # an empty batch: nothing to compare
         out["metrics"] = {"loss_abs_err" if q == "loss" else "grad_max_abs_err": 0.0}
         return out
-    c = compare(obs, ref, lambda r, s, e: atol + rtol * np.abs(r), obs_dtype)
+    if q == "loss":
+        la = np.asarray(tol.loss_allowed(ref), dtype=np.float64).reshape(-1)
+        allowed = lambda r, s, e: la[s:e]  # noqa: E731
+    else:
+        allowed = tol.grad_allowed
+    c = compare(obs, ref, allowed, obs_dtype)
     worst = np.unravel_index(c.worst, obs.shape)
     idx = [int(i) for i in worst]
     o_w, r_w = float(np.asarray(obs).reshape(-1)[c.worst]), float(np.asarray(ref).reshape(-1)[c.worst])
+    a_w = float(np.asarray(allowed(np.asarray(ref).reshape(-1)[c.worst: c.worst + 1], c.worst, c.worst + 1))[0])
+    why = tol.explain(q, c.worst)
     if q == "loss":
         metrics.update(loss=o_w, ref_loss=r_w, loss_worst_index=idx, loss_abs_err=c.max_abs, loss_rel_err=c.max_rel,
-                       loss_ulp=c.max_ulp)
+                       loss_ulp=c.max_ulp, loss_allowed=a_w, loss_allowance=why)
     else:
         metrics.update(grad=o_w, ref_grad=r_w, grad_worst_index=idx, grad_max_abs_err=c.max_abs,
-                       grad_max_rel_err=c.max_rel, grad_ulp=c.max_ulp)
+                       grad_max_rel_err=c.max_rel, grad_ulp=c.max_ulp, grad_allowed=a_w, grad_allowance=why)
     where = f" at {idx}" if obs.ndim else ""
     if c.n_disagree:
         out["nonfinite"] = (
@@ -183,7 +191,7 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str,
             u_w = float(ulp_distance(np.float64(o_w), np.float64(r_w), obs_dtype))
         out["bad"] = (
             f"{q}{where}={o_w!r}, but should be {r_w!r} "
-            f"(abs err {abs(o_w - r_w):.3g} > atol {atol:.3g} + rtol {rtol:.3g} * |ref|; "
+            f"(abs err {abs(o_w - r_w):.3g} > allowed {why}; "
             f"{u_w:.3g} ULP; {c.n_out} of {obs.size} elements out)"
         )
     out["metrics"] = metrics
@@ -199,15 +207,22 @@ def clipped(obs: Observation, ref: Reference, tol: Tolerance, guards: list[tuple
         return None
     loss = np.asarray(obs.loss, dtype=np.float64)
     e = 8 * max(eps(obs.dtype) if obs.dtype else 0.0, 1e-7)
+    allowed = np.asarray(tol.loss_allowed(ref.loss), dtype=np.float64)
+
+    def differs(v: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            same = (np.abs(v - ref.loss) <= allowed) | (np.isnan(v) & np.isnan(ref.loss)) | (v == ref.loss)
+        return ~same
+
     with np.errstate(invalid="ignore"):
-        off = ~np.isclose(loss, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
+        off = differs(loss) if loss.shape == np.shape(ref.loss) else np.ones(loss.shape, dtype=bool)
         if not off.any():
             return None
         for name, alt in guards:
             alt = np.asarray(alt, dtype=np.float64)
             if alt.shape != loss.shape:
                 continue
-            guard_changes = ~np.isclose(alt, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
+            guard_changes = differs(alt)
             if (guard_changes[off]).all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
                 return name
     return None

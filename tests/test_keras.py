@@ -79,8 +79,8 @@ def _trial():
     case = load_text(CASES, "k.yaml")[1]
     ref_loss = np.array(0.5)
     ref = Reference(loss=ref_loss, grad=np.array([[0.1, -0.2], [0.3, 0.4]]), precision="longdouble", saturated=False,
-                    max_abs_logit=2.0, rows=2, classes=2)
-    tol = Tolerance(loss_rtol=1e-6, loss_atol=0.0, grad_rtol=1e-6, grad_atol=0.0, source="policy")
+                    rows=2, classes=2)
+    tol = Tolerance.fixed(1e-6, 0.0, 1e-6, 0.0, "test")
     return case, ref, tol
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from harness.rows import Row
 from harness.schema import load_text
 from harness.trials import Trial, materialize
 from harness.verdicts import judge
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CASE = """\
 - id: v
@@ -26,7 +30,7 @@ def trial():
     (case,) = load_text(CASE, "v.yaml")
     inputs = materialize(Trial(case, "float32"))
     ref = oracle.compute(case, inputs, "float32")
-    return case, ref, tolerances.for_trial(case, "float32", ref, inputs.logits)
+    return case, ref, tolerances.for_trial(case, "float32", ref, inputs)
 
 
 def obs(loss, grad, **kw):
@@ -129,7 +133,7 @@ def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
     (case,) = load_text(CONFIDENT, "c.yaml")
     inputs = materialize(Trial(case, "float32"))
     ref = oracle.compute(case, inputs, "float32")
-    tol = tolerances.for_trial(case, "float32", ref, inputs.logits)
+    tol = tolerances.for_trial(case, "float32", ref, inputs)
     guards = families.clipped_losses(case, inputs, "float32")
     loss = _clipped_softmax_loss(inputs.logits, inputs.labels)
     assert not np.allclose(loss, ref.loss)  # the clip changes the confidently wrong row
@@ -161,10 +165,10 @@ def test_judging_in_blocks_gives_what_judging_the_whole_array_gives(seed, monkey
         grad[2, 3] = grad[9, 9] = np.float32(5.0)
         ref_grad[2, 3] = ref_grad[9, 9] = 0.0
     loss = np.asarray(rng.standard_normal(13))
-    ref = oracle.Reference(loss=loss, grad=ref_grad, precision="float64", saturated=False, max_abs_logit=1.0,
-                           rows=13, classes=11)
+    ref = oracle.Reference(loss=loss, grad=ref_grad, precision="float64", saturated=False, rows=13,
+                           classes=11)
     obs = Observation(dtype="float32", loss=loss.astype(np.float32), grad=grad)
-    tol = tolerances.Tolerance(loss_rtol=1e-6, loss_atol=1e-7, grad_rtol=1e-6, grad_atol=1e-7, source="test")
+    tol = tolerances.Tolerance.fixed(1e-6, 1e-7, 1e-6, 1e-7, "test")
     (case,) = load_text(CASE, "v.yaml")
     whole = judge(case, ref, obs, tol)
     monkeypatch.setattr(dtypes, "BLOCK", 7)  # 21 blocks, the last one short
@@ -189,3 +193,71 @@ def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkey
     assert dtypes.finite_stats(a.astype(np.float32)) == (2, 3, float(np.abs(fin.astype(np.float32)).max()))
     assert dtypes.finite_stats(fin) == (0, 0, float(np.abs(fin).max()))
     assert dtypes.finite_stats(np.full(9, np.nan)) == (9, 0, 0.0)
+
+
+# --------------------------------------------------------------------------- per-element allowances (the judge
+# must never pass a wrong answer): each example below passed under the trial-wide policy
+
+
+def _library_trial(case_id: str, dtype: str):
+    from harness.schema import load_paths
+
+    case = next(c for c in load_paths([ROOT / "cases"]) if c.id == case_id)
+    inputs = materialize(Trial(case, dtype))
+    ref = oracle.compute(case, inputs, dtype)
+    return case, inputs, ref, tolerances.for_trial(case, dtype, ref, inputs)
+
+
+def _text_trial(text: str, dtype: str):
+    (case,) = load_text(text, "t.yaml")
+    inputs = materialize(Trial(case, dtype))
+    ref = oracle.compute(case, inputs, dtype)
+    return case, inputs, ref, tolerances.for_trial(case, dtype, ref, inputs)
+
+
+@pytest.mark.parametrize("wrong", [0.0, 100.0, 400.0])
+def test_a_sigmoid_loss_at_1e9_gets_no_allowance_from_elements_whose_loss_is_zero(wrong):
+    case, _, ref, tol = _library_trial("published-optax-sigmoid-1e9-right", "float32")
+    out = judge(case, ref, Observation(dtype="float32", loss=np.float32(wrong), grad=ref.grad), tol)
+    assert out.verdict == "loss_mismatch", out.message
+
+
+def test_a_row_at_1e4_widens_no_other_row():
+    text = ("- id: mixed\n  family: sparse_softmax_cross_entropy\n  description: d\n"
+            "  logits: [[1.0e4, 0.0, 0.0], [0.1, 0.2, 0.3]]\n  labels: [0, 2]\n")
+    case, _, ref, tol = _text_trial(text, "float32")
+    loss = ref.loss.copy()
+    loss[1] *= 1.004
+    out = judge(case, ref, Observation(dtype="float32", loss=loss, grad=ref.grad), tol)
+    assert out.verdict == "loss_mismatch" and out.metrics["loss_worst_index"] == [1], out.message
+
+
+def test_a_heavy_weight_widens_no_other_row():
+    case, inputs, ref, tol = _library_trial("imbalanced-weights-1000-none", "float16")
+    cw = np.asarray(inputs.class_weights, dtype=np.float64)
+    light = int(np.flatnonzero(cw[np.asarray(inputs.labels)] == cw.min())[0])
+    grad = ref.grad.copy()
+    grad[light] = -grad[light]
+    out = judge(case, ref, Observation(dtype="float16", loss=ref.loss, grad=grad), tol)
+    assert out.verdict == "grad_mismatch" and out.metrics["grad_worst_index"][0] == light, out.message
+
+
+def test_probabilities_are_judged_as_probabilities():
+    """A float16 softmax over 70,000 tied classes is 1/70000 = 1.43e-5 in every class (a float16 subnormal);
+    all zeros (a row that sums to 0) is wrong."""
+    text = ("- id: wide\n  family: softmax\n  description: d\n"
+            "  logits: {generate: full, shape: [1, 70000], value: 0.0}\n  dtypes: [float16]\n")
+    case, _, ref, tol = _text_trial(text, "float16")
+    assert np.allclose(ref.loss, 1 / 70000)
+    out = judge(case, ref, Observation(dtype="float16", loss=np.zeros_like(ref.loss), grad=ref.grad), tol)
+    assert out.verdict == "loss_mismatch", out.message
+    exact = judge(case, ref, Observation(dtype="float16", loss=ref.loss.astype(np.float16), grad=ref.grad), tol)
+    assert exact.verdict == "pass", exact.message
+
+
+def test_the_row_records_the_allowance_of_its_worst_element_and_what_it_is_made_of():
+    case, _, ref, tol = _library_trial("extreme-1e4-confident-wrong", "bfloat16")
+    out = judge(case, ref, Observation(dtype="bfloat16", loss=ref.loss, grad=-ref.grad), tol)
+    assert out.verdict == "grad_mismatch"
+    allowed = out.metrics["grad_allowed"]
+    assert 0 < allowed < 0.1 and out.metrics["grad_allowance"].startswith(f"{allowed:.3g} (mostly ")
