@@ -144,7 +144,7 @@ def _results() -> tuple[dict, list[str], list[str], list[str]]:
         ref = oracle.compute(case, inputs, dt)
         tol = tolerances.for_trial(case, dt, ref, inputs)
 
-        def verdict(loss, grad):
+        def verdict(loss, grad, case=case, ref=ref, dt=dt, tol=tol):
             return judge(case, ref, Observation(dtype=dt, loss=np.asarray(loss), grad=np.asarray(grad)), tol)
 
         rl, rg = cast(ref.loss, dt).astype(np.float64), cast(ref.grad, dt).astype(np.float64)
