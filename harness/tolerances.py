@@ -10,8 +10,10 @@ at 1e4, one class weight of 1000 or one class masked at -1e9 widens no other ele
     v_n      eps_acc * log2(1 + n): the relative error of a sum of n non-negative terms, accumulated
              pairwise or in blocks in float32 for float16/bfloat16 inputs (what every framework's
              reductions do) and in the dtype itself for float32/float64.
-    tiny     the dtype's smallest subnormal: a result below the normal range, or an intermediate
-             probability that underflows, loses at most this (times the factor it is multiplied by).
+    tiny     the smallest normal number of the computation dtype (float32 for float16 and bfloat16):
+             XLA and TensorFlow flush subnormals to zero, so a result or an intermediate probability
+             below the normal range loses at most this (times the factor it is multiplied by). A
+             float16 probability of 1.4e-5 (a float16 subnormal, but a normal float32) is not below it.
     K = 1    no slack beyond charging every operation a full eps: twice what a rounding to nearest
              costs, which also covers exp and log within one ULP and the second-order terms.
 
@@ -34,7 +36,8 @@ A = sum_c a_c, s the sample weight, f = s times the reduction's 1/denominator):
                |f| A p_c (u (1 + d_c) + dlogS + u)  the error of p_c itself: relative, and large only
                                                     where the exponent is (p d <= 1/e), never the
                                                     largest entry of the trial
-               + |f| u (A p_c + |a_c|)              the subtraction and the output's rounding
+               + |f| u (A p_c + |a_c|)              the subtraction's operands
+               + 3 u |f (A p_c - a_c)|              times the weight, times the reduction's factor, rounded
                floor tiny (1 + |f A|)
 
 Sigmoid families (per element; a = q z', b = 1 - z' with q the pos_weight, w the class times sample
@@ -91,8 +94,9 @@ def _eps_acc(dtype: str) -> float:
 
 
 def _tiny(dtype: str) -> float:
-    fi = finfo(dtype)
-    return float(fi.smallest_subnormal)
+    """The smallest normal number of the dtype a framework computes in (float32 for float16 and bfloat16):
+    XLA and TensorFlow run with subnormals flushed to zero on CPU, so a value below it may come out 0."""
+    return float(finfo("float64" if dtype == "float64" else "float32").smallest_normal)
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ def _total(terms: Terms, floor) -> np.ndarray:
 
 
 def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Tolerance:
-    u, acc, tiny = eps(dtype), _eps_acc(dtype), _tiny(dtype)
+    # below the normal range: flushed in the computation, or rounded to the dtype's subnormal spacing
+    u, acc, tiny = eps(dtype), _eps_acc(dtype), _tiny(dtype) + float(finfo(dtype).smallest_subnormal)
     fam = case.family
     if ref.softmax is not None:
         model = _softmax_model(case, ref, inputs, u, acc, tiny)
@@ -307,7 +312,7 @@ def _softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: fl
             return {
                 "p (x - max)": fr * Ar * u * pd,
                 "p log S": fr * Ar * p * (u + dls + u),
-                "A p - a": fr * u * (Ar * p + a),
+                "A p - a": fr * u * (Ar * p + a + 3 * np.abs(Ar * p - a)),
             }
 
     def floor_rows(r0: int, r1: int) -> np.ndarray:
