@@ -1,5 +1,5 @@
-"""The oracle against the independent mpmath reference (tests/mp_reference.py), loss and gradient, on inputs
-the harness materializes for a dtype.
+"""The oracle against the independent mpmath reference (tests/mp_reference.py), loss and gradient, on every
+built-in case in every dtype it declares, on the inputs the harness materializes for that dtype.
 
 Agreement means, per element: NaN where the reference is NaN, the same infinity where it is infinite, and
 otherwise |oracle - exact| <= k float64 ULPs of the exact value + K_CANCEL * eps * (the magnitude its terms
@@ -10,12 +10,19 @@ purely relative, down to the subnormal spacing (float64's resolution at 0). k is
 whose exact value is a sum of one-signed terms that the oracle adds in 64-bit-mantissa arithmetic and rounds
 once, and K_GRAD for gradient entries, which take one more exponential (measured on the library: 0.5 and
 0.73 ULPs at most).
+
+Trials over SAMPLE_ABOVE elements are checked on a seeded sample of rows: each sampled row's value
+(the oracle with reduction none) and gradient row (the oracle with the case's reduction, the reference
+scaled by the reduction's factor over the whole batch); the reduction itself, loss and gradient, on a
+batch made of the sampled rows; and the whole batch's reduced value against the reference's reduction of
+the oracle's per-row values.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import zlib
 from dataclasses import replace
 
 import mpmath as mp
@@ -24,9 +31,10 @@ import pytest
 
 from harness import oracle
 from harness.oracle import Inputs
-from harness.schema import load_text
-from harness.trials import Trial, materialize
+from harness.schema import load_paths, load_text
+from harness.trials import Trial, expand, materialize
 from tests import mp_reference
+from tests.conftest import ROOT
 from tests.mp_reference import Val
 
 F64 = np.finfo(np.float64)
@@ -206,3 +214,93 @@ def test_the_references_gradient_is_the_derivative_of_its_loss(case):
             d = mp.diff(lambda h, idx=idx: f(idx, h), 0)
             g = grad[idx].value
             assert abs(g - d) <= mp.mpf(10) ** -25 * max(1, abs(d)), (idx, g, d)
+
+
+# --------------------------------------------------------------------------- every built-in case, in every dtype it declares
+
+
+SAMPLE_ABOVE = 4096  # elements of the logits; larger trials are checked on a sample of rows
+SAMPLE_ELEMENTS = 2000  # about this many elements per sample (at least one row)
+
+TRIALS = expand(load_paths([ROOT / "cases"]))
+assert len(TRIALS) != 0
+
+
+def _rows_view(a: np.ndarray, axis: int) -> np.ndarray:
+    """Class axis last, batch flattened: [rows, C]."""
+    m = np.moveaxis(np.asarray(a), axis, -1)
+    return m.reshape(-1, m.shape[-1])
+
+
+def sample_rows(trial: Trial, R: int, C: int) -> np.ndarray:
+    rng = np.random.default_rng(zlib.crc32(trial.id.encode()))
+    k = min(R, max(1, SAMPLE_ELEMENTS // max(C, 1)))
+    return np.sort(rng.choice(R, size=k, replace=False))
+
+
+def sub_inputs(case, inputs: Inputs, rows: np.ndarray) -> Inputs:
+    """The sampled rows as a batch of their own (class axis last)."""
+    axis = case.params.axis % np.asarray(inputs.logits).ndim
+    x = _rows_view(inputs.logits, axis)
+    batch_shape = np.moveaxis(np.asarray(inputs.logits), axis, -1).shape[:-1]
+    if case.sparse:
+        labels = np.asarray(inputs.labels).reshape(-1)[rows]
+    else:
+        labels = _rows_view(inputs.labels, axis)[rows]
+    sw = None
+    if inputs.sample_weights is not None:
+        first = np.indices(batch_shape)[0].reshape(-1)  # a row's weight is its sample's (first batch axis)
+        sw = np.asarray(inputs.sample_weights)[first[rows]]
+    return Inputs(logits=x[rows], labels=labels, class_weights=inputs.class_weights, sample_weights=sw)
+
+
+def check_sampled(trial: Trial, inputs: Inputs) -> list[str]:
+    case, dtype, p = trial.case, trial.dtype, trial.case.params
+    assert not case.block and not case.elementwise, "sampling covers the row families (one value per row)"
+    axis = p.axis % np.asarray(inputs.logits).ndim
+    R, C = _rows_view(inputs.logits, axis).shape
+    rows = sample_rows(trial, R, C)
+    sub = sub_inputs(case, inputs, rows)
+    # the sampled rows' values and unreduced gradient rows
+    ex_rows = mp_reference.exact(replace(case, params=replace(p, axis=-1, reduction="none")), sub)
+    full = oracle.compute(case, inputs, dtype)
+    per_row = oracle.compute(replace(case, params=replace(p, reduction="none")), inputs, dtype) if p.reduction != "none" else full
+    values = np.asarray(per_row.loss).reshape(-1)
+    out = mismatches("row loss", values[rows], ex_rows.loss, K_LOSS, lambda k: int(rows[k]))
+    # the rows' gradient times the whole batch's reduction factor; the whole batch's reduction of the
+    # oracle's per-row values (the sampled ones checked above)
+    whole = mp_reference.reduce(case, inputs, values.tolist(), ex_rows.grad)
+    out += mismatches("row grad", _rows_view(full.grad, axis)[rows], whole.grad, K_GRAD,
+                      lambda k: (int(rows[k // C]), k % C))
+    if p.reduction != "none":
+        # of float64 per-row values: their roundings add up to at most an ULP of the total (one-signed terms)
+        out += mismatches("reduction of the per-row values", np.asarray(full.loss), whole.loss, K_LOSS + 1)
+        # the reduction in full, loss and gradient, on the sampled rows as a batch
+        sub_case = replace(case, params=replace(p, axis=-1))
+        sub_ref = oracle.compute(sub_case, sub, dtype)
+        sub_ex = mp_reference.reduce(sub_case, sub, ex_rows.loss, ex_rows.grad)
+        out += mismatches("sampled rows as a batch: loss", np.asarray(sub_ref.loss), sub_ex.loss, K_LOSS)
+        out += mismatches("sampled rows as a batch: grad", np.asarray(sub_ref.grad), sub_ex.grad, K_GRAD,
+                          _unravel(sub_ref.grad.shape))
+    return out
+
+
+@pytest.mark.parametrize("trial", TRIALS, ids=lambda t: t.id)
+def test_oracle_matches_mpmath_on_every_case_and_dtype(trial):
+    case = trial.case
+    if case.expect.error:
+        pytest.skip(f"the case expects an error: {case.expect.reason}")
+    inputs = materialize(trial)
+    if np.asarray(inputs.logits).size > SAMPLE_ABOVE:
+        problems = check_sampled(trial, inputs)
+    else:
+        problems = check_full(case, inputs, trial.dtype)
+    assert not problems, f"{trial.id}: {len(problems)} disagreements with mpmath:\n" + "\n".join(problems[:20])
+
+
+def test_large_trials_are_sampled_and_small_ones_are_not():
+    """The sampling threshold sits between the library's sizes, so the sample covers only the few large cases."""
+    sizes = {t.case.id: int(np.prod(t.case.logits.shape)) for t in TRIALS if not t.case.expect.error}
+    sampled = {k for k, n in sizes.items() if n > SAMPLE_ABOVE}
+    assert "large-vocabulary-32000" in sampled
+    assert 0 < len(sampled) < len(sizes) // 10
