@@ -304,3 +304,54 @@ def test_large_trials_are_sampled_and_small_ones_are_not():
     sampled = {k for k, n in sizes.items() if n > SAMPLE_ABOVE}
     assert "large-vocabulary-32000" in sampled
     assert 0 < len(sampled) < len(sizes) // 10
+
+
+# --------------------------------------------------------------------------- ignored rows and zero weights on masked classes
+
+
+IGNORED_ROWS = {
+    "nan": [float("nan"), 0.0],
+    "plus-inf": [float("inf"), 0.0],
+    "all-minus-inf": [float("-inf"), float("-inf")],
+    "one-minus-inf": [float("-inf"), 0.0],
+}
+
+
+@pytest.mark.parametrize("path", ["extended", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
+@pytest.mark.parametrize("row", IGNORED_ROWS, ids=str)
+def test_an_ignored_row_contributes_nothing_whatever_its_logits(row, reduction, path, monkeypatch):
+    """ignore_index: the row has loss 0 and gradient 0 and no mean counts it, even when its logits are NaN, +inf
+    or -inf. The reference agrees with itself on the batch without that row, and the oracle with the reference."""
+    logits = [IGNORED_ROWS[row], [1.0, 2.0]]
+    case = one_case(logits, [-100, 1], ignore_index=-100, reduction=reduction)
+    inputs = materialize(Trial(case, "float64"))
+    ex = mp_reference.exact(case, inputs)
+    kept_only = mp_reference.exact(one_case([[1.0, 2.0]], [1], reduction=reduction), Inputs(
+        logits=np.array([[1.0, 2.0]]), labels=np.array([1])))
+    assert [v.value for v in ex.loss[-1:]] == [v.value for v in kept_only.loss]
+    assert all(v.value == 0 for v in ex.grad[0]) and all(v.value == 0 for v in ex.loss[:-1])
+    if path == "float64":
+        monkeypatch.setattr(oracle, "EXTENDED_MAX_ELEMENTS", 0)
+    problems = check_full(case, inputs, "float64")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", ["extended", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
+def test_a_zero_class_weight_on_a_masked_label_contributes_nothing(reduction, path, monkeypatch):
+    """A class weight of 0 makes the label's coefficient 0, and a term with coefficient 0 contributes 0 even
+    where log p is -inf: 0, not 0 * -inf = NaN. Against the reference, which agrees with itself on the
+    batch without that row (the weighted mean's denominator counts the row's weight, 0)."""
+    case = one_case([[float("-inf"), 0.0], [1.0, 2.0]], [0, 1], class_weights=[0.0, 1.0], reduction=reduction)
+    inputs = materialize(Trial(case, "float64"))
+    ex = mp_reference.exact(case, inputs)
+    if reduction != "mean":  # the mean counts the zero-weight row; the others cannot tell it from absent
+        alone = one_case([[1.0, 2.0]], [1], class_weights=[0.0, 1.0], reduction=reduction)
+        ref_alone = mp_reference.exact(alone, materialize(Trial(alone, "float64")))
+        assert ex.loss[-1].value == ref_alone.loss[-1].value
+    assert all(v.value == 0 for v in ex.grad[0])
+    if path == "float64":
+        monkeypatch.setattr(oracle, "EXTENDED_MAX_ELEMENTS", 0)
+    problems = check_full(case, inputs, "float64")
+    assert not problems, "\n".join(problems)
