@@ -1,244 +1,534 @@
-"""An independent arbitrary-precision reference (mpmath) for the softmax cross-entropy families.
+"""An independent arbitrary-precision reference (mpmath) for every loss family: returned values and gradient.
 
-Written from DESIGN.md's definitions directly, sharing no code with harness/oracle.py.
+Written from DESIGN.md's "Loss families and their exact semantics" directly (the focal families and the
+building blocks from their definitions in the families' docstrings: Lin et al.'s focal loss as Keras
+defines it, and the vector-Jacobian product of log_softmax, softmax and logsumexp). It imports nothing
+from the harness, and it computes differently from the oracle: every element in mpmath at `DPS` digits,
+each gradient from its own derivation.
+
+    x        logits (class axis moved last, rows flattened); P probabilities; C classes
+    t        target distribution: one_hot(label) for integer labels, the given dense labels
+    t'       label smoothing e: t' = (1 - e) t + e / C;  binary families: z' = (1 - e) z + e / 2
+    w_c, s_i class weights (per column) and sample weights (per index of the first batch axis: on a
+             sequence every position of a sample shares its weight)
+    a_ic     = w_c t'_ic; a term whose coefficient is 0 contributes 0, even where its log is -inf
+    ignore_index: a row whose label equals it contributes 0 to the loss and the gradient, whatever its
+             logits (NaN, -inf), and no mean counts it
+    a row of logits with NaN or +inf, or only -inf, has no softmax: NaN loss and gradient (logsumexp is
+             +inf with a +inf and no NaN, -inf when every logit is -inf)
+    reductions: none; sum; mean (by rows kept, or elements for the elementwise families); weighted_mean
+             (by sum_i s_i sum_c w_c t_ic over kept rows, unsmoothed t; elementwise: sum_ic s_i w_c);
+             a mean over nothing is NaN, with gradient 0 (the loss is then constant in the inputs)
+    gradient: d(sum of the returned values)/d(first input); for a building block, the product with its
+             cotangent (the labels)
+
+Accuracy. Every quantity is written without cancellation where the mathematics has none: with M the
+row's largest finite logit and L = log1p(sum over all but one argmax of e^(x_k - M)),
+-log p_c = (M - x_c) + L (two terms >= 0), p_c = e^(x_c - M) e^-L, and 1 - p_c = -expm1(x_c - M - L);
+a gradient A p_c - a_c is p_c (A - a_c) - a_c (1 - p_c), which is exact for one-hot targets at any p.
+Where a value really is a difference (soft labels, signed cotangents), each value comes with
+`cancelled`, the magnitude of the terms that cancel, so that a comparison can allow float64's
+resolution of those terms (a float64 computation of P - N loses eps * min(P, N) that no rounding of the
+result accounts for). At 50 digits, each value is then exact far below float64's resolution.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 import mpmath as mp
 import numpy as np
+from mpmath.libmp import finf, fnan, fninf
 
-# 400 digits: a loss of 1e-320 next to terms of order 1 (logits [0, -736]) must keep its own digits;
-# anything smaller underflows float64 anyway.
+DPS = 50
+
+# The module's original users (tests/test_oracle.py: golden values to 0.5 ULP and 400-digit central
+# differences) work at the global precision: a loss of 1e-320 next to terms of order 1 keeps its digits.
 mp.mp.dps = 400
 
-
-def _rows(a: np.ndarray, axis: int) -> np.ndarray:
-    a = np.asarray(a)
-    a = a if a.dtype == object else a.astype(np.float64)  # object arrays carry mpf values
-    a = np.moveaxis(a, axis, -1)
-    return a.reshape(-1, a.shape[-1])
+INF, NAN, ZERO, ONE = mp.inf, mp.nan, mp.mpf(0), mp.mpf(1)
 
 
-def loss(case, logits, labels, class_weights=None, sample_weights=None):
-    """The case's returned values (list of mpf) from float inputs, in 400 digits."""
-    if case.family in OTHER:
-        return OTHER[case.family](case, logits, labels, class_weights, sample_weights)
-    if case.elementwise:
-        return _sigmoid_loss(case, logits, labels, class_weights, sample_weights)
-    p = case.params
-    x = _rows(logits, p.axis)
-    R, C = x.shape
-    batch_shape = np.moveaxis(np.asarray(logits), p.axis, -1).shape[:-1]
-    if case.sparse:
-        lab = np.asarray(labels).reshape(-1)
-        t = [[mp.mpf(1) if c == lab[i] else mp.mpf(0) for c in range(C)] for i in range(R)]
-        kept = [p.ignore_index is None or lab[i] != p.ignore_index for i in range(R)]
-    else:
-        y = _rows(labels, p.axis)
-        t = [[mp.mpf(float(v)) for v in row] for row in y]
-        kept = [True] * R
-    w = [mp.mpf(1)] * C if class_weights is None else [mp.mpf(float(v)) for v in class_weights]
-    s = [mp.mpf(1)] * R if sample_weights is None else [mp.mpf(float(sample_weights[i // (R // len(sample_weights))])) for i in range(R)]
-    e = mp.mpf(p.label_smoothing)
-    out = []
-    denom = mp.mpf(0)
-    for i in range(R):
-        row = [mp.mpf(v) for v in x[i]]
-        if not kept[i]:
-            out.append(mp.mpf(0))
-            continue
-        if any(mp.isnan(v) or (mp.isinf(v) and v > 0) for v in row) or all(mp.isinf(v) for v in row):
-            out.append(mp.nan)
-            continue
-        lse = mp.log(mp.fsum(mp.exp(v) for v in row if not mp.isinf(v)))
-        li = mp.mpf(0)
-        for c in range(C):
-            tc = (1 - e) * t[i][c] + e / C
-            a = w[c] * tc
-            if a == 0:
-                continue
-            li += a * mp.inf if mp.isinf(row[c]) else -a * (row[c] - lse)  # -log p = +inf at a masked class
-        out.append(s[i] * li)
-        denom += s[i] * mp.fsum(w[c] * t[i][c] for c in range(C))
-    n_kept = int(sum(bool(k) for k in kept))
-    if p.reduction == "none":
-        return out, batch_shape
-    total = mp.fsum(out)
-    if p.reduction == "sum":
-        return [total], ()
-    d = mp.mpf(n_kept) if p.reduction == "mean" else denom
-    return [total / d if d != 0 else mp.nan], ()
+class Val:
+    """A value kept as (sum of its positive terms) - (sum of its negative terms)."""
+
+    __slots__ = ("pos", "neg")
+
+    def __init__(self, pos=ZERO, neg=ZERO):
+        self.pos, self.neg = pos, neg
+
+    @classmethod
+    def of(cls, *terms) -> Val:
+        pos = [t for t in terms if t > 0 or mp.isnan(t)]
+        neg = [-t for t in terms if t < 0]
+        return cls(mp.fsum(pos) if pos else ZERO, mp.fsum(neg) if neg else ZERO)
+
+    @classmethod
+    def term(cls, t) -> Val:
+        """One term (any sign)."""
+        return cls(ZERO, -t) if t < 0 else cls(t)
+
+    @classmethod
+    def nan(cls) -> Val:
+        return cls(NAN, ZERO)
+
+    def scaled(self, k) -> Val:
+        if k is ONE:
+            return self
+        if mp.isnan(k):
+            return Val.nan()
+        if k == 0:  # 0 * inf is NaN, as in the definition
+            return Val(self.pos * 0, self.neg * 0)
+        return Val(self.pos * k, self.neg * k) if k > 0 else Val(self.neg * -k, self.pos * -k)
+
+    def times(self, k) -> Val:
+        """Times k > 0 (checked by the caller), keeping a one-signed value one-signed."""
+        return Val(self.pos * k) if self.neg is ZERO else Val(self.pos * k, self.neg * k)
+
+    @property
+    def value(self):
+        return self.pos if self.neg is ZERO else self.pos - self.neg
+
+    @property
+    def cancelled(self):
+        """The magnitude lost to cancellation: min(P, N) (0 where every term has one sign)."""
+        if self.neg is ZERO or self.pos is ZERO or not (mp.isfinite(self.pos) and mp.isfinite(self.neg)):
+            return ZERO
+        return min(self.pos, self.neg)
 
 
-def to_float(v) -> float:
-    return float(v) if not mp.isnan(v) else float("nan")
+def vsum(vals) -> Val:
+    vals = list(vals)
+    return Val(mp.fsum(v.pos for v in vals), mp.fsum(v.neg for v in vals))
 
 
-def _sigmoid_loss(case, logits, labels, class_weights=None, sample_weights=None):
-    """-s_i w_c (q z' log s(x) + (1 - z') log(1 - s(x))) per element, straight from the definition."""
-    p = case.params
-    x = np.asarray(logits)
-    x = x if x.dtype == object else x.astype(np.float64)
-    z = np.asarray(labels, dtype=np.float64)
-    shape = x.shape
-    q = p.pos_weight if p.pos_weight is not None else 1.0
-    e = mp.mpf(p.label_smoothing)
-    out, weights = [], []
-    for idx in np.ndindex(shape):
-        xv, zv = mp.mpf(x[idx]), mp.mpf(float(z[idx]))
-        c, i = idx[-1], idx[0]
-        qc = mp.mpf(q[c] if isinstance(q, tuple) else q)
-        w = (mp.mpf(float(class_weights[c])) if class_weights is not None else 1) * (
-            mp.mpf(float(sample_weights[i])) if sample_weights is not None else 1)
-        zs = (1 - e) * zv + e / 2
-        log_s = -mp.log1p(mp.exp(-xv))  # log sigmoid(x)
-        log_1ms = -mp.log1p(mp.exp(xv))  # log(1 - sigmoid(x))
-        li = mp.mpf(0)
-        if qc * zs != 0:
-            li -= qc * zs * log_s
-        if 1 - zs != 0:
-            li -= (1 - zs) * log_1ms
-        out.append(w * li)
-        weights.append(w)
-    if p.reduction == "none":
-        return out, shape
-    total = mp.fsum(out)
-    if p.reduction == "sum":
-        return [total], ()
-    d = mp.mpf(len(out)) if p.reduction == "mean" else mp.fsum(weights)
-    return [total / d if d != 0 else mp.nan], ()
+@dataclass
+class Exact:
+    """The reference for a trial: returned values and gradient as Val, in the oracle's layouts."""
 
-
-# --------------------------------------------------------------------------- the other families
+    loss: list  # of Val, the returned values flattened
+    loss_shape: tuple
+    grad: np.ndarray  # object array of Val, the first input's shape
 
 
 def _mp(v):
     return v if isinstance(v, mp.mpf) else mp.mpf(float(v))
 
 
-def _reduce(case, out, shape, weights):
-    p = case.params
-    if p.reduction == "none":
-        return out, shape
-    total = mp.fsum(out)
-    if p.reduction == "sum":
-        return [total], ()
-    d = mp.mpf(len(out)) if p.reduction == "mean" else mp.fsum(weights)
-    return [total / d if d != 0 else mp.nan], ()
+def _as_mp_list(a) -> list:
+    a = np.asarray(a)
+    if a.dtype == object:
+        return [_mp(v) for v in a.reshape(-1)]
+    return [mp.mpf(v) for v in a.astype(np.float64).reshape(-1).tolist()]
 
 
-def _lse(row):
-    if any(mp.isnan(v) for v in row):
-        return mp.nan
-    if any(mp.isinf(v) and v > 0 for v in row):
-        return mp.inf
-    fin = [v for v in row if not mp.isinf(v)]
-    return mp.log(mp.fsum(mp.exp(v) for v in fin)) if fin else -mp.inf
+def _div(n, d):
+    """n / d with n / 0 = +-inf (mpmath raises instead)."""
+    if d == 0:
+        return NAN if n == 0 or mp.isnan(n) else (INF if n > 0 else -INF)
+    return n / d
 
 
-def _categorical(case, logits, labels, class_weights, sample_weights, focal: bool):
-    """-s_i alpha sum_c w_c t'_c (1 - p_c)^gamma log p_c; p given (categorical_crossentropy) or softmax(x)."""
-    p = case.params
-    x = _rows(logits, p.axis)
-    R, C = x.shape
-    y = _rows(labels, p.axis)
-    batch_shape = np.moveaxis(np.asarray(logits), p.axis, -1).shape[:-1]
-    e = mp.mpf(p.label_smoothing)
-    out, weights = [], []
-    for i in range(R):
-        row = [_mp(v) for v in x[i]]
-        s = _mp(sample_weights[i // (R // len(sample_weights))]) if sample_weights is not None else mp.mpf(1)
-        if focal:
-            lse = _lse(row)
-            if mp.isnan(lse) or mp.isinf(lse):
-                out.append(mp.nan)
-                weights.append(s)
-                continue
-            logp = [v - lse for v in row]
+def _excluding(vals) -> list:
+    """For each k, the sum of vals over every other index (prefix + suffix: no subtraction)."""
+    n = len(vals)
+    pre, suf = [ZERO] * (n + 1), [ZERO] * (n + 1)
+    for k in range(n):
+        pre[k + 1] = pre[k] + vals[k]
+    for k in range(n - 1, -1, -1):
+        suf[k] = suf[k + 1] + vals[k]
+    return [pre[k] + suf[k + 1] for k in range(n)]
+
+
+class Softmax:
+    """One row's softmax without cancellation: e_c = e^(x_c - M), inv = e^-L, p_c = e_c inv, nlp(c) = -log p_c
+    and q(c) = 1 - p_c (on demand: a 32,000-class row with an integer label needs them once)."""
+
+    def __init__(self, x: list, e: list, M, L):
+        self.x, self.e, self.M, self.L = x, e, M, L
+        self.inv = mp.exp(-L)
+
+    def p(self, c):
+        return self.e[c] * self.inv
+
+    def nlp(self, c):
+        v = self.x[c]
+        return (self.M - v) + self.L if v != -INF else INF
+
+    def q(self, c):
+        v = self.x[c]
+        return -mp.expm1((v - self.M) - self.L) if v != -INF else ONE
+
+
+def softmax_row(x: list) -> Softmax | None:
+    """None where the softmax is undefined (NaN or +inf in the row, or no finite logit)."""
+    if any(v._mpf_ in (fnan, finf) for v in x):
+        return None
+    finite = [k for k, v in enumerate(x) if v._mpf_ != fninf]
+    if not finite:
+        return None
+    M = max(x[k] for k in finite)
+    m = next(k for k in finite if x[k] == M)
+    e = [mp.exp(v - M) if v._mpf_ != fninf else ZERO for v in x]
+    L = mp.log1p(mp.fsum(e[k] for k in finite if k != m))
+    return Softmax(x, e, M, L)
+
+
+# --------------------------------------------------------------------------- a family as rows
+
+
+class _Family:
+    """A family as a function of one row (class axis last): row(i) -> (the row's returned values, d(their
+    sum)/d(row)), as lists of Val; weight(i), the row's part of the weighted mean's denominator; kept_items(i),
+    how many of its values a mean counts. `items_per_row` values per row: 1, or C for the elementwise
+    families and log_softmax/softmax."""
+
+    items_per_row = 1
+
+    def __init__(self, case, inputs):
+        self.case, self.p = case, case.params
+        self.e = _mp(self.p.label_smoothing)
+        x = np.asarray(inputs.logits)
+        self.axis = self.p.axis % x.ndim
+        moved = np.moveaxis(x, self.axis, -1)
+        self.batch_shape, self.C = moved.shape[:-1], moved.shape[-1]
+        self.R = int(np.prod(self.batch_shape, dtype=np.int64))
+        self.x = np.asarray(moved).reshape(self.R, self.C)
+        self.labels = inputs.labels
+        C = self.C
+        self.w = [ONE] * C if inputs.class_weights is None else _as_mp_list(inputs.class_weights)
+        # sample weight of each row: the weight of its index on the first batch axis
+        if inputs.sample_weights is None or self.R == 0:
+            self.s = [ONE] * self.R
         else:
-            logp = [mp.log(v) if v > 0 else -mp.inf for v in row]
-        li = mp.mpf(0)
+            sw = _as_mp_list(inputs.sample_weights)
+            first = np.indices(self.batch_shape)[0].reshape(-1)
+            self.s = [sw[int(i)] for i in first]
+
+    def xrow(self, i) -> list:
+        return _as_mp_list(self.x[i])
+
+    def kept_items(self, i) -> int:
+        return self.items_per_row
+
+
+def _dense_rows(labels, axis, R, C) -> np.ndarray:
+    y = np.moveaxis(np.asarray(labels), axis, -1)
+    return y.reshape(R, C)
+
+
+class _SoftmaxCE(_Family):
+    """softmax_cross_entropy and sparse_softmax_cross_entropy; with `focal`, categorical_focal_crossentropy."""
+
+    focal = False
+
+    def __init__(self, case, inputs):
+        super().__init__(case, inputs)
+        if case.sparse:
+            self.lab = np.asarray(self.labels).astype(np.int64).reshape(-1)
+        else:
+            self.y = _dense_rows(self.labels, self.axis, self.R, self.C)
+        self.alpha = ONE if not self.focal or self.p.alpha is None else _mp(self.p.alpha)
+        self.gamma = _mp(self.p.gamma) if self.focal else ZERO
+
+    def kept(self, i) -> bool:
+        return not (self.case.sparse and self.p.ignore_index is not None and self.lab[i] == self.p.ignore_index)
+
+    def kept_items(self, i) -> int:
+        return 1 if self.kept(i) else 0
+
+    def targets(self, i) -> dict:
+        """The nonzero targets of row i, {class: t}."""
+        if self.case.sparse:
+            return {int(self.lab[i]): ONE}
+        row = np.asarray(self.y[i])
+        nz = [c for c in range(self.C) if row[c] != 0] if row.dtype == object else np.flatnonzero(row).tolist()
+        return {c: _mp(row[c]) for c in nz}
+
+    def weight(self, i):
+        if not self.kept(i):
+            return ZERO
+        return self.s[i] * mp.fsum(self.w[c] * t for c, t in self.targets(i).items())
+
+    def coefficients(self, i) -> dict:
+        """The nonzero a_c = alpha w_c t'_c of row i, {class: a_c}."""
+        C, e, t = self.C, self.e, self.targets(i)
+        if e == 0:
+            a = {c: self.alpha * self.w[c] * tc for c, tc in t.items()}
+        else:
+            a = {c: self.alpha * self.w[c] * ((1 - e) * t.get(c, ZERO) + e / C) for c in range(C)}
+        return {c: ac for c, ac in a.items() if ac != 0}
+
+    def row(self, i):
+        C = self.C
+        if not self.kept(i):
+            return [Val()], [Val()] * C
+        sm = softmax_row(self.xrow(i))
+        if sm is None:
+            return [Val.nan()], [Val.nan()] * C
+        a, s = self.coefficients(i), self.s[i]
+        if self.focal:
+            return self._focal(sm, [a.get(c, ZERO) for c in range(C)], s)
+        loss = Val.of(*[ac * sm.nlp(c) for c, ac in a.items()]).scaled(s)
+        # dl/dx_c = s (A p_c - a_c) = s (p_c (A - a_c) - a_c (1 - p_c)); where a_c = 0 that is s A inv e_c
+        A = mp.fsum(a.values())
+        k = s * A * sm.inv
+        grad = [Val(k * ec) for ec in sm.e] if k >= 0 else [Val.term(k * ec) for ec in sm.e]
+        for c, others in zip(a, _excluding(list(a.values())), strict=True):
+            grad[c] = Val.of(sm.p(c) * others, -a[c] * sm.q(c)).scaled(s)
+        return [loss], grad
+
+    def _focal(self, sm, a, s):
+        """l = -s sum_c a_c u_c^gamma log p_c with u = 1 - p; h_c = p_c dl/dp_c, dl/dx_j = h_j u_j - p_j sum_{c != j} h_c."""
+        C, g = self.C, self.gamma
+        terms, h = [], []
         for c in range(C):
-            a = (_mp(class_weights[c]) if class_weights is not None else 1) * ((1 - e) * _mp(y[i][c]) + e / C)
-            if focal:
-                a *= _mp(p.alpha) if p.alpha is not None else 1
-            if a == 0:
-                continue
-            if mp.isinf(logp[c]):
-                li = mp.inf
-                continue
-            factor = (-mp.expm1(logp[c])) ** p.gamma if focal else 1
-            li -= a * factor * logp[c]
-        out.append(s * li)
-        weights.append(s * mp.fsum((_mp(class_weights[c]) if class_weights is not None else 1) * _mp(y[i][c]) for c in range(C)))
-    return _reduce(case, out, batch_shape, weights)
+            u, nlp, pc = sm.q(c), sm.nlp(c), sm.p(c)
+            ug = u ** g
+            if a[c] != 0:
+                terms.append(a[c] * ug * nlp)
+            # -p log p = p nlp; its product with u^(gamma-1) tends to 0 where u or p is 0
+            second = ZERO if (g == 0 or u == 0 or pc == 0) else g * u ** (g - 1) * pc * nlp
+            h.append(ZERO if a[c] == 0 else -s * a[c] * (ug + second))
+        loss = Val.of(*terms).scaled(s)
+        others = _excluding(h)
+        grad = [Val.of(h[j] * sm.q(j), -sm.p(j) * others[j]) for j in range(C)]
+        return [loss], grad
 
 
-def _binary(case, logits, labels, class_weights, sample_weights, focal: bool):
-    """Elementwise: -w (z' log q + (1 - z') log(1 - q)), q = P given or sigmoid(x); focal: times alpha_t v^gamma."""
-    p = case.params
-    x = np.asarray(logits)
-    x = x if x.dtype == object else x.astype(np.float64)
-    z = np.asarray(labels, dtype=np.float64)
-    e = mp.mpf(p.label_smoothing)
-    out, weights = [], []
-    for idx in np.ndindex(x.shape):
-        xv, zs = _mp(x[idx]), (1 - e) * _mp(z[idx]) + e / 2
-        w = (_mp(class_weights[idx[-1]]) if class_weights is not None else 1) * (
-            _mp(sample_weights[idx[0]]) if sample_weights is not None else 1)
-        if focal:
-            log_q, log_1mq = -mp.log1p(mp.exp(-xv)), -mp.log1p(mp.exp(xv))
+class _FocalCE(_SoftmaxCE):
+    focal = True
+
+
+class _CategoricalP(_SoftmaxCE):
+    """categorical_crossentropy from probabilities taken as given: l = -s sum a_c log P_c, dl/dP_c = -s a_c / P_c."""
+
+    def row(self, i):
+        P = self.xrow(i)
+        a, s = self.coefficients(i), self.s[i]
+        if any(mp.isnan(v) for v in P):
+            return [Val.nan()], [Val.nan()] * self.C
+        loss = Val.of(*[-ac * (mp.log(P[c]) if P[c] > 0 else -INF) for c, ac in a.items()]).scaled(s)
+        grad = [Val()] * self.C
+        for c, ac in a.items():
+            grad[c] = Val.term(-_div(ac, P[c])).scaled(s)
+        return [loss], grad
+
+
+class _Elementwise(_Family):
+    """The elementwise families: sigmoid_cross_entropy, weighted_sigmoid_cross_entropy, binary_crossentropy,
+    binary_focal_crossentropy. Classes are the last axis; one returned value per element."""
+
+    def __init__(self, case, inputs):
+        super().__init__(case, inputs)
+        self.items_per_row = self.C
+        self.z = np.asarray(self.labels).reshape(self.R, self.C)
+        pw = self.p.pos_weight
+        self.q = [ONE] * self.C if pw is None else (
+            [_mp(v) for v in pw] if isinstance(pw, (tuple, list)) else [_mp(pw)] * self.C)
+
+    def weight(self, i):
+        return mp.fsum(self.s[i] * w for w in self.w)
+
+    def row(self, i):
+        x, z = self.xrow(i), _as_mp_list(self.z[i])
+        out, grad = [], []
+        for c in range(self.C):
+            if mp.isnan(x[c]):
+                out.append(Val.nan())
+                grad.append(Val.nan())
+                continue
+            W = self.s[i] * self.w[c]
+            zs = (1 - self.e) * z[c] + self.e / 2
+            lv, gv = self.element(x[c], zs, c)
+            out.append(lv.scaled(W))
+            grad.append(gv.scaled(W))
+        return out, grad
+
+
+def _softplus(v):
+    """log(1 + e^v), exact for every v (mpmath has no overflow)."""
+    return mp.log1p(mp.exp(v))
+
+
+def _sigmoid(v):
+    return 1 / (1 + mp.exp(-v))
+
+
+class _Sigmoid(_Elementwise):
+    """-(q z' log s(x) + (1 - z') log(1 - s(x))) = q z' sp(-x) + (1 - z') sp(x); d/dx = (1 - z') s(x) - q z' s(-x)."""
+
+    def element(self, x, zs, c):
+        a, b = self.q[c] * zs, 1 - zs
+        loss = Val.of(*([a * _softplus(-x)] if a != 0 else []), *([b * _softplus(x)] if b != 0 else []))
+        return loss, Val.of(b * _sigmoid(x), -a * _sigmoid(-x))
+
+
+class _BinaryP(_Elementwise):
+    """-(z' log P + (1 - z') log(1 - P)); d/dP = -z' / P + (1 - z') / (1 - P)."""
+
+    def element(self, P, zs, c):
+        a, b = zs, 1 - zs
+        terms = []
+        if a != 0:
+            terms.append(-a * (mp.log(P) if P > 0 else -INF))
+        if b != 0:
+            terms.append(-b * (mp.log1p(-P) if P < 1 else -INF))
+        grad = Val.of(*([-_div(a, P)] if a != 0 else []), *([_div(b, 1 - P)] if b != 0 else []))
+        return Val.of(*terms), grad
+
+
+class _BinaryFocal(_Elementwise):
+    """alpha_t v^gamma bce with bce = z' sp(-x) + (1 - z') sp(x), v = 1 - p_t = z' s(-x) + (1 - z') s(x),
+    alpha_t = alpha z' + (1 - alpha)(1 - z') (1 without alpha). With dv/dx = (1 - 2z') s(x) s(-x) and
+    dbce/dx = (1 - z') s(x) - z' s(-x):  d/dx = alpha_t (gamma v^(gamma-1) dv/dx bce + v^gamma dbce/dx)."""
+
+    def element(self, x, zs, c):
+        g = _mp(self.p.gamma)
+        al = ONE if self.p.alpha is None else _mp(self.p.alpha) * zs + (1 - _mp(self.p.alpha)) * (1 - zs)
+        sp_, sn = _sigmoid(x), _sigmoid(-x)
+        bce = mp.fsum([*([zs * _softplus(-x)] if zs != 0 else []), *([(1 - zs) * _softplus(x)] if zs != 1 else [])])
+        v = zs * sn + (1 - zs) * sp_
+        vg = v ** g
+        dv = sp_ * sn
+        first = ZERO if (g == 0 or v == 0 or dv == 0) else g * v ** (g - 1) * (1 - 2 * zs) * dv * bce
+        grad = Val.of(first, vg * (1 - zs) * sp_, -vg * zs * sn).scaled(al)
+        return Val.of(vg * bce).scaled(al), grad
+
+
+class _Block(_Family):
+    """log_softmax, softmax (C values per row) and logsumexp (one), with the labels as cotangent g."""
+
+    def __init__(self, case, inputs):
+        super().__init__(case, inputs)
+        fam = case.family
+        self.items_per_row = 1 if fam == "logsumexp" else self.C
+        if fam == "logsumexp":
+            self.g = np.asarray(self.labels).reshape(self.R, 1)
         else:
-            log_q = mp.log(xv) if xv > 0 else -mp.inf
-            log_1mq = mp.log1p(-xv) if xv < 1 else -mp.inf
-        li = mp.mpf(0)
-        for coef, lg in ((zs, log_q), (1 - zs, log_1mq)):
-            if coef != 0:
-                li = li - coef * lg
-        if focal:
-            v = zs * mp.exp(log_1mq) + (1 - zs) * mp.exp(log_q)
-            alpha_t = 1 if p.alpha is None else _mp(p.alpha) * zs + (1 - _mp(p.alpha)) * (1 - zs)
-            li = alpha_t * (v ** p.gamma if p.gamma else 1) * li
-        out.append(w * li)
-        weights.append(w)  # weighted_mean divides by the class and sample weights, not by alpha_t
-    return _reduce(case, out, x.shape, weights)
+            self.g = _dense_rows(self.labels, self.axis, self.R, self.C)
 
+    def weight(self, i):
+        return ONE
 
-def block(case, logits, labels=None, class_weights=None, sample_weights=None):
-    """log_softmax, softmax or logsumexp of every row (the outputs, not weighted by the cotangent)."""
-    p = case.params
-    x = _rows(logits, p.axis)
-    shape = np.moveaxis(np.asarray(logits), p.axis, -1).shape
-    out = []
-    for row in x:
-        row = [_mp(v) for v in row]
-        lse = _lse(row)
-        if case.family == "logsumexp":
-            out.append(lse)
-            continue
-        undefined = mp.isnan(lse) or mp.isinf(lse)
-        for v in row:
-            if undefined:
-                out.append(mp.nan)
-            elif case.family == "log_softmax":
-                out.append(v - lse)
+    def row(self, i):
+        fam, C = self.case.family, self.C
+        x = self.xrow(i)
+        g = _as_mp_list(self.g[i])
+        sm = softmax_row(x)
+        if sm is None:
+            if fam != "logsumexp":
+                return [Val.nan()] * C, [Val.nan()] * C
+            if any(mp.isnan(v) for v in x):
+                y = NAN
+            elif any(v == INF for v in x):
+                y = INF
             else:
-                out.append(mp.exp(v - lse))
-    if case.family == "logsumexp":
-        return out, shape[:-1]
-    if p.axis % len(shape) != len(shape) - 1:  # back to the input's layout
-        arr = np.moveaxis(np.array(out, dtype=object).reshape(shape), -1, p.axis % len(shape))
-        return list(arr.reshape(-1)), arr.shape
-    return out, shape
+                y = -INF  # every logit -inf
+            return [Val.of(y)], [Val.nan()] * C
+        if fam == "logsumexp":
+            return [Val.of(sm.M, sm.L)], [Val.term(g[0] * sm.p(c)) for c in range(C)]
+        pos_g = _excluding([gc if gc > 0 else ZERO for gc in g])
+        neg_g = _excluding([gc if gc < 0 else ZERO for gc in g])
+        if fam == "log_softmax":  # y = -nlp; dx_c = g_c - p_c sum_k g_k = g_c q_c - p_c sum_{k != c} g_k
+            out = [Val.term(-sm.nlp(c)) for c in range(C)]
+            grad = [Val.of(g[c] * sm.q(c), -sm.p(c) * pos_g[c], -sm.p(c) * neg_g[c]) for c in range(C)]
+            return out, grad
+        # softmax: y = p; dx_c = p_c (g_c - sum_k g_k p_k) = p_c (g_c q_c - sum_{k != c} g_k p_k)
+        p = [sm.p(c) for c in range(C)]
+        gp = [gc * pc for gc, pc in zip(g, p, strict=True)]
+        pos_gp = _excluding([v if v > 0 else ZERO for v in gp])
+        neg_gp = _excluding([v if v < 0 else ZERO for v in gp])
+        grad = [Val.of(g[c] * sm.q(c), -pos_gp[c], -neg_gp[c]).scaled(p[c]) for c in range(C)]
+        return [Val.term(v) for v in p], grad
 
 
-OTHER = {
-    "categorical_crossentropy": lambda *a: _categorical(*a, focal=False),
-    "categorical_focal_crossentropy": lambda *a: _categorical(*a, focal=True),
-    "binary_crossentropy": lambda *a: _binary(*a, focal=False),
-    "binary_focal_crossentropy": lambda *a: _binary(*a, focal=True),
-    "log_softmax": block,
-    "softmax": block,
-    "logsumexp": block,
+FAMILIES = {
+    "softmax_cross_entropy": _SoftmaxCE,
+    "sparse_softmax_cross_entropy": _SoftmaxCE,
+    "categorical_focal_crossentropy": _FocalCE,
+    "categorical_crossentropy": _CategoricalP,
+    "sigmoid_cross_entropy": _Sigmoid,
+    "weighted_sigmoid_cross_entropy": _Sigmoid,
+    "binary_crossentropy": _BinaryP,
+    "binary_focal_crossentropy": _BinaryFocal,
+    "log_softmax": _Block,
+    "softmax": _Block,
+    "logsumexp": _Block,
 }
+
+
+def _reduction(f: _Family):
+    """(denominator, gradient factor) of the case's reduction: (None, 1) for none and sum."""
+    red = f.p.reduction
+    if red in ("none", "sum"):
+        return None, ONE
+    if red == "mean":
+        d = mp.mpf(sum(f.kept_items(i) for i in range(f.R)))
+    else:
+        d = mp.fsum(f.weight(i) for i in range(f.R))
+    return d, (ONE / d if d != 0 else ZERO)  # a mean over nothing: NaN, constant in the inputs
+
+
+def _precision(dps):
+    return mp.workdps(dps if dps is not None else mp.mp.dps)
+
+
+def reduction(case, inputs, dps: int | None = DPS):
+    """(denominator, factor) of the case's reduction on these inputs (no logit is read): the mean's count or
+    total weight (None for none and sum), and what the reduction multiplies each row's gradient by."""
+    with _precision(dps):
+        return _reduction(FAMILIES[case.family](case, inputs))
+
+
+def reduce(case, inputs, values, grad=None, dps: int | None = DPS) -> Exact:
+    """The case's reduction applied to per-row values (Val, or floats) and their unreduced gradient (optional)."""
+    with _precision(dps):
+        denom, factor = _reduction(FAMILIES[case.family](case, inputs))
+        vals = [v if isinstance(v, Val) else Val.term(_mp(v)) for v in values]
+        if grad is None or factor is ONE:
+            g = grad
+        else:
+            scale = (lambda v: v.times(factor)) if factor > 0 else (lambda v: v.scaled(factor))
+            g = np.vectorize(scale, otypes=[object])(grad)
+        if case.params.reduction == "none":
+            return Exact(vals, (len(vals),), g)
+        total = vsum(vals)
+        if denom is not None:
+            total = total.scaled(ONE / denom) if denom != 0 else Val.nan()
+        return Exact([total], (), g)
+
+
+def exact(case, inputs, dps: int | None = DPS) -> Exact:
+    """The reference for `case` on `inputs` (anything with logits, labels, class_weights, sample_weights).
+    `dps`: the working precision in digits; None for the current global one (numerical differentiation)."""
+    with _precision(dps):
+        f = FAMILIES[case.family](case, inputs)
+        loss = np.empty((f.R, f.items_per_row), dtype=object)
+        grad = np.empty((f.R, f.C), dtype=object)
+        for i in range(f.R):
+            loss[i, :], grad[i, :] = f.row(i)
+        grad = np.moveaxis(grad.reshape(*f.batch_shape, f.C), -1, f.axis)
+        if f.items_per_row != 1:  # one value per element: the logits' layout
+            loss = np.moveaxis(loss.reshape(*f.batch_shape, f.C), -1, f.axis)
+        else:
+            loss = loss.reshape(f.batch_shape)
+        out = reduce(case, inputs, list(loss.reshape(-1)), grad, dps)
+        if case.params.reduction == "none":
+            out.loss_shape = loss.shape
+        return out
+
+
+# --------------------------------------------------------------------------- the original interface
+
+
+def loss(case, logits, labels, class_weights=None, sample_weights=None):
+    """The case's returned values (list of mpf) and their shape, at the global precision (400 digits)."""
+    inputs = SimpleNamespace(logits=logits, labels=labels, class_weights=class_weights, sample_weights=sample_weights)
+    ref = exact(case, inputs, dps=None)
+    return [v.value for v in ref.loss], ref.loss_shape
+
+
+def to_float(v) -> float:
+    return float(v) if not mp.isnan(v) else float("nan")
