@@ -29,8 +29,9 @@ binary_focal_crossentropy (logits, labels in [0, 1], elementwise; gamma, alpha):
 
 Building blocks (reduction none; `labels` is the cotangent g of the output, ones by default, so the
 gradient is the vector-Jacobian product g^T d(output)/dx):
-    log_softmax:  y = x - logsumexp(x)          dx = g - p sum_c g_c
-    softmax:      y = p                         dx = p (g - sum_c g_c p_c)
+    log_softmax:  y = x - logsumexp(x)          dx = g - p sum_c g_c = g (1 - p) - p sum_{c != j} g_c
+    softmax:      y = p                         dx = p (g - sum_c g_c p_c) = p (g (1 - p) - sum_{c != j} g_c p_c)
+    (the second forms, with 1 - p = -expm1(log p), keep every bit of an entry whose p is near 1)
     logsumexp:    y_i = logsumexp(x_i)          dx = g_i p
     A row with NaN or +inf is undefined (NaN), except logsumexp, which is +inf with a +inf and no NaN;
     an all -inf row has logsumexp -inf and no defined softmax.
@@ -191,7 +192,7 @@ def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referen
         dv = (1 - 2 * zs) * s_pos * s_neg
         dfocal = np.where((v == 0) | (g == 0), 0, g * v ** (g - 1) * dv * bce)
         loss = weight * vg * bce
-        grad = weight * (dfocal + vg * (s_pos - zs))
+        grad = weight * (dfocal + vg * ((1 - zs) * s_pos - zs * s_neg))  # s(x) - z' without cancellation
     nan = np.isnan(x)
     loss, grad = np.where(nan, np.nan, loss), np.where(nan, np.nan, grad)
     out, grad, scale = _reduce(loss, grad, p.reduction, x.size, weights.sum(), wd)  # alpha_t is no weight of the mean
@@ -241,6 +242,17 @@ def categorical_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Re
 # --------------------------------------------------------------------------- building blocks
 
 
+def _sum_others(v: np.ndarray) -> np.ndarray:
+    """sum_{k != j} v_k for every j of each row, without subtracting v_j from the total (which cancels
+    where v_j dominates the row); rows of up to a few thousand entries, as the block cases have."""
+    R, C = v.shape
+    if R * C * C > (1 << 22):
+        return v.sum(-1, keepdims=True) - v
+    others = np.broadcast_to(v[:, None, :], (R, C, C)).copy()
+    others[:, np.arange(C), np.arange(C)] = 0
+    return others.sum(-1)
+
+
 def block(case: Case, inputs: Inputs, dtype: str) -> Reference:
     x0 = np.asarray(inputs.logits)
     wd = _wd(x0.size)
@@ -255,12 +267,14 @@ def block(case: Case, inputs: Inputs, dtype: str) -> Reference:
         G = _rows(np.asarray(inputs.labels), axis, wd)[0]
     logp, prob, bad = _log_softmax(x)
     with np.errstate(invalid="ignore", over="ignore"):
+        # without cancellation: 1 - p_c = -expm1(log p_c), and the other classes' terms summed apart
+        one_minus = -np.expm1(logp)
         if fam == "log_softmax":
             out = logp
-            grad = G - prob * G.sum(-1, keepdims=True)
+            grad = G * one_minus - prob * _sum_others(G)
         elif fam == "softmax":
             out = prob
-            grad = prob * (G - (G * prob).sum(-1, keepdims=True))
+            grad = prob * (G * one_minus - _sum_others(G * prob))
         else:
             idx = np.argmax(np.where(bad[:, None], 0, x), axis=-1)
             out = x[np.arange(R), idx] - logp[np.arange(R), idx]  # lse = x_m - log p_m, tail kept
