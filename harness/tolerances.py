@@ -37,7 +37,6 @@ A = sum_c a_c, s the sample weight, f = s times the reduction's 1/denominator):
                                                     where the exponent is (p d <= 1/e), never the
                                                     largest entry of the trial
                + |f| u (A p_c + |a_c|)              the subtraction's operands
-               + 3 u |f (A p_c - a_c)|              times the weight, times the reduction's factor, rounded
                floor tiny (1 + |f A|)
 
 Sigmoid families (per element; a = q z', b = 1 - z' with q the pos_weight, w the class times sample
@@ -64,6 +63,9 @@ Building blocks (reduction none; G the cotangent):
     log_softmax  y = x - m - log S:    u d + dlogS + u |y|;    grad G - p sum G:  u |G| + |sum G| dp + v_C p sum |G|
     softmax      y = p:                dp = p (u (1 + d) + dlogS + u);    grad p (G - sum_c G_c p_c): its terms' errors
     logsumexp    y = m + log S:        dlogS + u |y|;           grad G p:  |G| dp
+
+Every gradient entry g, in every family, is also multiplied by its weight and by the reduction's factor
+and rounded to the dtype: 3 u |g| more.
 
 Reductions: sum and mean add the rows' allowances (times the reduction's factor), the sum's own error
 v_R sum_i |l_i|, and the output's rounding u |out|.
@@ -111,6 +113,8 @@ class Tolerance:
     grad_floor: Callable[[int, int], np.ndarray]
     source: str  # "policy" or "case: <reason>"
     override: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)
+    u: float = 0.0  # the dtype's epsilon: every gradient entry is also multiplied by its weight and the
+    # reduction's factor and rounded to the dtype, 3 u |g| (see `_scaled`)
 
     @classmethod
     def fixed(cls, loss_rtol: float, loss_atol: float, grad_rtol: float, grad_atol: float, source: str) -> Tolerance:
@@ -129,14 +133,19 @@ class Tolerance:
         gr, ga = self.override[2], self.override[3]
         if gr is not None or ga is not None:
             return (ga or 0.0) + (gr or 0.0) * np.abs(np.asarray(ref_block, dtype=np.float64))
-        return _total(self.grad_terms(start, stop), self.grad_floor(start, stop))
+        return _total(self._scaled(self.grad_terms(start, stop), ref_block), self.grad_floor(start, stop))
+
+    def _scaled(self, terms: Terms, ref_block: np.ndarray) -> Terms:
+        with np.errstate(invalid="ignore"):
+            r = np.abs(np.asarray(ref_block, dtype=np.float64))
+        return {**terms, "times weight and scale, rounded": 3 * self.u * np.where(np.isfinite(r), r, 0.0)}
 
     def grad_full(self, ref: np.ndarray) -> np.ndarray:
         """Every gradient element's allowance at once (small trials: relations)."""
         flat = np.asarray(ref).reshape(-1)
         return self.grad_allowed(flat, 0, flat.size).reshape(np.shape(ref))
 
-    def explain(self, quantity: str, flat_index: int) -> str:
+    def explain(self, quantity: str, flat_index: int, ref_value: float = 0.0) -> str:
         """The allowance of one element and the term that dominates it, e.g. '3.1e-07 (K * 1.5e-07, mostly
         log S)'."""
         if any(v is not None for v in self.override):
@@ -146,7 +155,7 @@ class Tolerance:
             floor = np.asarray(self.loss_floor).reshape(-1)
             floor = float(floor[flat_index] if floor.size > 1 else floor[0]) if floor.size else 0.0
         else:
-            terms = self.grad_terms(flat_index, flat_index + 1)
+            terms = self._scaled(self.grad_terms(flat_index, flat_index + 1), np.array([ref_value]))
             floor = float(np.asarray(self.grad_floor(flat_index, flat_index + 1)).reshape(-1)[0])
         vals = {k: float(np.asarray(v).reshape(-1)[0]) if np.size(v) else 0.0 for k, v in terms.items()}
         total = K * sum(vals.values()) + floor
@@ -185,8 +194,8 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
     loss_terms, loss_floor = _reduce(case, ref, row_terms, u, acc, tiny)
     o = case.tolerance
     if o is None:
-        return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, "policy")
-    return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, f"case: {o.reason}",
+        return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, "policy", u=u)
+    return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, f"case: {o.reason}", u=u, override=
                      (o.loss_rtol, o.loss_atol, o.grad_rtol, o.grad_atol))
 
 
@@ -312,7 +321,7 @@ def _softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: fl
             return {
                 "p (x - max)": fr * Ar * u * pd,
                 "p log S": fr * Ar * p * (u + dls + u),
-                "A p - a": fr * u * (Ar * p + a + 3 * np.abs(Ar * p - a)),
+                "A p - a": fr * u * (Ar * p + a),
             }
 
     def floor_rows(r0: int, r1: int) -> np.ndarray:

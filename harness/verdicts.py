@@ -173,7 +173,7 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, tol: Tolerance, q: str, obs_dtype
     idx = [int(i) for i in worst]
     o_w, r_w = float(np.asarray(obs).reshape(-1)[c.worst]), float(np.asarray(ref).reshape(-1)[c.worst])
     a_w = float(np.asarray(allowed(np.asarray(ref).reshape(-1)[c.worst: c.worst + 1], c.worst, c.worst + 1))[0])
-    why = tol.explain(q, c.worst)
+    why = tol.explain(q, c.worst, r_w)
     if q == "loss":
         metrics.update(loss=o_w, ref_loss=r_w, loss_worst_index=idx, loss_abs_err=c.max_abs, loss_rel_err=c.max_rel,
                        loss_ulp=c.max_ulp, loss_allowed=a_w, loss_allowance=why)
