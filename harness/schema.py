@@ -654,17 +654,24 @@ class _Validator:
             self.err(self.loc(t, "tolerance", m), where, f"expected a mapping, got {_kind(t)}")
             return False
         self.check_keys(t, TOLERANCE_KEYS, where + ".")
+        ok = True
         reason = t.get("reason")
         if not isinstance(reason, str) or not reason.strip():
-            self.err(self.loc(t), f"{where}.reason", "a tolerance override must say why (reason: ...)")
-            return False
+            loc = self.loc(None, "reason", t) if "reason" in t else self.loc(t)
+            self.err(loc, f"{where}.reason", "a tolerance override must say why (a non-empty reason: ...)")
+            ok = False
         kw = {}
         for k in TOLERANCE_KEYS[:-1]:
             if k in t:
-                if not _is_number(t[k]) or not t[k] >= 0:
-                    self.err(self.loc(None, k, t), f"{where}.{k}", "expected a number >= 0")
-                    return False
-                kw[k] = float(t[k])
+                # finite and >= 0: an infinite (or NaN) allowance would pass any answer, a negative one none
+                v = _finite(t[k])
+                if v is None or v < 0:
+                    self.err(self.loc(None, k, t), f"{where}.{k}", f"expected a finite number >= 0, got {_plain(t[k])!r}")
+                    ok = False
+                else:
+                    kw[k] = v
+        if not ok:
+            return False
         return ToleranceOverride(reason=reason.strip(), **kw)
 
     def elementwise_ok(self, m, prefix, family, params, labels) -> bool:
@@ -887,6 +894,17 @@ def _plain(v: Any) -> Any:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> float | None:
+    """v as a float when it is a finite number (not a bool, not too large for a float), else None."""
+    if not _is_number(v):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _shape(values: Any) -> tuple[int, ...] | None:
