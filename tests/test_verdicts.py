@@ -8,7 +8,7 @@ import pytest
 from harness import expectations, oracle, tolerances
 from harness.adapter_api import Observation
 from harness.rows import Row
-from harness.schema import load_text
+from harness.schema import CaseFileError, load_text
 from harness.trials import Trial, materialize
 from harness.verdicts import judge
 
@@ -100,9 +100,9 @@ def test_known_fixed_and_unused_entries(tmp_path):
 def test_known_entry_without_link_is_refused(tmp_path):
     p = tmp_path / "known.yaml"
     p.write_text("- case: a\n  reason: r\n")
-    with pytest.raises(Exception) as e:
+    with pytest.raises(CaseFileError, match=r"known\.yaml:1:1: \[0\]\.link: required") as e:
         expectations.load(p)
-    assert "link" in str(e.value)
+    assert [p.field for p in e.value.problems] == ["[0].link"]
 
 
 CONFIDENT = """\
