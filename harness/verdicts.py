@@ -31,6 +31,9 @@ class Outcome:
 def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | None) -> Outcome:
     if obs.unsupported:
         return Outcome("unsupported", message=obs.unsupported)
+    missing = _missing_output(case, obs)
+    if missing:
+        return missing
     if case.expect.error:
         if obs.error:
             return Outcome("expected_error", message=obs.error)
@@ -84,6 +87,20 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if gm["bad"]:
         return Outcome("grad_mismatch", m, flags, gm["bad"])
     return Outcome("pass", m, flags)
+
+
+def _missing_output(case: Case, obs: Observation) -> Outcome | None:
+    """An observation that neither raised nor returned what it owes is an `error`: a loss of None would read
+    as NaN (and pass where the oracle's loss is NaN), a gradient of None as no number at all. Only a path
+    that says why (`no_grad`) may leave the gradient out. Where the case expects an error, a loss without a
+    gradient is left to the `missing_error` verdict, the graver finding."""
+    if obs.error:
+        return None
+    if obs.loss is None:
+        return Outcome("error", message=f"returned no loss and raised nothing ({obs.call or 'no call recorded'})")
+    if obs.grad is None and not obs.no_grad and not case.expect.error:
+        return Outcome("error", message=f"returned no gradient and gives no reason (no_grad) ({obs.call or 'no call recorded'})")
+    return None
 
 
 def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.ndarray) -> Outcome:

@@ -189,3 +189,41 @@ def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkey
     assert dtypes.finite_stats(a.astype(np.float32)) == (2, 3, float(np.abs(fin.astype(np.float32)).max()))
     assert dtypes.finite_stats(fin) == (0, 0, float(np.abs(fin).max()))
     assert dtypes.finite_stats(np.full(9, np.nan)) == (9, 0, 0.0)
+
+
+ALL_IGNORED = """\
+- id: all-ignored
+  family: sparse_softmax_cross_entropy
+  description: every row ignored, so the oracle's mean is NaN
+  logits: [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]
+  labels: [-100, -100]
+  params: {ignore_index: -100, reduction: mean}
+"""
+
+
+@pytest.fixture
+def nan_trial():
+    (case,) = load_text(ALL_IGNORED, "n.yaml")
+    inputs = materialize(Trial(case, "float32"))
+    ref = oracle.compute(case, inputs, "float32")
+    assert np.isnan(ref.loss).all()  # the premise: a missing loss read as NaN would match it
+    return case, ref, tolerances.for_trial(case, "float32", ref, inputs.logits)
+
+
+def test_a_missing_loss_is_an_error_even_where_the_oracle_is_nan(trial, nan_trial):
+    for case, ref, tol in (nan_trial, trial):
+        out = judge(case, ref, Observation(dtype="float32", loss=None, grad=ref.grad), tol)
+        assert out.verdict == "error" and "returned no loss" in out.message, out
+    # and where the case expects an error: nothing raised and nothing returned is not the expected error
+    (err_case,) = load_text(CASE.replace("[2, 0]", "[3, 0]") + "  expect: {error: true}\n", "v.yaml")
+    out = judge(err_case, None, Observation(dtype="float32"), None)
+    assert out.verdict == "error" and "returned no loss" in out.message, out
+
+
+def test_a_missing_gradient_is_an_error_unless_the_path_says_why(trial, nan_trial):
+    for case, ref, tol in (nan_trial, trial):
+        out = judge(case, ref, Observation(dtype="float32", loss=ref.loss, grad=None), tol)
+        assert out.verdict == "error" and "returned no gradient" in out.message, out
+        why = "this framework has no autodiff"
+        out = judge(case, ref, Observation(dtype="float32", loss=ref.loss, grad=None, no_grad=why), tol)
+        assert out.verdict == "pass" and "loss_only" in out.flags and why in out.message, out
