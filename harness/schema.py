@@ -69,7 +69,7 @@ CASE_KEYS = (
 )
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 REQUIRED_KEYS = ("id", "family", "description")  # plus logits/probabilities and labels, by family
-EXPECT_KEYS = ("loss", "error", "reason")
+EXPECT_KEYS = ("loss", "error", "raises", "reason")
 TOLERANCE_KEYS = ("loss_rtol", "loss_atol", "grad_rtol", "grad_atol", "reason")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 2_000_000
@@ -159,6 +159,10 @@ class Expect:
     loss: tuple[float, ...] | None = None
     error: bool = False
     reason: str = ""
+    # with error: the exception classes that count as the expected error (any of them, or a subclass), by
+    # class name ("IndexError", "InvalidArgumentError") or by the qualified name the class is defined under;
+    # empty: any exception but a bug of the harness's own (harness/verdicts.py)
+    raises: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -644,7 +648,20 @@ class _Validator:
         if error and loss is not None:
             self.err(self.loc(e), where, "a case cannot expect both an error and a loss")
             return None
-        return Expect(loss=loss, error=error, reason=reason)
+        raises: tuple[str, ...] = ()
+        if "raises" in e:
+            v = _plain(e["raises"])
+            v = [v] if isinstance(v, str) else v
+            if (not isinstance(v, list) or not v
+                    or not all(isinstance(x, str) and all(p.isidentifier() for p in x.split(".")) for x in v)):
+                self.err(self.loc(None, "raises", e), f"{where}.raises",
+                         "expected an exception class name or a list of them, e.g. [IndexError, InvalidArgumentError]")
+                return None
+            if not error:
+                self.err(self.loc(None, "raises", e), f"{where}.raises", "names the expected error: set error: true")
+                return None
+            raises = tuple(v)
+        return Expect(loss=loss, error=error, reason=reason, raises=raises)
 
     def tolerance(self, t: Any, m: CommentedMap, prefix: str) -> ToleranceOverride | None | bool:
         if t is None:

@@ -36,6 +36,9 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
         return missing
     if case.expect.error:
         if obs.error:
+            wrong = _not_the_expected_error(case, obs)
+            if wrong:
+                return Outcome("error", message=wrong)
             return Outcome("expected_error", message=obs.error)
         loss = np.asarray(obs.loss, dtype=np.float64).reshape(-1)
         shown = ", ".join(repr(float(v)) for v in loss[:4]) + (", ..." if loss.size > 4 else "")
@@ -87,6 +90,39 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if gm["bad"]:
         return Outcome("grad_mismatch", m, flags, gm["bad"])
     return Outcome("pass", m, flags)
+
+
+# An expected error is the framework refusing the invalid input. These classes raised from the harness's
+# own code (the innermost frame in one of OUR_PACKAGES) are a bug there instead: a typo, a missing import,
+# a wrong call. What the frameworks raise for bad labels and shapes (cases/errors.yaml) is ValueError,
+# IndexError, RuntimeError, tf.errors.InvalidArgumentError, and TypeError raised inside torch, TensorFlow,
+# JAX, optax or Keras; a TypeError whose innermost frame is ours is ours (a C function that our line calls
+# raises from our frame, and torch's argument parser raises TypeError only for a wrong Python type).
+PROGRAMMING_ERRORS = frozenset(f"builtins.{n}" for n in
+                               ("TypeError", "AttributeError", "NameError", "ImportError", "AssertionError", "KeyError"))
+OUR_PACKAGES = ("harness", "adapters")
+_ATTRIBUTE_PROTOCOL = ("__getattr__", "__getattribute__")
+
+
+def _not_the_expected_error(case: Case, obs: Observation) -> str:
+    """Why the error an observation raised is not the one its case expects ("" when it is): a programming
+    error raised by our own code, or, where the case names the classes it expects (expect.raises), another
+    class. The origin is the innermost frame (adapter_api.error_trace), except that an AttributeError raised
+    by a tensor's own __getattr__ (TensorFlow's, JAX's tracers') belongs to the frame that asked for it."""
+    types = obs.error_types or (f"builtins.{obs.error.partition(':')[0].strip()}",)
+    names = {t.rpartition(".")[2] for t in types} | set(types)
+    if case.expect.raises and not names & set(case.expect.raises):
+        return (f"{obs.error} [raised {types[0].rpartition('.')[2]}, but the case expects "
+                f"{' or '.join(case.expect.raises)}: {case.expect.reason or 'invalid input'}]")
+    kind = next((t for t in types if t in PROGRAMMING_ERRORS), "")
+    frames = list(obs.error_frames)
+    if kind == "builtins.AttributeError":
+        while len(frames) > 1 and frames[-1].rpartition(":")[2] in _ATTRIBUTE_PROTOCOL:
+            frames.pop()
+    if kind and frames and frames[-1].partition(":")[0].split(".")[0] in OUR_PACKAGES:
+        return (f"{obs.error} [a {types[0].rpartition('.')[2]} raised in {frames[-1]}: a bug in the harness or its "
+                f"adapter, not the framework refusing the invalid input the case expects an error for]")
+    return ""
 
 
 def _missing_output(case: Case, obs: Observation) -> Outcome | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -227,3 +229,121 @@ def test_a_missing_gradient_is_an_error_unless_the_path_says_why(trial, nan_tria
         why = "this framework has no autodiff"
         out = judge(case, ref, Observation(dtype="float32", loss=ref.loss, grad=None, no_grad=why), tol)
         assert out.verdict == "pass" and "loss_only" in out.flags and why in out.message, out
+
+
+# --------------------------------------------------------------------------- which error is the expected one
+
+ERR_CASE = CASE.replace("[2, 0]", "[3, 0]") + "  expect: {error: true, reason: label 3 is out of range}\n"
+
+
+def _defined_in(module: str, source: str):
+    """The function `f` of `source`, compiled as if it lived in `module` (its frames carry that module's name),
+    so that a test can raise from a framework's code or from the harness's own without either being there."""
+    namespace = {"__name__": module}
+    exec(compile(source, f"<{module}>", "exec"), namespace)
+    return namespace["f"]
+
+
+def _observe(fn, case) -> Observation:
+    """What Adapter.run records when the path raises: fn(labels) is the whole path."""
+    from harness.adapter_api import Adapter, ApiPath
+
+    class Raising(Adapter):
+        name = "raising"
+
+        def evaluate(self, path, case, inputs, dtype, device):
+            return fn(inputs.labels), None, "fn", device
+
+    path = ApiPath("fn", frozenset({case.family}), lambda c: None)
+    return Raising().run(path, case, materialize(Trial(case, "float32")), "float32", "cpu")
+
+
+FRAMEWORK_OP = "def f(labels):\n    raise TypeError('labels must be integers in [0, classes)')\n"
+# a tensor class whose __getattr__ raises, as TensorFlow's Tensor and JAX's tracers do
+FRAMEWORK_TENSOR = ("class T:\n    def __getattr__(self, name):\n        raise AttributeError(name)\n"
+                    "def f(labels):\n    return T()\n")
+
+
+@pytest.mark.parametrize("where, source, want", [
+    # raised by the framework (its module is not ours): the framework refusing the labels
+    ("torchlike.nn.functional", FRAMEWORK_OP, "expected_error"),
+    ("tflike.ops", "def f(labels):\n    raise KeyError('no kernel for labels of this dtype')\n", "expected_error"),
+    # raised by our own code: a bug, whatever the case expects
+    ("adapters.buggy", "def f(labels):\n    return labels.lables\n", "error"),
+    ("adapters.buggy", "def f(labels):\n    return undefined_helper(labels)\n", "error"),
+    ("harness.buggy", "def f(labels):\n    return {}['reduction']\n", "error"),
+    ("harness.buggy", "def f(labels):\n    import no_such_module_here\n", "error"),
+    ("adapters.buggy", "def f(labels):\n    assert labels.ndim == 2\n", "error"),
+    ("adapters.buggy", "def f(labels):\n    return len(labels, 1)\n", "error"),  # a C function, called wrongly
+    # other classes from our own code are the framework's, passed on (a RuntimeError from a C op on our line)
+    ("adapters.fine", "def f(labels):\n    raise RuntimeError('index 3 is out of bounds')\n", "expected_error"),
+])
+def test_an_expected_error_is_the_frameworks_not_a_bug_of_ours(where, source, want):
+    (case,) = load_text(ERR_CASE, "v.yaml")
+    o = _observe(_defined_in(where, source), case)
+    assert o.error and o.error_frames[-1].startswith(where + ":"), o
+    out = judge(case, None, o, None)
+    assert out.verdict == want, out
+    if want == "error":
+        assert o.error in out.message and f"raised in {where}:f" in out.message and "bug" in out.message
+
+
+def test_an_attribute_error_from_a_tensors_getattr_is_the_callers():
+    """TensorFlow's Tensor and JAX's tracers raise a misspelt attribute's AttributeError in their own
+    __getattr__: the frame that asked for the attribute is where it came from."""
+    (case,) = load_text(ERR_CASE, "v.yaml")
+    make = _defined_in("tflike.tensor", FRAMEWORK_TENSOR)
+    ours = _defined_in("adapters.buggy", "def f(labels):\n    return make(labels).lables\n")
+    ours.__globals__["make"] = make
+    o = _observe(ours, case)
+    assert o.error_frames[-2:] == ("adapters.buggy:f", "tflike.tensor:__getattr__")
+    out = judge(case, None, o, None)
+    assert out.verdict == "error" and "raised in adapters.buggy:f" in out.message, out
+
+
+def test_a_framework_error_raised_again_from_our_frame_is_still_the_frameworks():
+    """TensorFlow's autograph catches an error inside tf.function and raises a copy of the same class whose
+    traceback ends in (the rewritten copy of) our own function, the framework's frames filtered out; the
+    original, with them, is its __context__. The judge follows it."""
+    (case,) = load_text(ERR_CASE, "v.yaml")
+    op = _defined_in("tflike.ops", FRAMEWORK_OP)
+    traced = _defined_in("adapters.traced", "def f(labels):\n    try:\n        op(labels)\n"
+                                            "    except TypeError as e:\n        raise TypeError(f'in user code: {e}') from None\n")
+    traced.__globals__["op"] = op
+    o = _observe(traced, case)
+    assert o.error_frames[-1] == "tflike.ops:f" and "adapters.traced:f" in o.error_frames
+    assert judge(case, None, o, None).verdict == "expected_error"
+    # a different class raised while handling one is a new error, not a copy: its own frames decide
+    wrapped = _defined_in("adapters.traced", "def f(labels):\n    try:\n        op(labels)\n"
+                                             "    except TypeError as e:\n        raise AttributeError(e)\n")
+    wrapped.__globals__["op"] = op
+    o = _observe(wrapped, case)
+    assert o.error_frames[-1] == "adapters.traced:f" and judge(case, None, o, None).verdict == "error"
+
+
+def test_a_case_may_name_the_errors_it_expects():
+    (case,) = load_text(ERR_CASE.replace("reason:", "raises: [IndexError, InvalidArgumentError], reason:"), "v.yaml")
+    assert case.expect.raises == ("IndexError", "InvalidArgumentError")
+    raising = {name: _defined_in("fw.ops", f"class InvalidArgumentError(Exception):\n    pass\n"
+                                           f"def f(labels):\n    raise {name}('label 3 is out of range')\n")
+               for name in ("IndexError", "InvalidArgumentError", "ValueError")}
+    assert judge(case, None, _observe(raising["IndexError"], case), None).verdict == "expected_error"
+    assert judge(case, None, _observe(raising["InvalidArgumentError"], case), None).verdict == "expected_error"
+    out = judge(case, None, _observe(raising["ValueError"], case), None)
+    assert out.verdict == "error" and "raised ValueError, but the case expects IndexError or InvalidArgumentError" in out.message
+    # a subclass counts (by any class it derives from), and so does the qualified name it is defined under
+    (base,) = load_text(ERR_CASE.replace("reason:", "raises: LookupError, reason:"), "v.yaml")
+    assert judge(base, None, _observe(raising["IndexError"], base), None).verdict == "expected_error"
+    (qual,) = load_text(ERR_CASE.replace("reason:", "raises: fw.ops.InvalidArgumentError, reason:"), "v.yaml")
+    assert judge(qual, None, _observe(raising["InvalidArgumentError"], qual), None).verdict == "expected_error"
+
+
+@pytest.mark.parametrize("expect, fragment", [
+    ("{error: true, raises: []}", "v.expect.raises: expected an exception class name or a list of them"),
+    ("{error: true, raises: [1]}", "v.expect.raises: expected an exception class name"),
+    ("{error: true, raises: 'not a name'}", "v.expect.raises: expected an exception class name"),
+    ("{raises: IndexError}", "v.expect.raises: names the expected error: set error: true"),
+])
+def test_expect_raises_is_validated(expect, fragment):
+    with pytest.raises(CaseFileError, match=re.escape(fragment)):
+        load_text(CASE.replace("[2, 0]", "[3, 0]") + f"  expect: {expect}\n", "v.yaml")
