@@ -243,24 +243,28 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, rtol: float, atol: float, q: str,
     return out
 
 
-def clipped(obs: Observation, ref: Reference, tol: Tolerance, guards: list[tuple[str, np.ndarray]]) -> str | None:
-    """The `clipped` flag: the observed loss is not the oracle's, and where it is not, it is what a guard gives
-    (probabilities clipped to [1e-7, 1 - 1e-7], or the log clamped at -100) while the guard itself differs from
-    the oracle there. The guard is matched to a few ULPs of the trial dtype (not the loss tolerance, whose
-    absolute part grows with the logits). Returns the guard's name, or None."""
+def clipped(obs: Observation, ref: Reference, tol: Tolerance,
+            guards: list[tuple[str, np.ndarray, np.ndarray]]) -> str | None:
+    """The `clipped` flag: the observed loss is off the oracle, and wherever it is off, a guard explains it:
+    the guard bites there (it clips a probability or clamps a log that counts: families.clipped_losses) and
+    the observation is what the guard gives. A loss the guard leaves alone is not explained by it, even where
+    it equals the guarded value (an exact answer judged against a wrong reference). The guard is matched to a
+    few ULPs of the trial dtype (not the loss tolerance, whose absolute part grows with the logits).
+    Returns the guard's name, or None."""
     if obs.loss is None:
         return None
     loss = np.asarray(obs.loss, dtype=np.float64)
+    if loss.shape != np.shape(ref.loss):
+        return None
     e = 8 * max(eps(obs.dtype) if obs.dtype else 0.0, 1e-7)
     with np.errstate(invalid="ignore"):
         off = ~np.isclose(loss, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
         if not off.any():
             return None
-        for name, alt in guards:
+        for name, alt, bites in guards:
             alt = np.asarray(alt, dtype=np.float64)
-            if alt.shape != loss.shape:
+            if alt.shape != loss.shape or np.shape(bites) != loss.shape:
                 continue
-            guard_changes = ~np.isclose(alt, ref.loss, rtol=tol.loss_rtol, atol=tol.loss_atol, equal_nan=True)
-            if (guard_changes[off]).all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
+            if np.asarray(bites)[off].all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
                 return name
     return None

@@ -347,3 +347,65 @@ def test_a_case_may_name_the_errors_it_expects():
 def test_expect_raises_is_validated(expect, fragment):
     with pytest.raises(CaseFileError, match=re.escape(fragment)):
         load_text(CASE.replace("[2, 0]", "[3, 0]") + f"  expect: {expect}\n", "v.yaml")
+
+
+# --------------------------------------------------------------------------- the clipped flag
+
+PROBS = """\
+- id: p
+  family: binary_crossentropy
+  description: a certain wrong prediction, a tiny probability on a positive label, and an ordinary one
+  probabilities: [[1.0, 1.0e-9, 0.3]]
+  labels: [[0.0, 1.0, 1.0]]
+"""
+
+
+def _keras_binary_crossentropy(p: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """keras.losses.BinaryCrossentropy(reduction='none') on one row, elementwise, as Keras computes it: the
+    inputs converted to the loss's float32 dtype policy, then clipped to [epsilon, 1 - epsilon] there
+    (keras.src.backend.numpy.nn.binary_crossentropy, with backend.epsilon() = 1e-7)."""
+    p, z = p.astype(np.float32), z.astype(np.float32)
+    one, epsilon = np.float32(1), np.float32(1e-7)
+    p = np.clip(p, epsilon, one - epsilon)
+    return -(z * np.log(p) + (one - z) * np.log(one - p))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_the_clipped_flag_knows_keras_clips_in_float32_whatever_the_input_dtype(dtype):
+    """In a float16 or bfloat16 trial the trial-dtype clip is not Keras': 1 - 1e-7 rounds to 1 there (so it
+    clips nothing, and p = 1 with label 0 stays infinite), and float16's 1e-7 is 2**-23."""
+    from harness import families
+    from harness.verdicts import clipped
+
+    (case,) = load_text(PROBS, "p.yaml")
+    inputs = materialize(Trial(case, dtype))
+    ref = oracle.compute(case, inputs, dtype)
+    tol = tolerances.for_trial(case, dtype, ref, inputs.logits)
+    loss = _keras_binary_crossentropy(inputs.logits, inputs.labels)
+    assert np.isinf(ref.loss[0, 0]) and np.isfinite(loss).all()  # the premise: Keras' clip changes the loss
+    obs = Observation(dtype=dtype, loss=loss, grad=np.zeros((1, 3), np.float32))
+    guards = families.clipped_losses(case, inputs, dtype)
+    name = clipped(obs, ref, tol, guards)
+    assert name is not None and "in float32" in name, [g[0] for g in guards]
+    # the trial-dtype clip alone does not explain it: its 1 - 1e-7 is 1
+    assert clipped(obs, ref, tol, [g for g in guards if "float32" not in g[0]]) is None
+
+
+def test_the_clipped_flag_is_not_set_on_an_exact_answer_judged_against_a_wrong_reference():
+    """Where the guard bites nowhere that the observation is off, it explains nothing, even when the
+    observation equals the guarded loss there (it equals the true loss wherever the guard does not bite)."""
+    from harness import families
+    from harness.verdicts import clipped
+
+    (case,) = load_text(CONFIDENT, "c.yaml")
+    inputs = materialize(Trial(case, "float32"))
+    ref = oracle.compute(case, inputs, "float32")
+    tol = tolerances.for_trial(case, "float32", ref, inputs.logits)
+    guards = families.clipped_losses(case, inputs, "float32")
+    exact = Observation(dtype="float32", loss=ref.loss.copy(), grad=ref.grad)
+    wrong = oracle.Reference(**{**ref.__dict__, "loss": ref.loss * np.array([1.0, 1.01])})  # row 1: no clip bites
+    assert judge(case, wrong, exact, tol).verdict == "loss_mismatch"
+    assert clipped(exact, wrong, tol, guards) is None
+    # and where the guard does bite (row 0), a clipped observation is flagged as before
+    clipped_row0 = Observation(dtype="float32", loss=_clipped_softmax_loss(inputs.logits, inputs.labels), grad=ref.grad)
+    assert "clipped" in clipped(clipped_row0, ref, tol, guards)
