@@ -317,8 +317,9 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
     """The case's loss as the common guards would compute it, for the `clipped` flag: probabilities clipped
     to [eps, 1 - eps] with eps = 1e-7 rounded to the trial dtype (a clip written in that dtype); the same clip
     in float32, where that rounds differently (Keras' loss classes compute in their float32 dtype policy
-    whatever the input dtype: -log(float32(1e-7)) = 16.11809 where float16's 1e-7 gives 15.94238, and a
-    float16 or bfloat16 1 - 1e-7 is 1, which clips nothing); and the log clamped at -100.
+    whatever the input dtype, and keras.ops on the NumPy backend promotes bfloat16 to float32:
+    -log(float32(1e-7)) = 16.11809 where float16's 1e-7 gives 15.94238, and a float16 or bfloat16
+    1 - 1e-7 is 1, which clips nothing); and the log clamped at -100.
     Each entry is (name, the loss with the guard, where the guard bites): the second has the loss's shape,
     True where the guard changes a term that counts (a clipped probability, a clamped log), so that a loss
     the guard leaves alone is never said to be explained by it. Cross-entropy families only (not the focal
@@ -335,7 +336,7 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
     bounds = [(float(cast(np.array([CLIP_EPS]), d)[0]), float(cast(np.array([1 - CLIP_EPS]), d)[0]), d)
               for d in (dtype, "float32")]
     guards = [(f"probabilities clipped to [{lo:.3g}, 1 - {1 - hi:.3g}]"
-               + (" in float32 (Keras' loss classes compute in float32 whatever the input dtype)" if d != dtype else ""),
+               + (" in float32 (as Keras clips, whatever the input dtype)" if d != dtype else ""),
                *clip(lo, hi)) for i, (lo, hi, d) in enumerate(bounds) if i == 0 or (lo, hi) != bounds[0][:2]]
     guards.append(("log clamped at -100", lambda q: np.maximum(np.log(q), LOG_FLOOR), lambda q: np.maximum(np.log1p(-q), LOG_FLOOR),
                    lambda q: np.log(q) < LOG_FLOOR, lambda q: np.log1p(-q) < LOG_FLOOR))
