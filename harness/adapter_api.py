@@ -30,6 +30,10 @@ class Observation:
     grad: np.ndarray | None = None  # d(sum of loss)/d(logits), likewise
     error: str = ""  # "ExceptionType: message" when the framework raised
     traceback: str = ""
+    # when it raised: the exception's classes, qualified, most derived first ("builtins.TypeError", ...),
+    # and the frames it came through as "module:function", innermost last (see error_trace)
+    error_types: tuple[str, ...] = ()
+    error_frames: tuple[str, ...] = ()
     unsupported: str = ""  # why the path cannot express the case
     no_grad: str = ""  # why there is no gradient (a framework without autodiff); only the loss is judged
 
@@ -131,13 +135,40 @@ class Adapter:
             loss, grad, call, actual = self.evaluate(path, case, inputs, dtype, device)
         except Exception as e:  # noqa: BLE001 - a framework's exception is a result, not a harness failure
             msg = f"{type(e).__name__}: {str(e).strip()}"
+            types, frames = error_trace(e)
             return Observation(
-                dtype=dtype, device=device, error=_shorten(msg), traceback=traceback.format_exc(limit=8), call=path.name
+                dtype=dtype, device=device, error=_shorten(msg), traceback=traceback.format_exc(limit=8), call=path.name,
+                error_types=types, error_frames=frames,
             )
         if grad is None and not self.no_grad:
             raise RuntimeError(f"{self.name} returned no gradient for {path.name} and declares no reason")
         return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=grad,
                            no_grad=self.no_grad if grad is None else "")
+
+
+def error_trace(e: BaseException, keep: int = 64) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Where an exception came from, for the judge to tell a framework's refusal of invalid input from a bug:
+    its classes (qualified names, most derived first, up to Exception) and the frames it passed through as
+    "module:function", outermost first, innermost last (the last `keep`). A framework that catches an
+    exception and raises it again as the same class (TensorFlow's autograph in tf.function, JAX's tracers)
+    leaves the original as __context__ or __cause__, whose traceback holds the inner frames the copy's
+    lacks (TensorFlow filters its own frames out): those follow. Module names, not file paths: the frames of
+    code that autograph rewrote keep the module of the function it was rewritten from."""
+    types = tuple(f"{k.__module__}.{k.__qualname__}" for k in type(e).__mro__
+                  if issubclass(k, Exception) and k is not Exception)
+    frames: list[str] = []
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        tb = cur.__traceback__
+        while tb is not None:
+            f = tb.tb_frame
+            frames.append(f"{f.f_globals.get('__name__', '?')}:{f.f_code.co_name}")
+            tb = tb.tb_next
+        inner = cur.__cause__ or cur.__context__
+        cur = inner if inner is not None and type(inner) is type(cur) else None
+    return types, tuple(frames[-keep:])
 
 
 def machine() -> dict[str, Any]:

@@ -314,18 +314,33 @@ CLIP_EPS = 1e-7  # Keras' epsilon and the tutorials' clip
 LOG_FLOOR = -100.0  # PyTorch's clamp of the log in binary_cross_entropy
 
 
-def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np.ndarray]]:
-    """The case's loss as the two common guards would compute it, for the `clipped` flag:
-    probabilities clipped to [eps, 1 - eps] (eps = 1e-7 rounded to the trial dtype) and the log
-    clamped at -100. Cross-entropy families only (not the focal ones or the building blocks); float64."""
+def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The case's loss as the common guards would compute it, for the `clipped` flag: probabilities clipped
+    to [eps, 1 - eps] with eps = 1e-7 rounded to the trial dtype (a clip written in that dtype); the same clip
+    in float32, where that rounds differently (Keras' loss classes compute in their float32 dtype policy
+    whatever the input dtype, and keras.ops on the NumPy backend promotes bfloat16 to float32:
+    -log(float32(1e-7)) = 16.11809 where float16's 1e-7 gives 15.94238, and a float16 or bfloat16
+    1 - 1e-7 is 1, which clips nothing); and the log clamped at -100.
+    Each entry is (name, the loss with the guard, where the guard bites): the second has the loss's shape,
+    True where the guard changes a term that counts (a clipped probability, a clamped log), so that a loss
+    the guard leaves alone is never said to be explained by it. Cross-entropy families only (not the focal
+    ones or the building blocks); float64."""
     fam = case.family
     if case.block or fam.endswith("focal_crossentropy"):
         return []
-    lo = float(cast(np.array([CLIP_EPS]), dtype)[0])
-    hi = float(cast(np.array([1 - CLIP_EPS]), dtype)[0])
-    guards = [(f"probabilities clipped to [{lo:.3g}, 1 - {1 - hi:.3g}]", lambda q: np.log(np.clip(q, lo, hi)),
-               lambda q: np.log1p(-np.clip(q, lo, hi))),
-              ("log clamped at -100", lambda q: np.maximum(np.log(q), LOG_FLOOR), lambda q: np.maximum(np.log1p(-q), LOG_FLOOR))]
+
+    def clip(lo: float, hi: float):  # log q, log(1 - q), and where the clip changes q (in either term)
+        def changes(q):
+            return (q < lo) | (q > hi)
+        return lambda q: np.log(np.clip(q, lo, hi)), lambda q: np.log1p(-np.clip(q, lo, hi)), changes, changes
+
+    bounds = [(float(cast(np.array([CLIP_EPS]), d)[0]), float(cast(np.array([1 - CLIP_EPS]), d)[0]), d)
+              for d in (dtype, "float32")]
+    guards = [(f"probabilities clipped to [{lo:.3g}, 1 - {1 - hi:.3g}]"
+               + (" in float32 (as Keras clips, whatever the input dtype)" if d != dtype else ""),
+               *clip(lo, hi)) for i, (lo, hi, d) in enumerate(bounds) if i == 0 or (lo, hi) != bounds[0][:2]]
+    guards.append(("log clamped at -100", lambda q: np.maximum(np.log(q), LOG_FLOOR), lambda q: np.maximum(np.log1p(-q), LOG_FLOOR),
+                   lambda q: np.log(q) < LOG_FLOOR, lambda q: np.log1p(-q) < LOG_FLOOR))
     p = case.params
     out = []
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -337,9 +352,11 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
             qw = 1.0 if p.pos_weight is None else np.asarray(p.pos_weight, dtype=np.float64)
             a, b = qw * zs, 1 - zs
             weight = np.asarray(_elementwise_weights(inputs, x.shape, np.float64))
-            for name, log_q, log_1mq in guards:
+            for name, log_q, log_1mq, bites_q, bites_1mq in guards:
                 loss = -weight * (np.where(a == 0, 0, a * log_q(q)) + np.where(b == 0, 0, b * log_1mq(q)))
-                out.append((name, _reduce(loss, loss, p.reduction, x.size, weight.sum(), np.float64)[0]))
+                bites = (weight != 0) & (((a != 0) & bites_q(q)) | ((b != 0) & bites_1mq(q)))
+                red = _reduce(loss, loss, p.reduction, x.size, weight.sum(), np.float64)[0]
+                out.append((name, red, bites if p.reduction == "none" else np.asarray(bites.any())))
             return out
         x, batch_shape, C = _rows(np.asarray(inputs.logits), p.axis, np.float64)
         R = x.shape[0]
@@ -357,9 +374,13 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
         cw = np.ones(C) if inputs.class_weights is None else inputs.class_weights.astype(np.float64)
         sw = _sample_weights(inputs, R, np.float64)
         a = np.where(kept[:, None], cw[None, :] * ts, 0)
-        for name, log_q, _ in guards:
+        for name, log_q, _, bites_q, _ in guards:
             loss = -sw * np.where(a == 0, 0, a * log_q(q)).sum(-1)
+            bites = (sw != 0) & ((a != 0) & bites_q(q)).any(-1)
             weight_total = (sw * np.where(kept, (cw[None, :] * t).sum(-1), 0)).sum()
             red = _reduce(loss, loss, p.reduction, int(kept.sum()), weight_total, np.float64)[0]
-            out.append((name, red.reshape(batch_shape) if p.reduction == "none" else red))
+            if p.reduction == "none":
+                out.append((name, red.reshape(batch_shape), bites.reshape(batch_shape)))
+            else:
+                out.append((name, red, np.asarray(bites.any())))
     return out

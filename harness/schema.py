@@ -69,7 +69,7 @@ CASE_KEYS = (
 )
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 REQUIRED_KEYS = ("id", "family", "description")  # plus logits/probabilities and labels, by family
-EXPECT_KEYS = ("loss", "error", "reason")
+EXPECT_KEYS = ("loss", "error", "raises", "reason")
 TOLERANCE_KEYS = ("loss_rtol", "loss_atol", "grad_rtol", "grad_atol", "reason")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 2_000_000
@@ -159,6 +159,10 @@ class Expect:
     loss: tuple[float, ...] | None = None
     error: bool = False
     reason: str = ""
+    # with error: the exception classes that count as the expected error (any of them, or a subclass), by
+    # class name ("IndexError", "InvalidArgumentError") or by the qualified name the class is defined under;
+    # empty: any exception but a bug of the harness's own (harness/verdicts.py)
+    raises: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -644,7 +648,20 @@ class _Validator:
         if error and loss is not None:
             self.err(self.loc(e), where, "a case cannot expect both an error and a loss")
             return None
-        return Expect(loss=loss, error=error, reason=reason)
+        raises: tuple[str, ...] = ()
+        if "raises" in e:
+            v = _plain(e["raises"])
+            v = [v] if isinstance(v, str) else v
+            if (not isinstance(v, list) or not v
+                    or not all(isinstance(x, str) and all(p.isidentifier() for p in x.split(".")) for x in v)):
+                self.err(self.loc(None, "raises", e), f"{where}.raises",
+                         "expected an exception class name or a list of them, e.g. [IndexError, InvalidArgumentError]")
+                return None
+            if not error:
+                self.err(self.loc(None, "raises", e), f"{where}.raises", "names the expected error: set error: true")
+                return None
+            raises = tuple(v)
+        return Expect(loss=loss, error=error, reason=reason, raises=raises)
 
     def tolerance(self, t: Any, m: CommentedMap, prefix: str) -> ToleranceOverride | None | bool:
         if t is None:
@@ -654,17 +671,24 @@ class _Validator:
             self.err(self.loc(t, "tolerance", m), where, f"expected a mapping, got {_kind(t)}")
             return False
         self.check_keys(t, TOLERANCE_KEYS, where + ".")
+        ok = True
         reason = t.get("reason")
         if not isinstance(reason, str) or not reason.strip():
-            self.err(self.loc(t), f"{where}.reason", "a tolerance override must say why (reason: ...)")
-            return False
+            loc = self.loc(None, "reason", t) if "reason" in t else self.loc(t)
+            self.err(loc, f"{where}.reason", "a tolerance override must say why (a non-empty reason: ...)")
+            ok = False
         kw = {}
         for k in TOLERANCE_KEYS[:-1]:
             if k in t:
-                if not _is_number(t[k]) or not t[k] >= 0:
-                    self.err(self.loc(None, k, t), f"{where}.{k}", "expected a number >= 0")
-                    return False
-                kw[k] = float(t[k])
+                # finite and >= 0: an infinite (or NaN) allowance would pass any answer, a negative one none
+                v = _finite(t[k])
+                if v is None or v < 0:
+                    self.err(self.loc(None, k, t), f"{where}.{k}", f"expected a finite number >= 0, got {_plain(t[k])!r}")
+                    ok = False
+                else:
+                    kw[k] = v
+        if not ok:
+            return False
         return ToleranceOverride(reason=reason.strip(), **kw)
 
     def elementwise_ok(self, m, prefix, family, params, labels) -> bool:
@@ -887,6 +911,17 @@ def _plain(v: Any) -> Any:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> float | None:
+    """v as a float when it is a finite number (not a bool, not too large for a float), else None."""
+    if not _is_number(v):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _shape(values: Any) -> tuple[int, ...] | None:

@@ -169,8 +169,9 @@ def _total(terms: Terms, floor) -> np.ndarray:
         out = np.asarray(v, dtype=np.float64) if out is None else out + v
     out = np.zeros(np.shape(floor)) if out is None else out
     with np.errstate(invalid="ignore"):
-        # a term that is NaN (an undefined row) allows nothing: the comparison judges those as non-finite
-        return np.nan_to_num(K * out + floor, nan=0.0, posinf=np.inf)
+        # a term that is NaN or infinite (an undefined row, an infinite loss) allows nothing: the comparison
+        # judges those elements as non-finite, and no finite element may be allowed an infinite error
+        return np.nan_to_num(K * out + floor, nan=0.0, posinf=0.0)
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -435,8 +436,8 @@ def _categorical_probabilities_model(case: Case, ref: Reference, inputs: Inputs,
 
 
 def _log_softmax_rows(x: np.ndarray):
-    """(m, log S, d, p, finite rows) of an R x C float64 array, the tail kept."""
-    with np.errstate(invalid="ignore", over="ignore"):
+    """(m, log S, d, p) of an R x C float64 array, the tail kept (a row with no finite logit: log S 0)."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         xs = np.where(np.isfinite(x), x, -np.inf)
         m = np.max(xs, axis=-1) if x.shape[-1] else np.zeros(x.shape[0])
         m = np.where(np.isfinite(m), m, 0.0)

@@ -31,8 +31,14 @@ class Outcome:
 def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | None) -> Outcome:
     if obs.unsupported:
         return Outcome("unsupported", message=obs.unsupported)
+    missing = _missing_output(case, obs)
+    if missing:
+        return missing
     if case.expect.error:
         if obs.error:
+            wrong = _not_the_expected_error(case, obs)
+            if wrong:
+                return Outcome("error", message=wrong)
             return Outcome("expected_error", message=obs.error)
         loss = np.asarray(obs.loss, dtype=np.float64).reshape(-1)
         shown = ", ".join(repr(float(v)) for v in loss[:4]) + (", ..." if loss.size > 4 else "")
@@ -84,6 +90,53 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if gm["bad"]:
         return Outcome("grad_mismatch", m, flags, gm["bad"])
     return Outcome("pass", m, flags)
+
+
+# An expected error is the framework refusing the invalid input. These classes raised from the harness's
+# own code (the innermost frame in one of OUR_PACKAGES) are a bug there instead: a typo, a missing import,
+# a wrong call. What the frameworks raise for bad labels and shapes (cases/errors.yaml) is ValueError,
+# IndexError, RuntimeError, tf.errors.InvalidArgumentError, and TypeError raised inside torch, TensorFlow,
+# JAX, optax or Keras; a TypeError whose innermost frame is ours is ours (a C function that our line calls
+# raises from our frame, and torch's argument parser raises TypeError only for a wrong Python type).
+PROGRAMMING_ERRORS = frozenset(f"builtins.{n}" for n in
+                               ("TypeError", "AttributeError", "NameError", "ImportError", "AssertionError", "KeyError"))
+OUR_PACKAGES = ("harness", "adapters")
+_ATTRIBUTE_PROTOCOL = ("__getattr__", "__getattribute__")
+
+
+def _not_the_expected_error(case: Case, obs: Observation) -> str:
+    """Why the error an observation raised is not the one its case expects ("" when it is): a programming
+    error raised by our own code, or, where the case names the classes it expects (expect.raises), another
+    class. The origin is the innermost frame (adapter_api.error_trace), except that an AttributeError raised
+    by a tensor's own __getattr__ (TensorFlow's, JAX's tracers') belongs to the frame that asked for it."""
+    types = obs.error_types or (f"builtins.{obs.error.partition(':')[0].strip()}",)
+    names = {t.rpartition(".")[2] for t in types} | set(types)
+    if case.expect.raises and not names & set(case.expect.raises):
+        return (f"{obs.error} [raised {types[0].rpartition('.')[2]}, but the case expects "
+                f"{' or '.join(case.expect.raises)}: {case.expect.reason or 'invalid input'}]")
+    kind = next((t for t in types if t in PROGRAMMING_ERRORS), "")
+    frames = list(obs.error_frames)
+    if kind == "builtins.AttributeError":
+        while len(frames) > 1 and frames[-1].rpartition(":")[2] in _ATTRIBUTE_PROTOCOL:
+            frames.pop()
+    if kind and frames and frames[-1].partition(":")[0].split(".")[0] in OUR_PACKAGES:
+        return (f"{obs.error} [a {types[0].rpartition('.')[2]} raised in {frames[-1]}: a bug in the harness or its "
+                f"adapter, not the framework refusing the invalid input the case expects an error for]")
+    return ""
+
+
+def _missing_output(case: Case, obs: Observation) -> Outcome | None:
+    """An observation that neither raised nor returned what it owes is an `error`: a loss of None would read
+    as NaN (and pass where the oracle's loss is NaN), a gradient of None as no number at all. Only a path
+    that says why (`no_grad`) may leave the gradient out. Where the case expects an error, a loss without a
+    gradient is left to the `missing_error` verdict, the graver finding."""
+    if obs.error:
+        return None
+    if obs.loss is None:
+        return Outcome("error", message=f"returned no loss and raised nothing ({obs.call or 'no call recorded'})")
+    if obs.grad is None and not obs.no_grad and not case.expect.error:
+        return Outcome("error", message=f"returned no gradient and gives no reason (no_grad) ({obs.call or 'no call recorded'})")
+    return None
 
 
 def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.ndarray) -> Outcome:
@@ -198,31 +251,36 @@ def _metrics(obs: np.ndarray, ref: np.ndarray, tol: Tolerance, q: str, obs_dtype
     return out
 
 
-def clipped(obs: Observation, ref: Reference, tol: Tolerance, guards: list[tuple[str, np.ndarray]]) -> str | None:
-    """The `clipped` flag: the observed loss is not the oracle's, and where it is not, it is what a guard gives
-    (probabilities clipped to [1e-7, 1 - 1e-7], or the log clamped at -100) while the guard itself differs from
-    the oracle there. The guard is matched to a few ULPs of the trial dtype (not the loss tolerance, whose
-    absolute part grows with the logits). Returns the guard's name, or None."""
+def clipped(obs: Observation, ref: Reference, tol: Tolerance,
+            guards: list[tuple[str, np.ndarray, np.ndarray]]) -> str | None:
+    """The `clipped` flag: the observed loss is off the oracle, and wherever it is off, a guard explains it:
+    the guard bites there (it clips a probability or clamps a log that counts: families.clipped_losses) and
+    the observation is what the guard gives. A loss the guard leaves alone is not explained by it, even where
+    it equals the guarded value (an exact answer judged against a wrong reference). The guard is matched to a
+    few ULPs of the trial dtype (not the loss tolerance, whose absolute part grows with the logits).
+    Returns the guard's name, or None."""
     if obs.loss is None:
         return None
     loss = np.asarray(obs.loss, dtype=np.float64)
+    if loss.shape != np.shape(ref.loss):
+        return None
     e = 8 * max(eps(obs.dtype) if obs.dtype else 0.0, 1e-7)
     allowed = np.asarray(tol.loss_allowed(ref.loss), dtype=np.float64)
 
     def differs(v: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            same = (np.abs(v - ref.loss) <= allowed) | (np.isnan(v) & np.isnan(ref.loss)) | (v == ref.loss)
+            finite = np.isfinite(v) & np.isfinite(ref.loss)
+            same = (finite & (np.abs(v - ref.loss) <= allowed)) | (np.isnan(v) & np.isnan(ref.loss)) | (v == ref.loss)
         return ~same
 
     with np.errstate(invalid="ignore"):
-        off = differs(loss) if loss.shape == np.shape(ref.loss) else np.ones(loss.shape, dtype=bool)
+        off = differs(loss)
         if not off.any():
             return None
-        for name, alt in guards:
+        for name, alt, bites in guards:
             alt = np.asarray(alt, dtype=np.float64)
-            if alt.shape != loss.shape:
+            if alt.shape != loss.shape or np.shape(bites) != loss.shape:
                 continue
-            guard_changes = differs(alt)
-            if (guard_changes[off]).all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
+            if np.asarray(bites)[off].all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
                 return name
     return None

@@ -92,8 +92,9 @@ def test_a_framework_without_autodiff_is_judged_on_the_loss_alone():
     assert not any(k.startswith("grad") for k in ok.metrics)
     bad = judge(case, ref, Observation(dtype="float32", loss=np.float32(0.6), no_grad=why), tol)
     assert bad.verdict == "loss_mismatch" and bad.message.endswith(why)
-    # without the reason, a missing gradient is still a mismatch, never a pass
-    assert judge(case, ref, Observation(dtype="float32", loss=np.float32(0.5)), tol).verdict == "grad_mismatch"
+    # without the reason, a missing gradient is an error (as Adapter.run makes it), never a pass
+    out = judge(case, ref, Observation(dtype="float32", loss=np.float32(0.5)), tol)
+    assert out.verdict == "error" and "returned no gradient" in out.message
 
 
 def test_a_crash_row_keeps_a_hyphenated_framework_name(tmp_path):

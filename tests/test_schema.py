@@ -79,6 +79,34 @@ def test_generator_validated_without_allocating():
 def test_tolerance_override_requires_reason():
     (msg,) = problems(GOOD + "  tolerance: {loss_rtol: 0.1}\n")
     assert "tolerance.reason" in msg
+    text = GOOD + "  tolerance:\n    loss_rtol: 0.1\n    reason: '  '\n"
+    (msg,) = problems(text)
+    assert msg.startswith(f"f.yaml:{_position(text, 'reason: ', after=True)}: ok.tolerance.reason: "), msg
+
+
+def _position(text: str, fragment: str, after: bool = False) -> str:
+    """'line:col' (1-based) of a fragment of the text, or of what follows it."""
+    i = text.index(fragment) + (len(fragment) if after else 0)
+    return f"{text.count(chr(10), 0, i) + 1}:{i - text.rfind(chr(10), 0, i)}"
+
+
+@pytest.mark.parametrize("key", ["loss_rtol", "loss_atol", "grad_rtol", "grad_atol"])
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "-1.0e-3", "1e400", "true", "'0.1'"])
+def test_tolerance_override_must_be_finite_and_not_negative(key, value):
+    """An infinite allowance would pass any answer (and NaN compares false, so a `< 0` check lets it through);
+    a negative one none. Each is refused at its own line and column, naming the field."""
+    text = GOOD + f"  tolerance:\n    reason: the case says why\n    {key}: {value}\n"
+    (msg,) = problems(text)
+    assert msg.startswith(f"f.yaml:{_position(text, f'{key}: ', after=True)}: ok.tolerance.{key}: "), msg
+    assert "expected a finite number >= 0" in msg
+
+
+def test_tolerance_override_reports_every_problem_and_keeps_good_values():
+    msgs = problems(GOOD + "  tolerance: {loss_atol: .inf, grad_rtol: -1}\n")
+    assert sorted(m.split(": ")[1] for m in msgs) == ["ok.tolerance.grad_rtol", "ok.tolerance.loss_atol", "ok.tolerance.reason"]
+    (case,) = load_text(GOOD + "  tolerance: {loss_atol: 0, grad_rtol: 1e-3, reason: ' documented '}\n", "f.yaml")
+    assert case.tolerance.loss_atol == 0.0 and case.tolerance.grad_rtol == float("1e-3")
+    assert case.tolerance.reason == "documented" and case.tolerance.loss_rtol is None
 
 
 def test_yaml_syntax_error_has_position():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def _loads(costs: dict[str, int], split: dict[str, int], n: int) -> list[int]:
 def test_parse_shard_accepts_k_of_n_and_rejects_the_rest():
     assert parse_shard("1/4") == (1, 4) and parse_shard("4/4") == (4, 4)
     for bad in ("0/4", "5/4", "4", "a/b", "1/0", "", "-1/2"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=rf"a shard is K/N with 1 <= K <= N, got {re.escape(repr(bad))}"):
             parse_shard(bad)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from harness import expectations, oracle, tolerances
 from harness.adapter_api import Observation
 from harness.rows import Row
-from harness.schema import load_text
+from harness.schema import CaseFileError, load_text
 from harness.trials import Trial, materialize
 from harness.verdicts import judge
 
@@ -104,9 +105,9 @@ def test_known_fixed_and_unused_entries(tmp_path):
 def test_known_entry_without_link_is_refused(tmp_path):
     p = tmp_path / "known.yaml"
     p.write_text("- case: a\n  reason: r\n")
-    with pytest.raises(Exception) as e:
+    with pytest.raises(CaseFileError, match=r"known\.yaml:1:1: \[0\]\.link: required") as e:
         expectations.load(p)
-    assert "link" in str(e.value)
+    assert [p.field for p in e.value.problems] == ["[0].link"]
 
 
 CONFIDENT = """\
@@ -261,3 +262,221 @@ def test_the_row_records_the_allowance_of_its_worst_element_and_what_it_is_made_
     assert out.verdict == "grad_mismatch"
     allowed = out.metrics["grad_allowed"]
     assert 0 < allowed < 0.1 and out.metrics["grad_allowance"].startswith(f"{allowed:.3g} (mostly ")
+
+
+ALL_IGNORED = """\
+- id: all-ignored
+  family: sparse_softmax_cross_entropy
+  description: every row ignored, so the oracle's mean is NaN
+  logits: [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]
+  labels: [-100, -100]
+  params: {ignore_index: -100, reduction: mean}
+"""
+
+
+@pytest.fixture
+def nan_trial():
+    (case,) = load_text(ALL_IGNORED, "n.yaml")
+    inputs = materialize(Trial(case, "float32"))
+    ref = oracle.compute(case, inputs, "float32")
+    assert np.isnan(ref.loss).all()  # the premise: a missing loss read as NaN would match it
+    return case, ref, tolerances.for_trial(case, "float32", ref, inputs)
+
+
+def test_a_missing_loss_is_an_error_even_where_the_oracle_is_nan(trial, nan_trial):
+    for case, ref, tol in (nan_trial, trial):
+        out = judge(case, ref, Observation(dtype="float32", loss=None, grad=ref.grad), tol)
+        assert out.verdict == "error" and "returned no loss" in out.message, out
+    # and where the case expects an error: nothing raised and nothing returned is not the expected error
+    (err_case,) = load_text(CASE.replace("[2, 0]", "[3, 0]") + "  expect: {error: true}\n", "v.yaml")
+    out = judge(err_case, None, Observation(dtype="float32"), None)
+    assert out.verdict == "error" and "returned no loss" in out.message, out
+
+
+def test_a_missing_gradient_is_an_error_unless_the_path_says_why(trial, nan_trial):
+    for case, ref, tol in (nan_trial, trial):
+        out = judge(case, ref, Observation(dtype="float32", loss=ref.loss, grad=None), tol)
+        assert out.verdict == "error" and "returned no gradient" in out.message, out
+        why = "this framework has no autodiff"
+        out = judge(case, ref, Observation(dtype="float32", loss=ref.loss, grad=None, no_grad=why), tol)
+        assert out.verdict == "pass" and "loss_only" in out.flags and why in out.message, out
+
+
+# --------------------------------------------------------------------------- which error is the expected one
+
+ERR_CASE = CASE.replace("[2, 0]", "[3, 0]") + "  expect: {error: true, reason: label 3 is out of range}\n"
+
+
+def _defined_in(module: str, source: str):
+    """The function `f` of `source`, compiled as if it lived in `module` (its frames carry that module's name),
+    so that a test can raise from a framework's code or from the harness's own without either being there."""
+    namespace = {"__name__": module}
+    exec(compile(source, f"<{module}>", "exec"), namespace)
+    return namespace["f"]
+
+
+def _observe(fn, case) -> Observation:
+    """What Adapter.run records when the path raises: fn(labels) is the whole path."""
+    from harness.adapter_api import Adapter, ApiPath
+
+    class Raising(Adapter):
+        name = "raising"
+
+        def evaluate(self, path, case, inputs, dtype, device):
+            return fn(inputs.labels), None, "fn", device
+
+    path = ApiPath("fn", frozenset({case.family}), lambda c: None)
+    return Raising().run(path, case, materialize(Trial(case, "float32")), "float32", "cpu")
+
+
+FRAMEWORK_OP = "def f(labels):\n    raise TypeError('labels must be integers in [0, classes)')\n"
+# a tensor class whose __getattr__ raises, as TensorFlow's Tensor and JAX's tracers do
+FRAMEWORK_TENSOR = ("class T:\n    def __getattr__(self, name):\n        raise AttributeError(name)\n"
+                    "def f(labels):\n    return T()\n")
+
+
+@pytest.mark.parametrize("where, source, want", [
+    # raised by the framework (its module is not ours): the framework refusing the labels
+    ("torchlike.nn.functional", FRAMEWORK_OP, "expected_error"),
+    ("tflike.ops", "def f(labels):\n    raise KeyError('no kernel for labels of this dtype')\n", "expected_error"),
+    # raised by our own code: a bug, whatever the case expects
+    ("adapters.buggy", "def f(labels):\n    return labels.lables\n", "error"),
+    ("adapters.buggy", "def f(labels):\n    return undefined_helper(labels)\n", "error"),
+    ("harness.buggy", "def f(labels):\n    return {}['reduction']\n", "error"),
+    ("harness.buggy", "def f(labels):\n    import no_such_module_here\n", "error"),
+    ("adapters.buggy", "def f(labels):\n    assert labels.ndim == 2\n", "error"),
+    ("adapters.buggy", "def f(labels):\n    return len(labels, 1)\n", "error"),  # a C function, called wrongly
+    # other classes from our own code are the framework's, passed on (a RuntimeError from a C op on our line)
+    ("adapters.fine", "def f(labels):\n    raise RuntimeError('index 3 is out of bounds')\n", "expected_error"),
+])
+def test_an_expected_error_is_the_frameworks_not_a_bug_of_ours(where, source, want):
+    (case,) = load_text(ERR_CASE, "v.yaml")
+    o = _observe(_defined_in(where, source), case)
+    assert o.error and o.error_frames[-1].startswith(where + ":"), o
+    out = judge(case, None, o, None)
+    assert out.verdict == want, out
+    if want == "error":
+        assert o.error in out.message and f"raised in {where}:f" in out.message and "bug" in out.message
+
+
+def test_an_attribute_error_from_a_tensors_getattr_is_the_callers():
+    """TensorFlow's Tensor and JAX's tracers raise a misspelt attribute's AttributeError in their own
+    __getattr__: the frame that asked for the attribute is where it came from."""
+    (case,) = load_text(ERR_CASE, "v.yaml")
+    make = _defined_in("tflike.tensor", FRAMEWORK_TENSOR)
+    ours = _defined_in("adapters.buggy", "def f(labels):\n    return make(labels).lables\n")
+    ours.__globals__["make"] = make
+    o = _observe(ours, case)
+    assert o.error_frames[-2:] == ("adapters.buggy:f", "tflike.tensor:__getattr__")
+    out = judge(case, None, o, None)
+    assert out.verdict == "error" and "raised in adapters.buggy:f" in out.message, out
+
+
+def test_a_framework_error_raised_again_from_our_frame_is_still_the_frameworks():
+    """TensorFlow's autograph catches an error inside tf.function and raises a copy of the same class whose
+    traceback ends in (the rewritten copy of) our own function, the framework's frames filtered out; the
+    original, with them, is its __context__. The judge follows it."""
+    (case,) = load_text(ERR_CASE, "v.yaml")
+    op = _defined_in("tflike.ops", FRAMEWORK_OP)
+    traced = _defined_in("adapters.traced", "def f(labels):\n    try:\n        op(labels)\n"
+                                            "    except TypeError as e:\n        raise TypeError(f'in user code: {e}') from None\n")
+    traced.__globals__["op"] = op
+    o = _observe(traced, case)
+    assert o.error_frames[-1] == "tflike.ops:f" and "adapters.traced:f" in o.error_frames
+    assert judge(case, None, o, None).verdict == "expected_error"
+    # a different class raised while handling one is a new error, not a copy: its own frames decide
+    wrapped = _defined_in("adapters.traced", "def f(labels):\n    try:\n        op(labels)\n"
+                                             "    except TypeError as e:\n        raise AttributeError(e)\n")
+    wrapped.__globals__["op"] = op
+    o = _observe(wrapped, case)
+    assert o.error_frames[-1] == "adapters.traced:f" and judge(case, None, o, None).verdict == "error"
+
+
+def test_a_case_may_name_the_errors_it_expects():
+    (case,) = load_text(ERR_CASE.replace("reason:", "raises: [IndexError, InvalidArgumentError], reason:"), "v.yaml")
+    assert case.expect.raises == ("IndexError", "InvalidArgumentError")
+    raising = {name: _defined_in("fw.ops", f"class InvalidArgumentError(Exception):\n    pass\n"
+                                           f"def f(labels):\n    raise {name}('label 3 is out of range')\n")
+               for name in ("IndexError", "InvalidArgumentError", "ValueError")}
+    assert judge(case, None, _observe(raising["IndexError"], case), None).verdict == "expected_error"
+    assert judge(case, None, _observe(raising["InvalidArgumentError"], case), None).verdict == "expected_error"
+    out = judge(case, None, _observe(raising["ValueError"], case), None)
+    assert out.verdict == "error" and "raised ValueError, but the case expects IndexError or InvalidArgumentError" in out.message
+    # a subclass counts (by any class it derives from), and so does the qualified name it is defined under
+    (base,) = load_text(ERR_CASE.replace("reason:", "raises: LookupError, reason:"), "v.yaml")
+    assert judge(base, None, _observe(raising["IndexError"], base), None).verdict == "expected_error"
+    (qual,) = load_text(ERR_CASE.replace("reason:", "raises: fw.ops.InvalidArgumentError, reason:"), "v.yaml")
+    assert judge(qual, None, _observe(raising["InvalidArgumentError"], qual), None).verdict == "expected_error"
+
+
+@pytest.mark.parametrize("expect, fragment", [
+    ("{error: true, raises: []}", "v.expect.raises: expected an exception class name or a list of them"),
+    ("{error: true, raises: [1]}", "v.expect.raises: expected an exception class name"),
+    ("{error: true, raises: 'not a name'}", "v.expect.raises: expected an exception class name"),
+    ("{raises: IndexError}", "v.expect.raises: names the expected error: set error: true"),
+])
+def test_expect_raises_is_validated(expect, fragment):
+    with pytest.raises(CaseFileError, match=re.escape(fragment)):
+        load_text(CASE.replace("[2, 0]", "[3, 0]") + f"  expect: {expect}\n", "v.yaml")
+
+
+# --------------------------------------------------------------------------- the clipped flag
+
+PROBS = """\
+- id: p
+  family: binary_crossentropy
+  description: a certain wrong prediction, a tiny probability on a positive label, and an ordinary one
+  probabilities: [[1.0, 1.0e-9, 0.3]]
+  labels: [[0.0, 1.0, 1.0]]
+"""
+
+
+def _keras_binary_crossentropy(p: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """keras.losses.BinaryCrossentropy(reduction='none') on one row, elementwise, as Keras computes it: the
+    inputs converted to the loss's float32 dtype policy, then clipped to [epsilon, 1 - epsilon] there
+    (keras.src.backend.numpy.nn.binary_crossentropy, with backend.epsilon() = 1e-7)."""
+    p, z = p.astype(np.float32), z.astype(np.float32)
+    one, epsilon = np.float32(1), np.float32(1e-7)
+    p = np.clip(p, epsilon, one - epsilon)
+    return -(z * np.log(p) + (one - z) * np.log(one - p))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_the_clipped_flag_knows_keras_clips_in_float32_whatever_the_input_dtype(dtype):
+    """In a float16 or bfloat16 trial the trial-dtype clip is not Keras': 1 - 1e-7 rounds to 1 there (so it
+    clips nothing, and p = 1 with label 0 stays infinite), and float16's 1e-7 is 2**-23."""
+    from harness import families
+    from harness.verdicts import clipped
+
+    (case,) = load_text(PROBS, "p.yaml")
+    inputs = materialize(Trial(case, dtype))
+    ref = oracle.compute(case, inputs, dtype)
+    tol = tolerances.for_trial(case, dtype, ref, inputs)
+    loss = _keras_binary_crossentropy(inputs.logits, inputs.labels)
+    assert np.isinf(ref.loss[0, 0]) and np.isfinite(loss).all()  # the premise: Keras' clip changes the loss
+    obs = Observation(dtype=dtype, loss=loss, grad=np.zeros((1, 3), np.float32))
+    guards = families.clipped_losses(case, inputs, dtype)
+    name = clipped(obs, ref, tol, guards)
+    assert name is not None and "in float32" in name, [g[0] for g in guards]
+    # the trial-dtype clip alone does not explain it: its 1 - 1e-7 is 1
+    assert clipped(obs, ref, tol, [g for g in guards if "float32" not in g[0]]) is None
+
+
+def test_the_clipped_flag_is_not_set_on_an_exact_answer_judged_against_a_wrong_reference():
+    """Where the guard bites nowhere that the observation is off, it explains nothing, even when the
+    observation equals the guarded loss there (it equals the true loss wherever the guard does not bite)."""
+    from harness import families
+    from harness.verdicts import clipped
+
+    (case,) = load_text(CONFIDENT, "c.yaml")
+    inputs = materialize(Trial(case, "float32"))
+    ref = oracle.compute(case, inputs, "float32")
+    tol = tolerances.for_trial(case, "float32", ref, inputs)
+    guards = families.clipped_losses(case, inputs, "float32")
+    exact = Observation(dtype="float32", loss=ref.loss.copy(), grad=ref.grad)
+    wrong = oracle.Reference(**{**ref.__dict__, "loss": ref.loss * np.array([1.0, 1.01])})  # row 1: no clip bites
+    assert judge(case, wrong, exact, tol).verdict == "loss_mismatch"
+    assert clipped(exact, wrong, tol, guards) is None
+    # and where the guard does bite (row 0), a clipped observation is flagged as before
+    clipped_row0 = Observation(dtype="float32", loss=_clipped_softmax_loss(inputs.logits, inputs.labels), grad=ref.grad)
+    assert "clipped" in clipped(clipped_row0, ref, tol, guards)
