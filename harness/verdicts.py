@@ -92,53 +92,6 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     return Outcome("pass", m, flags)
 
 
-# An expected error is the framework refusing the invalid input. These classes raised from the harness's
-# own code (the innermost frame in one of OUR_PACKAGES) are a bug there instead: a typo, a missing import,
-# a wrong call. What the frameworks raise for bad labels and shapes (cases/errors.yaml) is ValueError,
-# IndexError, RuntimeError, tf.errors.InvalidArgumentError, and TypeError raised inside torch, TensorFlow,
-# JAX, optax or Keras; a TypeError whose innermost frame is ours is ours (a C function that our line calls
-# raises from our frame, and torch's argument parser raises TypeError only for a wrong Python type).
-PROGRAMMING_ERRORS = frozenset(f"builtins.{n}" for n in
-                               ("TypeError", "AttributeError", "NameError", "ImportError", "AssertionError", "KeyError"))
-OUR_PACKAGES = ("harness", "adapters")
-_ATTRIBUTE_PROTOCOL = ("__getattr__", "__getattribute__")
-
-
-def _not_the_expected_error(case: Case, obs: Observation) -> str:
-    """Why the error an observation raised is not the one its case expects ("" when it is): a programming
-    error raised by our own code, or, where the case names the classes it expects (expect.raises), another
-    class. The origin is the innermost frame (adapter_api.error_trace), except that an AttributeError raised
-    by a tensor's own __getattr__ (TensorFlow's, JAX's tracers') belongs to the frame that asked for it."""
-    types = obs.error_types or (f"builtins.{obs.error.partition(':')[0].strip()}",)
-    names = {t.rpartition(".")[2] for t in types} | set(types)
-    if case.expect.raises and not names & set(case.expect.raises):
-        return (f"{obs.error} [raised {types[0].rpartition('.')[2]}, but the case expects "
-                f"{' or '.join(case.expect.raises)}: {case.expect.reason or 'invalid input'}]")
-    kind = next((t for t in types if t in PROGRAMMING_ERRORS), "")
-    frames = list(obs.error_frames)
-    if kind == "builtins.AttributeError":
-        while len(frames) > 1 and frames[-1].rpartition(":")[2] in _ATTRIBUTE_PROTOCOL:
-            frames.pop()
-    if kind and frames and frames[-1].partition(":")[0].split(".")[0] in OUR_PACKAGES:
-        return (f"{obs.error} [a {types[0].rpartition('.')[2]} raised in {frames[-1]}: a bug in the harness or its "
-                f"adapter, not the framework refusing the invalid input the case expects an error for]")
-    return ""
-
-
-def _missing_output(case: Case, obs: Observation) -> Outcome | None:
-    """An observation that neither raised nor returned what it owes is an `error`: a loss of None would read
-    as NaN (and pass where the oracle's loss is NaN), a gradient of None as no number at all. Only a path
-    that says why (`no_grad`) may leave the gradient out. Where the case expects an error, a loss without a
-    gradient is left to the `missing_error` verdict, the graver finding."""
-    if obs.error:
-        return None
-    if obs.loss is None:
-        return Outcome("error", message=f"returned no loss and raised nothing ({obs.call or 'no call recorded'})")
-    if obs.grad is None and not obs.no_grad and not case.expect.error:
-        return Outcome("error", message=f"returned no gradient and gives no reason (no_grad) ({obs.call or 'no call recorded'})")
-    return None
-
-
 def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.ndarray) -> Outcome:
     """A framework without autodiff: the loss is judged, the gradient is not observed (flag `loss_only`,
     and the observation's reason in the message). Nothing stands in for the missing gradient."""
@@ -283,4 +236,51 @@ def clipped(obs: Observation, ref: Reference, tol: Tolerance,
                 continue
             if np.asarray(bites)[off].all() and np.isclose(loss[off], alt[off], rtol=e, atol=e).all():
                 return name
+    return None
+
+
+# An expected error is the framework refusing the invalid input. These classes raised from the harness's
+# own code (the innermost frame in one of OUR_PACKAGES) are a bug there instead: a typo, a missing import,
+# a wrong call. What the frameworks raise for bad labels and shapes (cases/errors.yaml) is ValueError,
+# IndexError, RuntimeError, tf.errors.InvalidArgumentError, and TypeError raised inside torch, TensorFlow,
+# JAX, optax or Keras; a TypeError whose innermost frame is ours is ours (a C function that our line calls
+# raises from our frame, and torch's argument parser raises TypeError only for a wrong Python type).
+PROGRAMMING_ERRORS = frozenset(f"builtins.{n}" for n in
+                               ("TypeError", "AttributeError", "NameError", "ImportError", "AssertionError", "KeyError"))
+OUR_PACKAGES = ("harness", "adapters")
+_ATTRIBUTE_PROTOCOL = ("__getattr__", "__getattribute__")
+
+
+def _not_the_expected_error(case: Case, obs: Observation) -> str:
+    """Why the error an observation raised is not the one its case expects ("" when it is): a programming
+    error raised by our own code, or, where the case names the classes it expects (expect.raises), another
+    class. The origin is the innermost frame (adapter_api.error_trace), except that an AttributeError raised
+    by a tensor's own __getattr__ (TensorFlow's, JAX's tracers') belongs to the frame that asked for it."""
+    types = obs.error_types or (f"builtins.{obs.error.partition(':')[0].strip()}",)
+    names = {t.rpartition(".")[2] for t in types} | set(types)
+    if case.expect.raises and not names & set(case.expect.raises):
+        return (f"{obs.error} [raised {types[0].rpartition('.')[2]}, but the case expects "
+                f"{' or '.join(case.expect.raises)}: {case.expect.reason or 'invalid input'}]")
+    kind = next((t for t in types if t in PROGRAMMING_ERRORS), "")
+    frames = list(obs.error_frames)
+    if kind == "builtins.AttributeError":
+        while len(frames) > 1 and frames[-1].rpartition(":")[2] in _ATTRIBUTE_PROTOCOL:
+            frames.pop()
+    if kind and frames and frames[-1].partition(":")[0].split(".")[0] in OUR_PACKAGES:
+        return (f"{obs.error} [a {types[0].rpartition('.')[2]} raised in {frames[-1]}: a bug in the harness or its "
+                f"adapter, not the framework refusing the invalid input the case expects an error for]")
+    return ""
+
+
+def _missing_output(case: Case, obs: Observation) -> Outcome | None:
+    """An observation that neither raised nor returned what it owes is an `error`: a loss of None would read
+    as NaN (and pass where the oracle's loss is NaN), a gradient of None as no number at all. Only a path
+    that says why (`no_grad`) may leave the gradient out. Where the case expects an error, a loss without a
+    gradient is left to the `missing_error` verdict, the graver finding."""
+    if obs.error:
+        return None
+    if obs.loss is None:
+        return Outcome("error", message=f"returned no loss and raised nothing ({obs.call or 'no call recorded'})")
+    if obs.grad is None and not obs.no_grad and not case.expect.error:
+        return Outcome("error", message=f"returned no gradient and gives no reason (no_grad) ({obs.call or 'no call recorded'})")
     return None
