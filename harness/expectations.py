@@ -1,7 +1,10 @@
 """Known differences: a plain YAML list of recorded disagreements, each with a reason and an upstream link.
 
-A failing row that matches an entry becomes `known`; a passing row that matches one becomes `fixed`
-(the recorded problem no longer happens); an entry that matches no row is warned about.
+A failing row that matches an entry becomes `known`; a passing row that matches a strict one becomes
+`fixed` (the recorded problem no longer happens); an entry that could have matched a row of the run
+(`in_scope`) but matches none is stale. Both are warnings, or failures under `--strict-known`.
+`strict: false` belongs only on the naive: and manual: paths, which may pass or fail by design
+(tests/test_known_differences.py holds the project's file to it).
 
     - case: extreme-logits-*        # fnmatch patterns, or lists of them (any may match); omitted: "*"
       framework: tensorflow
@@ -134,18 +137,43 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
     return None
 
 
+SCOPE_KEYS = ("case", "framework", "device", "dtype")  # what a run selects: --cases, --frameworks, --device, --shard
+
+
+def in_scope(entry: Entry, rows: list[Row]) -> bool:
+    """Whether the entry could have matched a row of this run: some row that ran has a case, framework, device
+    and dtype it names (only the api and the verdict are left to match). An entry about cases, frameworks,
+    devices or trials this run did not include (another --cases file, another shard) says nothing here."""
+    return _covers(entry, _scopes(rows))
+
+
+def _scopes(rows: list[Row]) -> set[tuple[str, ...]]:
+    return {tuple(str(getattr(r, k)) for k in SCOPE_KEYS) for r in rows if r.verdict != "unavailable"}
+
+
+def _covers(entry: Entry, scopes: set[tuple[str, ...]]) -> bool:
+    return any(all(any(fnmatchcase(v, p) for p in getattr(entry, k)) for k, v in zip(SCOPE_KEYS, t, strict=True))
+               for t in scopes)
+
+
 def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
-    """Entries that match no row of a framework that ran: stale expectations cannot hide. A framework
-    whose only row says it is unavailable (not installed, or a second Keras backend in one process) did not run."""
-    ran = {r.framework for r in rows if r.verdict != "unavailable"}
+    """Entries in the scope of this run (`in_scope`) that match no row they expect: stale expectations cannot
+    hide. A strict entry expects its failing verdicts or a pass (which it turns into `fixed`), a non-strict one
+    its failing verdicts only. A framework whose only row says it is unavailable did not run."""
+    scopes = _scopes(rows)
     out = []
     for e in entries:
-        if not any(fnmatchcase(f, p) for f in ran for p in e.framework):
+        if not _covers(e, scopes):
             continue
         seen = (*FAILING, "pass") if e.strict else FAILING
         if not any(e.matches(r) and (r.raw_verdict or r.verdict) in seen for r in rows):
             out.append(e)
     return out
+
+
+def stale(entry: Entry) -> str:
+    """The line that reports an entry matching no row."""
+    return f"known difference at {entry.location} matches no row ({entry.summary})"
 
 
 assert set(FAILING) <= set(VERDICTS)

@@ -85,7 +85,9 @@ def _row(verdict: str, **kw) -> Row:
 def test_known_fixed_and_unused_entries(tmp_path):
     p = tmp_path / "known.yaml"
     p.write_text("- case: masked-*\n  framework: torch\n  verdict: nonfinite\n  reason: r\n  link: https://x/1\n"
-                 "- case: other\n  framework: torch\n  reason: r\n  link: https://x/2\n")
+                 "- case: other\n  framework: torch\n  api: F.nll_loss*\n  reason: r\n  link: https://x/2\n"
+                 "- case: elsewhere\n  framework: torch\n  reason: r\n  link: https://x/3\n"
+                 "- case: other\n  framework: torch\n  dtype: bfloat16\n  reason: r\n  link: https://x/4\n")
     entries = expectations.load(p)
     r = _row("nonfinite")
     assert expectations.apply(r, entries) is entries[0] and r.verdict == "known" and r.raw_verdict == "nonfinite"
@@ -94,7 +96,15 @@ def test_known_fixed_and_unused_entries(tmp_path):
     r3 = _row("pass")
     expectations.apply(r3, entries)
     assert r3.verdict == "fixed"
-    assert expectations.unused(entries, [r, r2, r3]) == [entries[1]]
+    other = _row("pass", case="other")  # the case and trial of entry 2 ran, on another api: it matches no row
+    assert expectations.apply(other, entries) is None and other.verdict == "pass"
+    # entry 3 names a case this run did not include, entry 4 a dtype it did not run (another shard): neither
+    # could have matched a row here, so neither is reported
+    assert expectations.in_scope(entries[1], [r, other]) and not expectations.in_scope(entries[2], [r, other])
+    assert expectations.unused(entries, [r, r2, r3, other]) == [entries[1]]
+    # a framework whose only row says it is unavailable did not run
+    gone = _row("unavailable", case="*", framework="torch", api="*", device="*", dtype="*")
+    assert expectations.unused(entries, [gone]) == []
 
 
 def test_known_entry_without_link_is_refused(tmp_path):
