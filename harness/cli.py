@@ -263,8 +263,8 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
                                    shard=args.shard, precision_mode=_precision_mode(args), workers=workers,
                                    strict_known=args.strict_known)
     rows, envs, partial = merge(shards)
-    # only the entries this run could have matched (its cases, frameworks, devices, shard); a -k expression
-    # selects rows by anything, the api included, so no entry is checked then
+    # only the entries this run could have matched (a row with their case, framework, api, device and dtype ran);
+    # -k selects rows by any part of their id, so no entry is checked then
     stale = [] if args.keyword else [expectations.stale(e) for e in expectations.unused(entries, rows)]
     return finish(rows, envs, out, [], partial, stale=stale, strict_known=args.strict_known)
 

@@ -1,8 +1,8 @@
 """Known differences: a plain YAML list of recorded disagreements, each with a reason and an upstream link.
 
 A failing row that matches an entry becomes `known`; a passing row that matches a strict one becomes
-`fixed` (the recorded problem no longer happens); an entry that could have matched a row of the run
-(`in_scope`) but matches none is stale. Both are warnings, or failures under `--strict-known`.
+`fixed` (the recorded problem no longer happens); a strict entry that could have matched a row of the run
+(`in_scope`) but applies to none is stale. Both are warnings, or failures under `--strict-known`.
 `strict: false` belongs only on the naive: and manual: paths, which may pass or fail by design
 (tests/test_known_differences.py holds the project's file to it).
 
@@ -137,36 +137,25 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
     return None
 
 
-SCOPE_KEYS = ("case", "framework", "device", "dtype")  # what a run selects: --cases, --frameworks, --device, --shard
-
-
 def in_scope(entry: Entry, rows: list[Row]) -> bool:
-    """Whether the entry could have matched a row of this run: some row that ran has a case, framework, device
-    and dtype it names (only the api and the verdict are left to match). An entry about cases, frameworks,
-    devices or trials this run did not include (another --cases file, another shard) says nothing here."""
-    return _covers(entry, _scopes(rows))
-
-
-def _scopes(rows: list[Row]) -> set[tuple[str, ...]]:
-    return {tuple(str(getattr(r, k)) for k in SCOPE_KEYS) for r in rows if r.verdict != "unavailable"}
-
-
-def _covers(entry: Entry, scopes: set[tuple[str, ...]]) -> bool:
-    return any(all(any(fnmatchcase(v, p) for p in getattr(entry, k)) for k, v in zip(SCOPE_KEYS, t, strict=True))
-               for t in scopes)
+    """Whether the entry could have matched a row of this run: a row that ran has a case, framework, api, device
+    and dtype it names (any verdict). An entry about cases, frameworks, paths, devices or trials this run did not
+    include (another --cases file, another shard, a path that does not apply to these families) says nothing
+    about it; names that exist nowhere are tests/test_known_differences.py's business."""
+    return any(entry.matches(r) for r in rows if r.verdict != "unavailable")
 
 
 def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
-    """Entries in the scope of this run (`in_scope`) that match no row they expect: stale expectations cannot
-    hide. A strict entry expects its failing verdicts or a pass (which it turns into `fixed`), a non-strict one
-    its failing verdicts only. A framework whose only row says it is unavailable did not run."""
-    scopes = _scopes(rows)
+    """Strict entries in the scope of this run (`in_scope`) that match no row they apply to: every row of theirs
+    is unsupported, expected an error or failed with a verdict they do not record. A strict entry applies to
+    its failing verdicts and to a pass (which it turns into `fixed`). A non-strict one (naive: and manual:
+    paths) lets its rows pass or fail, so within its scope it is never stale. A framework whose only row says
+    it is unavailable did not run."""
+    ran = [r for r in rows if r.verdict != "unavailable"]
     out = []
     for e in entries:
-        if not _covers(e, scopes):
-            continue
-        seen = (*FAILING, "pass") if e.strict else FAILING
-        if not any(e.matches(r) and (r.raw_verdict or r.verdict) in seen for r in rows):
+        mine = [r for r in ran if e.matches(r)]
+        if mine and e.strict and not any((r.raw_verdict or r.verdict) in (*FAILING, "pass") for r in mine):
             out.append(e)
     return out
 

@@ -105,9 +105,10 @@ def test_known_differences_file_turns_a_recorded_mismatch_into_known(user_run, t
         assert row.verdict == "known" and row.raw_verdict == "missing_error" and row.known_link == "https://e/1"
     r = run_cli("run", "--cases", str(d / "cases.yaml"), "--frameworks", "jax", "--out", str(tmp_path / "o2"),
                 "--known", str(known), cwd=d)
-    # the stale entry could have matched a row of this run; the other names a case this run does not have
-    assert "optax.no-such-path" in r.stdout and "matches no row" in r.stdout
-    assert "nothing-like-this" not in r.stdout
+    # neither could have matched a row of this run: one names a case it does not have, the other a path
+    # that gave no row (names that exist nowhere are tests/test_known_differences.py's business)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "matches no row" not in r.stdout
 
 
 CRASH_CASES = """\

@@ -21,7 +21,7 @@ import adapters
 from harness import expectations, relations
 from harness.rows import FAILING, read_rows
 from harness.schema import load_paths
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, have, run_cli
 
 ENTRIES = expectations.load(ROOT / "known_differences.yaml")
 CASES = load_paths([ROOT / "cases"])
@@ -84,7 +84,7 @@ def declared_paths() -> dict[str, list[str]]:
         if adapters.missing_modules(name):
             continue
         r = subprocess.run([sys.executable, "-c", _LIST_PATHS, name], capture_output=True, text=True, env=env,
-                           cwd=str(ROOT), timeout=300)
+                           cwd=str(ROOT), timeout=900)
         assert r.returncode == 0, r.stderr[-2000:]
         out[name] = json.loads(r.stdout.strip().splitlines()[-1])
     if not out:
@@ -107,55 +107,84 @@ def test_every_api_pattern_names_a_path_of_its_frameworks(declared_paths):
     assert checked
 
 
-# --------------------------------------------------------------------------- --strict-known, on the oracle's golden checks
+# --------------------------------------------------------------------------- --strict-known, on real PyTorch rows
+
+STRICT_CASES = """\
+- id: tiny
+  family: sparse_softmax_cross_entropy
+  description: one plain row that every fused path gets right
+  logits: [[2.5, -1.0, 0.8]]
+  labels: [0]
+  dtypes: [float32]
+- id: tiny-out-of-range
+  family: sparse_softmax_cross_entropy
+  description: label 3 of 3 classes, which PyTorch refuses
+  logits: [[2.5, -1.0, 0.8]]
+  labels: [3]
+  dtypes: [float32]
+  expect: {error: true}
+"""
 
 STRICT_KNOWN = """\
-- case: seed-sparse-example
-  framework: oracle
-  verdict: loss_mismatch
-  reason: recorded as failing, but the oracle reproduces this golden value
+- case: tiny
+  framework: torch
+  api: F.cross_entropy
+  verdict: nonfinite
+  reason: recorded as failing, but F.cross_entropy gets this row right
   link: https://example.org/fixed
-- case: seed-sparse-example
-  framework: oracle
-  api: no-such-path
-  reason: stale, in this run's scope
+- case: tiny-out-of-range
+  framework: torch
+  api: F.cross_entropy
+  verdict: missing_error
+  reason: stale, in this run's scope (F.cross_entropy raises here, as the case expects)
   link: https://example.org/stale
 - case: masked-*
-  framework: oracle
+  framework: torch
   reason: about cases this run does not include
   link: https://example.org/elsewhere
+- case: tiny
+  framework: torch
+  api: no-such-path
+  reason: about a path that gives no row here
+  link: https://example.org/nowhere
 """
+needs_torch = pytest.mark.skipif(not have("torch"), reason="needs torch")
 
 
 def _strict_setup(tmp_path):
-    known = tmp_path / "known.yaml"
-    known.write_text(STRICT_KNOWN)
-    return known, ROOT / "cases" / "seeds.yaml"
+    (tmp_path / "known.yaml").write_text(STRICT_KNOWN)
+    (tmp_path / "cases.yaml").write_text(STRICT_CASES)
+    return tmp_path / "known.yaml", tmp_path / "cases.yaml"
 
 
+@needs_torch
 def test_strict_known_fails_the_run_on_a_fixed_row_and_a_stale_entry(tmp_path):
     known, cases = _strict_setup(tmp_path)
-    common = ["run", "--cases", str(cases), "--frameworks", "oracle", "--known", str(known)]
+    common = ["run", "--cases", str(cases), "--frameworks", "torch", "--known", str(known)]
     r = run_cli(*common, "--out", str(tmp_path / "warn"), cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr  # without the flag: warnings
-    rows = [x for x in read_rows(tmp_path / "warn" / "results.jsonl") if x.case == "seed-sparse-example"]
-    assert [x.verdict for x in rows] == ["fixed"]
+    rows = {(x.case, x.api): x for x in read_rows(tmp_path / "warn" / "results.jsonl")}
+    assert rows[("tiny", "F.cross_entropy")].verdict == "fixed"
+    assert rows[("tiny-out-of-range", "F.cross_entropy")].verdict == "expected_error"
     stale = [ln for ln in r.stdout.splitlines() if "matches no row" in ln]
-    assert len(stale) == 1 and "no-such-path" in stale[0], r.stdout  # the masked-* entry is not this run's business
+    # the entries about masked-* cases and about no-such-path could not have matched a row of this run
+    assert len(stale) == 1 and "tiny-out-of-range" in stale[0], r.stdout
     r = run_cli(*common, "--strict-known", "--out", str(tmp_path / "strict"), cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "--strict-known: 1 fixed row(s) and 1 known difference(s) matching no row" in r.stdout
-    assert "seed-sparse-example[oracle-golden-cpu-float64]" in r.stdout
+    assert "tiny[torch-F.cross_entropy-cpu-float32]" in r.stdout
 
 
+@needs_torch
 def test_the_pytest_option_behind_strict_known(tmp_path):
     known, cases = _strict_setup(tmp_path)
     cmd = [sys.executable, "-m", "pytest", str(cases), "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "--noconftest",
-           "--framework", "oracle", "--known", str(known), "-q", "-W", "ignore::UserWarning"]
+           "--framework", "torch", "--known", str(known), "-q", "-W", "ignore::UserWarning"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "warning: known difference" in r.stdout and "no-such-path" in r.stdout and "masked-*" not in r.stdout
+    stale = [ln for ln in r.stdout.splitlines() if "matches no row" in ln]
+    assert len(stale) == 1 and "warning:" in stale[0] and "tiny-out-of-range" in stale[0], r.stdout
     r = subprocess.run([*cmd, "--strict-known"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "1 failed" in r.stdout and "fixed (--strict-known)" in r.stdout and "error (--strict-known)" in r.stdout
