@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--frameworks", default=None, help="comma-separated (default: every known framework, plus the oracle's golden checks)")
     r.add_argument("--out", default="reports", help="output directory (default: reports/)")
     r.add_argument("--known", default=None, help="known-differences file (default: ./known_differences.yaml)")
+    r.add_argument("--strict-known", action="store_true",
+                   help="fail the run (exit 1) on a `fixed` row and on a known difference that could have matched a row "
+                        "of this run but matches none, as pytest's xfail_strict does (default: warnings)")
     r.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over row ids, e.g. 'seed and float32'")
     r.add_argument("--device", action="append", default=[], help="only these devices (cpu, cuda:0)")
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
@@ -257,11 +260,13 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
           + (f"; workers {', '.join(f'{n} {w}' for n, w in extra.items())}" if extra else ""))
     shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                    devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
-                                   shard=args.shard, precision_mode=_precision_mode(args), workers=workers)
+                                   shard=args.shard, precision_mode=_precision_mode(args), workers=workers,
+                                   strict_known=args.strict_known)
     rows, envs, partial = merge(shards)
-    warnings = [f"known difference at {e.location} matches no row ({e.summary})"
-                for e in expectations.unused(entries, rows)] if not (args.keyword or args.shard) else []
-    return finish(rows, envs, out, warnings, partial)
+    # only the entries this run could have matched (a row with their case, framework, api, device and dtype ran);
+    # -k selects rows by any part of their id, so no entry is checked then
+    stale = [] if args.keyword else [expectations.stale(e) for e in expectations.unused(entries, rows)]
+    return finish(rows, envs, out, [], partial, stale=stale, strict_known=args.strict_known)
 
 
 def merge(paths: list[Path]) -> tuple[list[Row], list[dict], list[str]]:
@@ -302,10 +307,13 @@ def merge(paths: list[Path]) -> tuple[list[Row], list[dict], list[str]]:
     return list(by_id.values()), envs, partial
 
 
-def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], partial: list[str] = ()) -> int:
+def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], partial: list[str] = (), *,
+           stale: list[str] = (), strict_known: bool = False) -> int:
+    """Write the merged rows and the report, print the summary; the exit code. `stale`: the known differences
+    that matched no row; with `strict_known` they and every `fixed` row fail the run, otherwise they are warnings."""
     from harness import report
 
-    warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings]
+    warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
     write_rows(out / "results.jsonl", rows)
     report.write_report(rows, envs, out, partial=bool(partial), warnings=warnings)
     print_summary(rows)
@@ -317,6 +325,15 @@ def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], pa
         print(f"  {r.verdict}: {r.row_id}: {r.message[:200]}")
     if len(bad) > 20:
         print(f"  ... and {len(bad) - 20} more (see the report)")
+    fixed = [r for r in rows if r.verdict == "fixed"]
+    if strict_known and (fixed or stale):
+        print(f"--strict-known: {len(fixed)} fixed row(s) and {len(stale)} known difference(s) matching no row "
+              "fail the run: update known_differences.yaml")
+        for r in fixed[:20]:
+            print(f"  fixed: {r.row_id}: recorded as {r.known_reason[:120]!r}, now passes")
+        if len(fixed) > 20:
+            print(f"  ... and {len(fixed) - 20} more fixed rows (see the report)")
+        return EXIT_DISAGREE
     return EXIT_DISAGREE if bad else EXIT_OK
 
 

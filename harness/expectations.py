@@ -1,7 +1,10 @@
 """Known differences: a plain YAML list of recorded disagreements, each with a reason and an upstream link.
 
-A failing row that matches an entry becomes `known`; a passing row that matches one becomes `fixed`
-(the recorded problem no longer happens); an entry that matches no row is warned about.
+A failing row that matches an entry becomes `known`; a passing row that matches a strict one becomes
+`fixed` (the recorded problem no longer happens); a strict entry that could have matched a row of the run
+(`in_scope`) but applies to none is stale. Both are warnings, or failures under `--strict-known`.
+`strict: false` belongs only on the naive: and manual: paths, which may pass or fail by design
+(tests/test_known_differences.py holds the project's file to it).
 
     - case: extreme-logits-*        # fnmatch patterns, or lists of them (any may match); omitted: "*"
       framework: tensorflow
@@ -134,18 +137,32 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
     return None
 
 
+def in_scope(entry: Entry, rows: list[Row]) -> bool:
+    """Whether the entry could have matched a row of this run: a row that ran has a case, framework, api, device
+    and dtype it names (any verdict). An entry about cases, frameworks, paths, devices or trials this run did not
+    include (another --cases file, another shard, a path that does not apply to these families) says nothing
+    about it; names that exist nowhere are tests/test_known_differences.py's business."""
+    return any(entry.matches(r) for r in rows if r.verdict != "unavailable")
+
+
 def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
-    """Entries that match no row of a framework that ran: stale expectations cannot hide. A framework
-    whose only row says it is unavailable (not installed, or a second Keras backend in one process) did not run."""
-    ran = {r.framework for r in rows if r.verdict != "unavailable"}
+    """Strict entries in the scope of this run (`in_scope`) that match no row they apply to: every row of theirs
+    is unsupported, expected an error or failed with a verdict they do not record. A strict entry applies to
+    its failing verdicts and to a pass (which it turns into `fixed`). A non-strict one (naive: and manual:
+    paths) lets its rows pass or fail, so within its scope it is never stale. A framework whose only row says
+    it is unavailable did not run."""
+    ran = [r for r in rows if r.verdict != "unavailable"]
     out = []
     for e in entries:
-        if not any(fnmatchcase(f, p) for f in ran for p in e.framework):
-            continue
-        seen = (*FAILING, "pass") if e.strict else FAILING
-        if not any(e.matches(r) and (r.raw_verdict or r.verdict) in seen for r in rows):
+        mine = [r for r in ran if e.matches(r)]
+        if mine and e.strict and not any((r.raw_verdict or r.verdict) in (*FAILING, "pass") for r in mine):
             out.append(e)
     return out
+
+
+def stale(entry: Entry) -> str:
+    """The line that reports an entry matching no row."""
+    return f"known difference at {entry.location} matches no row ({entry.summary})"
 
 
 assert set(FAILING) <= set(VERDICTS)

@@ -33,6 +33,10 @@ def pytest_addoption(parser):
     g.addoption("--framework", action="append", default=[], help="framework(s) to run (repeat or comma-separate); default: all installed, plus the oracle's golden checks")
     g.addoption("--shard-out", default=None, help="append result rows to this JSONL shard")
     g.addoption("--known", default=None, help="known-differences file (default: known_differences.yaml in the rootdir)")
+    g.addoption("--strict-known", action="store_true",
+                help="a `fixed` row (a strict known difference that now passes) fails its item, and a known difference "
+                     "that could have matched a row of this run but matches none fails the session, as xfail_strict "
+                     "does; without it both are warnings")
     g.addoption("--progress", default=None, help="write 'BEGIN <row id>' here before each trial (crash detection)")
     g.addoption("--resume", action="store_true", help="skip rows already present in --shard-out")
     g.addoption("--device", action="append", default=[], help="only these devices (cpu, cuda:0, ...)")
@@ -55,6 +59,7 @@ class _State:
         known = config.getoption("known") or str(Path(config.rootpath) / "known_differences.yaml")
         self.entries = expectations.load(known)
         self.used: set[int] = set()
+        self.stale: list[expectations.Entry] = []  # entries in this run's scope that matched no row (session end)
         # under pytest-xdist each worker writes its own shard and progress file (<name>.<worker id>.jsonl);
         # the controller runs no trial and appends the workers' rows to the shard at the end
         self.worker, self.controller = worker_id(config), is_controller(config)
@@ -308,7 +313,10 @@ class TrialItem(pytest.Item):
         if row.verdict == "known":
             pytest.xfail(f"known {row.raw_verdict}: {row.known_reason} ({row.known_link})")
         if row.verdict == "fixed":
-            warnings.warn(f"{self.name}: recorded as {row.known_reason!r} but now passes: update known_differences", stacklevel=1)
+            msg = f"{self.name}: recorded as {row.known_reason!r} but now passes: update known_differences"
+            if self.config.getoption("strict_known"):
+                raise ConformanceFailure(f"fixed (--strict-known): {msg}")
+            warnings.warn(msg, stacklevel=1)
         if row.verdict in FAILING:
             raise ConformanceFailure(f"{row.verdict}: {row.message} [{self.name}; {row.call}]")
 
@@ -549,6 +557,12 @@ def pytest_sessionfinish(session):
     out = session.config.getoption("shard_out")
     if st is not None and st.controller and out:
         st.rows.extend(consolidate(Path(out)))
+    config = session.config
+    if st is None or st.worker or config.getoption("resume") or config.getoption("keyword") or config.getoption("markexpr"):
+        return  # a worker sees part of the rows; -k, -m and --resume select rows by more than an entry's scope
+    st.stale = expectations.unused(st.entries, st.rows)
+    if st.stale and config.getoption("strict_known") and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -563,9 +577,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for r in st.rows:
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
         tr.write_line("harness verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-        for e in expectations.unused(st.entries, st.rows) if not config.getoption("resume") else []:
-            if not config.getoption("keyword") and not config.getoption("markexpr"):
-                tr.write_line(f"harness: known difference at {e.location} matches no row ({e.summary})", yellow=True)
+        strict = config.getoption("strict_known")
+        for e in st.stale:
+            tr.write_line(f"harness: {'error (--strict-known)' if strict else 'warning'}: {expectations.stale(e)}",
+                          red=strict, yellow=not strict)
 
 
 # --------------------------------------------------------------------------- sharding (--harness-shard K/N)

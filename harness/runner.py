@@ -97,7 +97,8 @@ class FrameworkRun:
 
 
 def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None, keyword: str | None,
-                   devices: list[str], resume: bool, ini: Path, shard: str | None = None, workers: int = 0) -> list[str]:
+                   devices: list[str], resume: bool, ini: Path, shard: str | None = None, workers: int = 0,
+                   strict_known: bool = False) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest", *map(str, case_paths),
         "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
@@ -107,6 +108,8 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
     ]
     if known is not None:
         cmd += ["--known", str(known)]
+    if strict_known:
+        cmd.append("--strict-known")
     if keyword:
         cmd += ["-k", keyword]
     for d in devices:
@@ -169,7 +172,7 @@ def _tail(path: Path, n: int = 1500) -> str:
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
                    resume: bool = False, shard: str | None = None, precision_mode: str | None = None,
-                   workers: int | dict[str, int] = 0, echo=print) -> list[Path]:
+                   workers: int | dict[str, int] = 0, strict_known: bool = False, echo=print) -> list[Path]:
     """Run every framework's process to completion; return the shard paths.
 
     workers: pytest-xdist workers of every framework's process, or per framework (see plan_workers)."""
@@ -197,7 +200,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
         runs.append(fr)
 
     def start(fr: FrameworkRun, resume_now: bool) -> None:
-        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard, fr.workers)
+        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard, fr.workers, strict_known)
         log = open(fr.log, "a", encoding="utf-8")
         fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(precision_mode), cwd=str(out_dir),
                                    start_new_session=True)

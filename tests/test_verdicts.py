@@ -90,7 +90,10 @@ def _row(verdict: str, **kw) -> Row:
 def test_known_fixed_and_unused_entries(tmp_path):
     p = tmp_path / "known.yaml"
     p.write_text("- case: masked-*\n  framework: torch\n  verdict: nonfinite\n  reason: r\n  link: https://x/1\n"
-                 "- case: other\n  framework: torch\n  reason: r\n  link: https://x/2\n")
+                 "- case: other\n  framework: torch\n  verdict: nonfinite\n  reason: r\n  link: https://x/2\n"
+                 "- case: elsewhere\n  framework: torch\n  reason: r\n  link: https://x/3\n"
+                 "- case: other\n  framework: torch\n  api: F.nll_loss*\n  reason: r\n  link: https://x/4\n"
+                 "- case: other\n  framework: torch\n  strict: false\n  reason: r\n  link: https://x/5\n")
     entries = expectations.load(p)
     r = _row("nonfinite")
     assert expectations.apply(r, entries) is entries[0] and r.verdict == "known" and r.raw_verdict == "nonfinite"
@@ -99,7 +102,17 @@ def test_known_fixed_and_unused_entries(tmp_path):
     r3 = _row("pass")
     expectations.apply(r3, entries)
     assert r3.verdict == "fixed"
-    assert expectations.unused(entries, [r, r2, r3]) == [entries[1]]
+    other = _row("unsupported", case="other")  # entry 2's row ran, but can no longer fail: the entry is stale
+    assert expectations.apply(other, entries) is None and other.verdict == "unsupported"
+    rows = [r, r2, r3, other]
+    # entry 3 names a case this run did not include, entry 4 a path that gave no row here: neither could have
+    # matched a row of this run, so neither is reported; entry 5 lets its rows pass (strict: false)
+    assert expectations.in_scope(entries[1], rows) and not expectations.in_scope(entries[2], rows)
+    assert not expectations.in_scope(entries[3], rows) and expectations.in_scope(entries[4], rows)
+    assert expectations.unused(entries, rows) == [entries[1]]
+    # a framework whose only row says it is unavailable did not run
+    gone = _row("unavailable", case="*", framework="torch", api="*", device="*", dtype="*")
+    assert expectations.unused(entries, [gone]) == []
 
 
 def test_known_entry_without_link_is_refused(tmp_path):
