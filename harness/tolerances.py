@@ -413,16 +413,21 @@ def _elementwise_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc
         return row_terms, *_full(g, tiny * (1 + wf * alpha_t * 4))
 
 
-def _categorical_probabilities_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: float, tiny: float):
+def _dense_rows(case: Case, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, |a_ic| = |w_c t'_ic|, |s_i|) of a dense-label family, class axis last, rows flattened."""
     p = case.params
-    P, _, C = _moved(np.asarray(inputs.logits, dtype=np.float64), p.axis)
+    x, _, C = _moved(np.asarray(inputs.logits, dtype=np.float64), p.axis)
     t, _, _ = _moved(np.asarray(inputs.labels, dtype=np.float64), p.axis)
-    R = P.shape[0]
     e = p.label_smoothing
     ts = (1 - e) * t + e / C if e else t
     cw = np.ones(C) if inputs.class_weights is None else np.asarray(inputs.class_weights, dtype=np.float64)
-    a = np.abs(cw[None, :] * ts)
-    sw = np.abs(_sample_weights(inputs, R))
+    return x, np.abs(cw[None, :] * ts), np.abs(_sample_weights(inputs, x.shape[0]))
+
+
+def _categorical_probabilities_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: float, tiny: float):
+    p = case.params
+    P, a, sw = _dense_rows(case, inputs)
+    R, C = P.shape
     vC = acc * math.log2(1 + C)
     with np.errstate(invalid="ignore", divide="ignore"):
         logP = np.abs(np.log(P))
@@ -452,15 +457,9 @@ def _log_softmax_rows(x: np.ndarray):
 
 def _categorical_focal_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: float, tiny: float):
     p = case.params
-    x, _, C = _moved(np.asarray(inputs.logits, dtype=np.float64), p.axis)
-    t, _, _ = _moved(np.asarray(inputs.labels, dtype=np.float64), p.axis)
-    R = x.shape[0]
-    e = p.label_smoothing
-    ts = (1 - e) * t + e / C if e else t
-    cw = np.ones(C) if inputs.class_weights is None else np.asarray(inputs.class_weights, dtype=np.float64)
-    alpha = 1.0 if p.alpha is None else abs(p.alpha)
-    a = np.abs(alpha * cw[None, :] * ts)
-    sw = np.abs(_sample_weights(inputs, R))
+    x, a, sw = _dense_rows(case, inputs)
+    R, C = x.shape
+    a = (1.0 if p.alpha is None else abs(p.alpha)) * a
     gam = float(p.gamma)
     vC = acc * math.log2(1 + C)
     dls = _dlogs(u, acc, C)
