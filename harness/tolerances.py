@@ -304,10 +304,8 @@ def _softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: fl
     row_terms = {"log S": w_row * A * dls, "x - max": w_row * shift, "log S - (x - max)": w_row * sub,
                  "inputs' last bit": w_row * cond}
 
-    xsrc = x2
-
     def grad_rows(r0: int, r1: int) -> Terms:
-        xb = np.asarray(xsrc[r0:r1], dtype=np.float64)
+        xb = np.asarray(x2[r0:r1], dtype=np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             d = np.abs(xb - st.m[r0:r1, None])
             p = np.exp(-(d + st.log_s[r0:r1, None]))
