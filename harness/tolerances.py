@@ -28,10 +28,14 @@ A = sum_c a_c, s the sample weight, f = s times the reduction's 1/denominator):
     loss_i     |s| [ A dlogS                          the normaliser
                    + sum_c |a_c| u d_c                the shift x_c - m, rounded
                    + sum_c |a_c| (u + v_C) L_c        the subtraction log S - (x_c - m), and the sum over c
-                   + u sum_c |A p_c - a_c| |x_c| ]    the inputs' last bit: the loss's sensitivity to each
-                                                      logit times its rounding (u |max| at a tie of large
-                                                      logits, where a logsumexp rounded at the scale of the
-                                                      max must lose it; 0 for a confident row)
+                   + u sum_c |A p_c - a_c| |x_c|      the inputs' last bit: the loss's sensitivity to each
+                                                      logit times its rounding
+                   + u (A |m| + sum_c |a_c| |x_c|) ]  the log-sum-exp at the scale of the row's own max: an
+                                                      implementation may form logsumexp(x) = m + log S in the
+                                                      dtype (u |m|) and subtract the target logit from it
+                                                      (u |x_c|), as optax's integer-label path does; one that
+                                                      subtracts the max first loses neither. The row's own
+                                                      max and target logits, never the trial's
     grad_ic    dl/dx_ic = f (A p_c - a_c), with p_c = exp(-(d_c + log S)):
                |f| A p_c (u (1 + d_c) + dlogS + u)  the error of p_c itself: relative, and large only
                                                     where the exponent is (p d <= 1/e), never the
@@ -288,6 +292,7 @@ def _softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: fl
             p_t = np.exp(-L_t)
             ax_t = np.where(np.isfinite(x_t), np.abs(x_t), 0.0)
             cond = a_t * u * np.maximum(ax_t * (1 - 2 * p_t) + st.px, 0.0)
+            at_max = a_t * u * (np.abs(st.m) + ax_t)
         else:
             xf = x2.astype(np.float64)
             d = np.abs(xf - st.m[:, None])
@@ -298,11 +303,12 @@ def _softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: fl
             pr = np.exp(-L)
             ax = np.where(np.isfinite(xf), np.abs(xf), 0.0)
             cond = u * (np.abs(A[:, None] * np.where(np.isfinite(pr), pr, 0.0) - a) * ax).sum(-1)
+            at_max = u * (A * np.abs(st.m) + np.where(a == 0, 0, a * ax).sum(-1))
     w_row = sw
     if case.params.ignore_index is not None and st.label is not None:  # an ignored row contributes nothing
         w_row = np.where(np.asarray(inputs.labels).reshape(-1) == case.params.ignore_index, 0.0, sw)
     row_terms = {"log S": w_row * A * dls, "x - max": w_row * shift, "log S - (x - max)": w_row * sub,
-                 "inputs' last bit": w_row * cond}
+                 "inputs' last bit": w_row * cond, "log-sum-exp at the max's scale": w_row * at_max}
 
     def grad_rows(r0: int, r1: int) -> Terms:
         xb = np.asarray(x2[r0:r1], dtype=np.float64)
