@@ -246,6 +246,23 @@ def test_a_row_at_1e4_widens_no_other_row():
     assert out.verdict == "loss_mismatch" and out.metrics["loss_worst_index"] == [1], out.message
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_log_sum_exp_rounded_at_the_scale_of_its_own_max_passes_and_no_more(dtype):
+    """logsumexp(x) - x_t with logsumexp formed in the dtype (optax's integer-label path) loses u |max| at
+    logits [490, 495, 500]: the row's own max and target logit are in its allowance, and an error a few
+    times that size is still caught."""
+    case, inputs, ref, tol = _library_trial("seed-softmax-saturation-large", dtype)
+    dt = np.dtype(dtype).type
+    x = np.asarray(inputs.logits, dtype=dt)[0]
+    m = x.max()
+    lse = dt(m + np.log(np.exp(x - m).sum(dtype=dt)))  # rounded at the scale of 500
+    loss = np.asarray([lse - x[int(inputs.labels[0])]], dtype=np.float64)
+    assert loss[0] != ref.loss[0]  # the rounding shows
+    assert judge(case, ref, Observation(dtype=dtype, loss=loss, grad=ref.grad), tol).verdict == "pass"
+    far = ref.loss + 4 * np.finfo(dt).eps * 1000
+    assert judge(case, ref, Observation(dtype=dtype, loss=far, grad=ref.grad), tol).verdict == "loss_mismatch"
+
+
 def test_a_heavy_weight_widens_no_other_row():
     case, inputs, ref, tol = _library_trial("imbalanced-weights-1000-none", "float16")
     cw = np.asarray(inputs.class_weights, dtype=np.float64)
