@@ -10,7 +10,7 @@ import importlib.util
 import os
 from importlib.metadata import entry_points
 
-from harness.adapter_api import Adapter
+from adapters.api import Adapter
 
 ENTRY_POINT_GROUP = "harness.adapters"
 
@@ -54,8 +54,8 @@ def missing_modules(name: str) -> list[str]:
 
 
 def load(name: str) -> Adapter:
-    """The framework's adapter, with the custom loss paths claimed for it (harness/custom.py) added."""
-    from harness import custom
+    """The framework's adapter, with the custom loss paths claimed for it (adapters/custom.py) added."""
+    from adapters import custom
 
     target = registry()[name]
     module, _, cls = target.partition(":")

@@ -8,7 +8,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
 
-from harness import precision  # noqa: E402
+from harness.core import precision  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # float64 trials; int64 labels
 if precision.pinned():  # full float32 matmuls (no TF32), unless the run is "as deployed"
@@ -18,9 +18,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from harness import naive  # noqa: E402
-from harness.adapter_api import Adapter, ApiPath, Call  # noqa: E402
-from harness.dtypes import np_dtype  # noqa: E402
+from adapters import naive  # noqa: E402
+from adapters.api import Adapter, ApiPath, Call  # noqa: E402
+from harness.core.dtypes import np_dtype  # noqa: E402
 
 
 def _reduce(loss, c: Call):

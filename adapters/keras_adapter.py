@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from harness import precision
-from harness.adapter_api import Adapter, ApiPath, Call
-from harness.dtypes import np_dtype
+from adapters.api import Adapter, ApiPath, Call
+from harness.core import precision
+from harness.core.dtypes import np_dtype
 
 
 def select_backend(backend: str):
@@ -166,7 +166,7 @@ class KerasJaxAdapter(KerasAdapter):
         import jax
 
         jax.config.update("jax_enable_x64", True)  # float64 trials stay float64; int64 labels
-        if precision.pinned():  # full float32 matmuls, unless the run is "as deployed" (harness/precision.py)
+        if precision.pinned():  # full float32 matmuls, unless the run is "as deployed" (harness/core/precision.py)
             jax.config.update("jax_default_matmul_precision", "highest")
         super().__init__()
 

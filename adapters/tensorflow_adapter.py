@@ -12,14 +12,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from harness import naive, precision  # noqa: E402
-from harness.adapter_api import Adapter, ApiPath, Call  # noqa: E402
-from harness.schema import Case  # noqa: E402
+from adapters import naive  # noqa: E402
+from adapters.api import Adapter, ApiPath, Call  # noqa: E402
+from harness.core import precision
+from harness.schema.cases import Case  # noqa: E402
 
 DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 
 # Precision knobs that change results: TF32 off, unless the run is "as deployed"; op determinism only on
-# request, since it swaps the fused softmax cross-entropy kernels for a composite (harness/precision.py).
+# request, since it swaps the fused softmax cross-entropy kernels for a composite (harness/core/precision.py).
 # GPU memory growth in every mode, so that other frameworks can share the GPU.
 if precision.pinned():
     tf.config.experimental.enable_tensor_float_32_execution(False)

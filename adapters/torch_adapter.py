@@ -9,13 +9,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness import naive, precision
-from harness.adapter_api import Adapter, ApiPath, Call
-from harness.schema import Case
+from adapters import naive
+from adapters.api import Adapter, ApiPath, Call
+from harness.core import precision
+from harness.schema.cases import Case
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
-# Precision knobs that change results: TF32 off, unless the run is "as deployed" (harness/precision.py).
+# Precision knobs that change results: TF32 off, unless the run is "as deployed" (harness/core/precision.py).
 if precision.pinned():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 import adapters
-from harness import available_cores, expectations, generators, runner
-from harness.rows import FAILING, Row, read_rows, write_rows
-from harness.schema import CaseFileError, load_paths
-
-EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
+from harness.core.settings import available_cores
+from harness.judge import expectations
+from harness.results.merge import merge
+from harness.run import runner
+from harness.run.console import EXIT_BAD_INPUT, EXIT_OK, finish
+from harness.schema import generators
+from harness.schema.cases import CaseFileError, load_paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shard(spec: str) -> str:
-    from harness.pytest_plugin import parse_shard
+    from harness.run.schedule import parse_shard
 
     try:
         k, n = parse_shard(spec)
@@ -103,24 +104,23 @@ def _workers(spec: str) -> str | int:
 
 def _plan_workers(args, cases, names) -> dict[str, int]:
     """--workers auto: each framework's expected cost in this shard (the shard split's own cost model)."""
-    from harness import runner
-    from harness.pytest_plugin import parse_shard, shard_costs, split_by_cost
+    from harness.run.schedule import ORACLE, parse_shard, plan_workers, shard_costs, split_by_cost
 
     k, n = parse_shard(args.shard) if args.shard else (1, 1)
     costs = {}
     for name in names:
-        if name != runner.ORACLE and adapters.missing_modules(name):
+        if name != ORACLE and adapters.missing_modules(name):
             continue
         c = shard_costs(cases, name)
         if n > 1:
             split = split_by_cost(c, n)
             c = {t: v for t, v in c.items() if split[t] == k - 1}
         costs[name] = sum(c.values())
-    return runner.plan_workers(costs, available_cores())
+    return plan_workers(costs, available_cores())
 
 
 def _precision_mode(args) -> str:
-    from harness import precision
+    from harness.core import precision
 
     return precision.AS_DEPLOYED if args.as_deployed else precision.PINNED
 
@@ -142,13 +142,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from harness import runner
+    from harness.run import runner
 
     generators.set_max_elements(args.max_elements)
     case_paths = [Path(c).resolve() for c in (args.cases or ["cases"])]
     known = Path(args.known) if args.known else Path("known_differences.yaml")
     known = known.resolve() if known.exists() else None
-    from harness import case_cache
+    from harness.schema import cache as case_cache
 
     # the framework processes (which inherit the environment) load the parsed cases instead of parsing again
     os.environ[case_cache.ENV] = str((Path(args.out) / "shards" / "case-cache").resolve())
@@ -180,7 +180,8 @@ def cmd_run(args) -> int:
 
 def _custom_from_config(path: str | None, names: list[str]) -> int:
     """Read the config file's custom loss paths into the environment the framework processes inherit."""
-    from harness import config, custom
+    from adapters import custom
+    from harness.custom import config
 
     file = Path(path) if path else config.find(Path.cwd())
     if file is None:
@@ -210,7 +211,7 @@ def _custom_from_config(path: str | None, names: list[str]) -> int:
 
 
 def cmd_check(args) -> int:
-    from harness import user_loss
+    from harness.custom import check as user_loss
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -251,7 +252,7 @@ def _lock(out: Path) -> int | None:
 
 
 def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> int:
-    from harness import runner
+    from harness.run import runner
 
     workers = _plan_workers(args, cases, names) if args.workers == "auto" else args.workers
     extra = {n: w for n, w in workers.items() if w > 1} if isinstance(workers, dict) else {}
@@ -267,85 +268,6 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
     # -k selects rows by any part of their id, so no entry is checked then
     stale = [] if args.keyword else [expectations.stale(e) for e in expectations.unused(entries, rows)]
     return finish(rows, envs, out, [], partial, stale=stale, strict_known=args.strict_known)
-
-
-def merge(paths: list[Path]) -> tuple[list[Row], list[dict], list[str]]:
-    """Rows of all shards, the same row id from several shards reported once with both sources;
-    and the shards that hold fewer rows than their process owed (a run killed part-way)."""
-    by_id: dict[str, Row] = {}
-    envs = []
-    partial: list[str] = []
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(p.glob("**/*.jsonl"))
-            # a run's folder holds its shards and their merge (results.jsonl): read the shards
-            shards = [f for f in found if f.name != "results.jsonl"]
-            files.extend(shards or found)
-        else:
-            files.append(p)
-    for f in files:
-        env = f.with_suffix(".env.json")
-        if env.exists():
-            envs.append(json.loads(env.read_text()))
-        shard_rows = read_rows(f)
-        owed = f.with_suffix(".expected.json")
-        if owed.exists():
-            expected = json.loads(owed.read_text()).get("rows", 0)
-            have = len({r.row_id for r in shard_rows})
-            if have < expected:
-                partial.append(f"{f.parent.name}/{f.name}: {have} of {expected} rows")
-        for r in shard_rows:
-            src = f"{f.parent.name}/{f.name}"
-            if r.row_id in by_id:
-                prev = by_id[r.row_id]
-                prev.shard = ", ".join(sorted(set(prev.shard.split(", ")) | {src}))
-            else:
-                r.shard = r.shard or src
-                by_id[r.row_id] = r
-    return list(by_id.values()), envs, partial
-
-
-def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], partial: list[str] = (), *,
-           stale: list[str] = (), strict_known: bool = False) -> int:
-    """Write the merged rows and the report, print the summary; the exit code. `stale`: the known differences
-    that matched no row; with `strict_known` they and every `fixed` row fail the run, otherwise they are warnings."""
-    from harness import report
-
-    warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
-    write_rows(out / "results.jsonl", rows)
-    report.write_report(rows, envs, out, partial=bool(partial), warnings=warnings)
-    print_summary(rows)
-    for w in warnings:
-        print(f"warning: {w}")
-    bad = [r for r in rows if r.verdict in FAILING]
-    print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} new disagreement(s))")
-    for r in bad[:20]:
-        print(f"  {r.verdict}: {r.row_id}: {r.message[:200]}")
-    if len(bad) > 20:
-        print(f"  ... and {len(bad) - 20} more (see the report)")
-    fixed = [r for r in rows if r.verdict == "fixed"]
-    if strict_known and (fixed or stale):
-        print(f"--strict-known: {len(fixed)} fixed row(s) and {len(stale)} known difference(s) matching no row "
-              "fail the run: update known_differences.yaml")
-        for r in fixed[:20]:
-            print(f"  fixed: {r.row_id}: recorded as {r.known_reason[:120]!r}, now passes")
-        if len(fixed) > 20:
-            print(f"  ... and {len(fixed) - 20} more fixed rows (see the report)")
-        return EXIT_DISAGREE
-    return EXIT_DISAGREE if bad else EXIT_OK
-
-
-def print_summary(rows: list[Row]) -> None:
-    fws = sorted({r.framework for r in rows})
-    verdicts = sorted({r.verdict for r in rows}, key=lambda v: (v not in FAILING, v))
-    width = max([len(f) for f in fws] + [9])
-    print("verdicts by framework:")
-    print("  " + "framework".ljust(width) + "".join(v.rjust(max(len(v), 5) + 2) for v in verdicts))
-    for f in fws:
-        counts = [sum(1 for r in rows if r.framework == f and r.verdict == v) for v in verdicts]
-        print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts, strict=False)))
 
 
 def cmd_report(args) -> int:

@@ -1,4 +1,4 @@
-"""Expand cases into trials (case x dtype) and materialize their inputs in the trial dtype."""
+"""Expand cases into trials (case x dtype) and materialize their inputs (Inputs) in the trial dtype."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from functools import lru_cache
 
 import numpy as np
 
-from harness import generators
-from harness.dtypes import cast
-from harness.oracle import Inputs
-from harness.schema import Case, Generated
+from harness.core.dtypes import cast
+from harness.schema import generators
+from harness.schema.cases import Case, Generated
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A trial's inputs, already in the trial dtype (integer labels stay int64)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    class_weights: np.ndarray | None = None
+    sample_weights: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

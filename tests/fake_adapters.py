@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 
+from adapters.api import Adapter, ApiPath
 from harness import oracle
-from harness.adapter_api import Adapter, ApiPath
 
 
 def _answer(c):

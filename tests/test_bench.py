@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness.bench import TARGETS, Ratio, print_table
+from harness.bench.bench import TARGETS, Ratio, print_table
 from tests.conftest import ROOT, have
 
 

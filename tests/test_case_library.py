@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness import generators, relations
-from harness.dtypes import FLOAT_DTYPES
-from harness.schema import load_paths
+from harness.core.dtypes import FLOAT_DTYPES
+from harness.judge import relations
+from harness.schema import generators
+from harness.schema.cases import load_paths
 from tests.conftest import ROOT
 
 CASES = load_paths([ROOT / "cases"])

@@ -24,12 +24,13 @@ import pandas as pd
 import pytest
 
 import adapters
-from harness import config, custom
-from harness.adapter_api import ApiPath
-from harness.dtypes import np_dtype
-from harness.rows import FAILING, read_rows
-from harness.schema import load_file
-from harness.user_loss import SpecError, describe, frame, specs_for, target_of
+from adapters import custom
+from adapters.api import ApiPath
+from harness.core.dtypes import np_dtype
+from harness.custom import config
+from harness.custom.check import SpecError, describe, frame, specs_for, target_of
+from harness.results.rows import FAILING, read_rows
+from harness.schema.cases import load_file
 from tests.conftest import ROOT, have, run_cli
 
 FAMILY = "softmax_cross_entropy"
@@ -157,7 +158,7 @@ def test_describe_reads_like_the_report():
 
 
 def read_rows_from(d: dict):
-    from harness.rows import Row
+    from harness.results.rows import Row
 
     base = {"row_id": "r", "case": "c", "family": FAMILY, "framework": "torch", "api": "a", "device": "cpu",
             "dtype": "float32", "verdict": "pass"}
@@ -340,7 +341,7 @@ def test_report_rerun_command_of_a_custom_row_is_a_check(torch_rows, tmp_path):
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     if chromium is None:
         pytest.skip("headless Chromium is not installed")
-    from harness.report import write_report
+    from harness.report.html import write_report
     from tests.test_report_browser import _FLAGS
 
     row = next(r for r in torch_rows if r.api == api("torch", "clipped") and r.verdict in FAILING)
@@ -361,7 +362,7 @@ needs_torch = pytest.mark.skipif(not have("torch"), reason="torch is not install
 
 @needs_torch
 def test_assert_loss_conforms_passes_and_returns_the_rows(tmp_path):
-    from harness.testing import assert_loss_conforms
+    from harness.custom.testing import assert_loss_conforms
     from tests.user_losses import torch_losses
 
     df = assert_loss_conforms(torch_losses.correct, family=FAMILY, framework="torch", cases=CASES[1], out=tmp_path)
@@ -371,7 +372,7 @@ def test_assert_loss_conforms_passes_and_returns_the_rows(tmp_path):
 
 @needs_torch
 def test_assert_loss_conforms_lists_each_failing_case_with_observed_and_expected(torch_rows, tmp_path):
-    from harness.testing import assert_loss_conforms
+    from harness.custom.testing import assert_loss_conforms
     from tests.user_losses import torch_losses
 
     with pytest.raises(AssertionError) as e:
@@ -388,7 +389,7 @@ def test_assert_loss_conforms_lists_each_failing_case_with_observed_and_expected
 
 @needs_torch
 def test_assert_loss_conforms_fails_when_nothing_was_judged(tmp_path):
-    from harness.testing import assert_loss_conforms
+    from harness.custom.testing import assert_loss_conforms
     from tests.user_losses import torch_losses
 
     with pytest.raises(AssertionError, match="no case was judged") as e:

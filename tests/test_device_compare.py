@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from harness import device_compare
-from harness.report import write_report
-from harness.rows import Row, row_id
+from harness.report import devices as device_compare
+from harness.report.html import write_report
+from harness.results.rows import Row, row_id
 
 
 def _row(case: str, device: str, verdict: str, loss, grad, dtype: str = "float32", **kw) -> Row:

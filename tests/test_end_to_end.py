@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from harness.rows import read_rows
+from harness.results.rows import read_rows
 from tests.conftest import ROOT, have, run_cli
 
 USER_CASES = """\
@@ -171,7 +171,7 @@ def test_report_merges_shards_once_with_both_sources(tmp_path):
 @pytest.mark.skipif(not have("torch"), reason="needs torch")
 def test_pytest_k_selects_by_case_framework_and_dtype(tmp_path):
     (tmp_path / "cases.yaml").write_text(USER_CASES)
-    r = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "cases.yaml"), "-p", "harness.pytest_plugin",
+    r = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "cases.yaml"), "-p", "harness.run.plugin",
                         "--framework", "torch", "-k", "user-sparse and float32 and F.cross_entropy and not naive", "-q",
                         "-p", "no:cacheprovider", "--collect-only"],
                        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})

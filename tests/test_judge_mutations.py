@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import oracle, tolerances
-from harness.adapter_api import Observation
-from harness.dtypes import FLOAT_DTYPES, cast, eps
-from harness.schema import load_paths
+from adapters.api import Observation
+from harness import oracle
+from harness.core.dtypes import FLOAT_DTYPES, cast, eps
+from harness.judge import tolerances
+from harness.judge.verdicts import judge
+from harness.schema.cases import load_paths
 from harness.trials import Trial, expand, materialize
-from harness.verdicts import judge
 
 ROOT = Path(__file__).resolve().parent.parent
 D = {"float64": 1e-6, "float32": 1e-3, "float16": 2.0**-5, "bfloat16": 2.0**-2}

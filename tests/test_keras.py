@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from harness.adapter_api import Observation
+from adapters.api import Observation
+from harness.judge.tolerances import Tolerance
+from harness.judge.verdicts import judge
 from harness.oracle import Reference
-from harness.rows import read_rows
-from harness.runner import FrameworkRun, _failure_row
-from harness.schema import load_text
-from harness.tolerances import Tolerance
-from harness.verdicts import judge
+from harness.results.rows import read_rows
+from harness.run.runner import FrameworkRun, _failure_row
+from harness.schema.cases import load_text
 from tests.conftest import ROOT, have, run_cli
 
 BACKENDS = {"keras-tensorflow": ("keras", "tensorflow"), "keras-jax": ("keras", "jax"),

@@ -18,9 +18,9 @@ from fnmatch import fnmatchcase
 import pytest
 
 import adapters
-from harness import expectations, relations
-from harness.rows import FAILING, read_rows
-from harness.schema import load_paths
+from harness.judge import expectations, relations
+from harness.results.rows import FAILING, read_rows
+from harness.schema.cases import load_paths
 from tests.conftest import ROOT, have, run_cli
 
 ENTRIES = expectations.load(ROOT / "known_differences.yaml")
@@ -178,7 +178,7 @@ def test_strict_known_fails_the_run_on_a_fixed_row_and_a_stale_entry(tmp_path):
 @needs_torch
 def test_the_pytest_option_behind_strict_known(tmp_path):
     known, cases = _strict_setup(tmp_path)
-    cmd = [sys.executable, "-m", "pytest", str(cases), "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "--noconftest",
+    cmd = [sys.executable, "-m", "pytest", str(cases), "-p", "harness.run.plugin", "-p", "no:cacheprovider", "--noconftest",
            "--framework", "torch", "--known", str(known), "-q", "-W", "ignore::UserWarning"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)

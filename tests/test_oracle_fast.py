@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from harness import oracle
-from harness.oracle import Inputs
-from harness.schema import load_text
+from harness.oracle import core as oracle_core
+from harness.schema.cases import load_text
+from harness.trials import Inputs
 
 
 def _case(shape: list[int], **params):
@@ -31,9 +32,9 @@ def _case(shape: list[int], **params):
 
 
 def _both(case, inputs: Inputs, dtype: str, monkeypatch):
-    monkeypatch.setattr(oracle, "EXTENDED_MAX_ELEMENTS", 1 << 20)
+    monkeypatch.setattr(oracle_core, "EXTENDED_MAX_ELEMENTS", 1 << 20)
     extended = oracle.compute(case, inputs, dtype)
-    monkeypatch.setattr(oracle, "EXTENDED_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(oracle_core, "EXTENDED_MAX_ELEMENTS", 0)
     fast = oracle.compute(case, inputs, dtype)
     return extended, fast
 
@@ -76,7 +77,7 @@ def test_fast_path_matches_the_extended_path(rows, classes, scale, reduction, mo
     assert gu <= 4 + 2 * bits, f"grad {gu:.1f} ULP from the extended path, but should be <= {4 + 2 * bits} [{rows}x{classes}, {reduction}]"
     for k in ("saturated", "rows", "classes", "scale"):
         assert getattr(fast, k) == pytest.approx(getattr(extended, k), rel=4 * np.finfo(np.float64).eps), k
-    # the row quantities the error analysis reads (harness/tolerances.py) agree too
+    # the row quantities the error analysis reads (harness/judge/tolerances.py) agree too
     a, b = fast.softmax, extended.softmax
     for k in ("m", "log_s", "factor", "weight", "label_coef"):
         np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=8 * np.finfo(np.float64).eps, atol=1e-300, err_msg=k)
@@ -86,7 +87,7 @@ def test_fast_path_matches_the_extended_path(rows, classes, scale, reduction, mo
 @pytest.mark.parametrize("reduction", ["none", "mean", "weighted_mean"])
 def test_fast_path_class_axis_first_ignore_index_and_bfloat16(reduction, monkeypatch):
     rng = np.random.default_rng(7)
-    from harness.dtypes import cast
+    from harness.core.dtypes import cast
 
     case = _case([5, 6, 3], axis=0, ignore_index=2, reduction=reduction)
     x = cast(rng.standard_normal((5, 6, 3)) * 20, "bfloat16")

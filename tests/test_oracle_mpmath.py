@@ -30,9 +30,9 @@ import numpy as np
 import pytest
 
 from harness import oracle
-from harness.oracle import Inputs
-from harness.schema import load_paths, load_text
-from harness.trials import Trial, expand, materialize
+from harness.oracle import core as oracle_core
+from harness.schema.cases import load_paths, load_text
+from harness.trials import Inputs, Trial, expand, materialize
 from tests import mp_reference
 from tests.conftest import ROOT
 from tests.mp_reference import Val
@@ -332,7 +332,7 @@ def test_an_ignored_row_contributes_nothing_whatever_its_logits(row, reduction, 
     assert [v.value for v in ex.loss[-1:]] == [v.value for v in kept_only.loss]
     assert all(v.value == 0 for v in ex.grad[0]) and all(v.value == 0 for v in ex.loss[:-1])
     if path == "float64":
-        monkeypatch.setattr(oracle, "EXTENDED_MAX_ELEMENTS", 0)
+        monkeypatch.setattr(oracle_core, "EXTENDED_MAX_ELEMENTS", 0)
     problems = check_full(case, inputs, "float64")
     assert not problems, "\n".join(problems)
 
@@ -352,6 +352,6 @@ def test_a_zero_class_weight_on_a_masked_label_contributes_nothing(reduction, pa
         assert ex.loss[-1].value == ref_alone.loss[-1].value
     assert all(v.value == 0 for v in ex.grad[0])
     if path == "float64":
-        monkeypatch.setattr(oracle, "EXTENDED_MAX_ELEMENTS", 0)
+        monkeypatch.setattr(oracle_core, "EXTENDED_MAX_ELEMENTS", 0)
     problems = check_full(case, inputs, "float64")
     assert not problems, "\n".join(problems)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from harness import precision
-from harness.rows import FAILING, read_rows
+from harness.core import precision
+from harness.results.rows import FAILING, read_rows
 from tests.conftest import have, run_cli
 
 CASE = """\

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import oracle, relations, tolerances
-from harness.adapter_api import Observation
-from harness.rows import read_rows
-from harness.schema import CaseFileError, load_paths, load_text
+from adapters.api import Observation
+from harness import oracle
+from harness.judge import relations, tolerances
+from harness.results.rows import read_rows
+from harness.schema.cases import CaseFileError, load_paths, load_text
 from harness.trials import Trial, expand, materialize
 from tests.conftest import ROOT, have, run_cli
 

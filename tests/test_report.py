@@ -1,4 +1,4 @@
-"""Unit tests for harness/report.py and harness/plots.py: the three files, escaping, the compact row data, plots, size.
+"""Unit tests for harness/report/html.py and harness/report/plots.py: the three files, escaping, the compact row data, plots, size.
 
 Also home of the synthetic rows (`synthetic_rows`, `sweep_rows`, `field_rows`) that the browser tests use.
 """
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import plots
-from harness.report import decode_rows, encode_rows, write_report
-from harness.rows import COLUMNS, FAILING, Row, row_id
+from harness.report import plots
+from harness.report.html import decode_rows, encode_rows, write_report
+from harness.results.rows import COLUMNS, FAILING, Row, row_id
 
 XSS = "<script>alert(1)</script>"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.pytest_plugin import ORACLE, SHARD_COST_NS, parse_shard, shard_costs, split_by_cost
-from harness.rows import read_rows
-from harness.schema import load_paths
+from harness.results.rows import read_rows
+from harness.run.schedule import ORACLE, SHARD_COST_NS, parse_shard, shard_costs, split_by_cost
+from harness.schema.cases import load_paths
 from tests.conftest import ROOT, run_cli
 
 CRASHY = {"HARNESS_ADAPTERS": "crashy=tests.fake_adapters:CrashingAdapter"}
@@ -83,7 +83,7 @@ def test_built_in_library_splits_evenly_for_every_framework():
 
 
 def _collect(case_file: Path, cwd: Path, *extra: str) -> list[str]:
-    r = subprocess.run([sys.executable, "-m", "pytest", str(case_file), "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+    r = subprocess.run([sys.executable, "-m", "pytest", str(case_file), "-p", "harness.run.plugin", "-p", "no:cacheprovider",
                         "--noconftest", "--framework", "oracle,crashy", "--collect-only", "-q", *extra],
                        capture_output=True, text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **CRASHY})
     assert r.returncode in (0, 5), r.stdout + r.stderr
@@ -97,7 +97,7 @@ def test_pytest_option_partitions_the_items_and_rejects_a_bad_spec(tmp_path):
     parts = [_collect(cases, tmp_path, "--harness-shard", f"{k}/3") for k in (1, 2, 3)]
     assert sorted(x for p in parts for x in p) == everything  # each item in exactly one shard
     assert all(parts)
-    r = subprocess.run([sys.executable, "-m", "pytest", str(cases), "-p", "harness.pytest_plugin", "--noconftest",
+    r = subprocess.run([sys.executable, "-m", "pytest", str(cases), "-p", "harness.run.plugin", "--noconftest",
                         "-p", "no:cacheprovider", "--framework", "oracle", "--collect-only", "--harness-shard", "3/2"],
                        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 4 and "1 <= K <= N" in r.stderr

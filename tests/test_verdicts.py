@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import expectations, oracle, tolerances
-from harness.adapter_api import Observation
-from harness.rows import Row
-from harness.schema import CaseFileError, load_text
+from adapters.api import Observation
+from harness import oracle
+from harness.judge import expectations, tolerances
+from harness.judge.verdicts import judge
+from harness.results.rows import Row
+from harness.schema.cases import CaseFileError, load_text
 from harness.trials import Trial, materialize
-from harness.verdicts import judge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,8 +142,8 @@ def _clipped_softmax_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
-    from harness import families
-    from harness.verdicts import clipped
+    from harness.judge.verdicts import clipped
+    from harness.oracle import families
 
     (case,) = load_text(CONFIDENT, "c.yaml")
     inputs = materialize(Trial(case, "float32"))
@@ -165,7 +166,7 @@ def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
 def test_judging_in_blocks_gives_what_judging_the_whole_array_gives(seed, monkeypatch):
     """A large trial is judged in blocks; the metrics, the worst element and the message must be those of
     one block over the whole array, for any values: NaN and infinities on either side, ties, all within."""
-    from harness import dtypes
+    from harness.core import dtypes
 
     rng = np.random.default_rng(seed)
     shape = (13, 11)
@@ -196,7 +197,7 @@ def test_judging_in_blocks_gives_what_judging_the_whole_array_gives(seed, monkey
 
 
 def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkeypatch):
-    from harness import dtypes
+    from harness.core import dtypes
 
     rng = np.random.default_rng(3)
     a = rng.standard_normal(50) * 100
@@ -214,7 +215,7 @@ def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkey
 
 
 def _library_trial(case_id: str, dtype: str):
-    from harness.schema import load_paths
+    from harness.schema.cases import load_paths
 
     case = next(c for c in load_paths([ROOT / "cases"]) if c.id == case_id)
     inputs = materialize(Trial(case, dtype))
@@ -347,7 +348,7 @@ def _defined_in(module: str, source: str):
 
 def _observe(fn, case) -> Observation:
     """What Adapter.run records when the path raises: fn(labels) is the whole path."""
-    from harness.adapter_api import Adapter, ApiPath
+    from adapters.api import Adapter, ApiPath
 
     class Raising(Adapter):
         name = "raising"
@@ -475,8 +476,8 @@ def _keras_binary_crossentropy(p: np.ndarray, z: np.ndarray) -> np.ndarray:
 def test_the_clipped_flag_knows_keras_clips_in_float32_whatever_the_input_dtype(dtype):
     """In a float16 or bfloat16 trial the trial-dtype clip is not Keras': 1 - 1e-7 rounds to 1 there (so it
     clips nothing, and p = 1 with label 0 stays infinite), and float16's 1e-7 is 2**-23."""
-    from harness import families
-    from harness.verdicts import clipped
+    from harness.judge.verdicts import clipped
+    from harness.oracle import families
 
     (case,) = load_text(PROBS, "p.yaml")
     inputs = materialize(Trial(case, dtype))
@@ -495,8 +496,8 @@ def test_the_clipped_flag_knows_keras_clips_in_float32_whatever_the_input_dtype(
 def test_the_clipped_flag_is_not_set_on_an_exact_answer_judged_against_a_wrong_reference():
     """Where the guard bites nowhere that the observation is off, it explains nothing, even when the
     observation equals the guarded loss there (it equals the true loss wherever the guard does not bite)."""
-    from harness import families
-    from harness.verdicts import clipped
+    from harness.judge.verdicts import clipped
+    from harness.oracle import families
 
     (case,) = load_text(CONFIDENT, "c.yaml")
     inputs = materialize(Trial(case, "float32"))

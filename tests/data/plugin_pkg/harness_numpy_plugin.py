@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.adapter_api import Adapter, ApiPath, Call
+from adapters.api import Adapter, ApiPath, Call
 
 
 def _softmax_xent(c: Call):

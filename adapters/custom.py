@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapter_api import Adapter, ApiPath, Call
-from harness.dtypes import cast
-from harness.schema import FAMILIES, REDUCTIONS, Params
+from adapters.api import Adapter, ApiPath, Call
+from harness.core.dtypes import cast
+from harness.schema.cases import FAMILIES, REDUCTIONS, Params
 
 ENV = "HARNESS_CUSTOM_PATHS"  # JSON list of Spec dicts
 BESIDE_ENV = "HARNESS_CUSTOM_BESIDE"  # which built-in paths stay beside the custom ones: all (default), fused, none

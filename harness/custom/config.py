@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from harness.custom import Spec
+from adapters.custom import Spec
 
 KEYS = ("callable", "family", "framework", "returns", "name")
 NAMES = ("harness.yaml", "harness.yml", "pyproject.toml")

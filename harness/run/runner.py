@@ -18,62 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import adapters
-from harness import expectations, precision
-from harness.rows import Row, ShardWriter, read_rows, row_id
+from harness.core import precision
+from harness.judge import expectations
+from harness.results.rows import Row, ShardWriter, read_rows, row_id
+from harness.run.schedule import ORACLE
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ORACLE = "oracle"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_RESTARTS = 50
-WORKER_START_NS = 3_000_000_000  # what one more pytest-xdist worker costs: a process that imports its framework
-# the share of a framework's work that each further worker does again (JAX's per-process compile cache:
-# a quarter of the suite cost 118 CPU-s in one process and 133 in two)
-WORKER_REPEAT = 0.12
-
-
-def makespan(works: list[float], cores: int) -> float:
-    """Wall time of processes that start together and share `cores` equally, each using at most one core.
-
-    Every running process advances at the same rate, so they finish in the order of their work."""
-    t = done = 0.0
-    left = sorted(works)
-    for i, w in enumerate(left):
-        rate = min(1.0, cores / (len(left) - i))
-        t += (w - done) / rate
-        done = w
-    return t
-
-
-def expected_wall(costs: dict[str, int], workers: dict[str, int], cores: int) -> float:
-    """The makespan of the frameworks' processes: each worker does its share of its framework's work,
-    plus what every further worker repeats (WORKER_REPEAT: compiles and caches are per process), plus
-    its start-up."""
-    return makespan([costs[f] * (1 + WORKER_REPEAT * (workers[f] - 1)) / workers[f] + WORKER_START_NS
-                     for f in costs for _ in range(workers[f])], cores)
-
-
-def plan_workers(costs: dict[str, int], cores: int) -> dict[str, int]:
-    """pytest-xdist workers per framework process, from each framework's expected cost (ns).
-
-    Every framework runs in its own process, in parallel, and the operating system shares the cores
-    among them: a framework with much more work than the others is left running alone at the end,
-    on one core. Starting from one process each, one more worker goes to the framework where it
-    shortens the expected wall time (`expected_wall`) the most, while it shortens it by more than a
-    start-up; never more workers than cores for one framework. The result depends on the case files,
-    the shard and the number of cores only.
-    """
-    workers = {f: 1 for f in costs}
-    best = expected_wall(costs, workers, cores)
-    while True:
-        options = {f: expected_wall(costs, {**workers, f: workers[f] + 1}, cores)
-                   for f in sorted(costs) if workers[f] < cores}
-        if not options:
-            break
-        f = min(options, key=lambda k: (options[k], k))
-        if options[f] >= best - WORKER_START_NS:
-            break
-        workers[f] += 1
-        best = options[f]
-    return workers
 
 
 @dataclass
@@ -102,7 +53,7 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
     cmd = [
         sys.executable, "-m", "pytest", *map(str, case_paths),
         "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
-        "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:logging",
+        "-p", "harness.run.plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:logging",
         "--framework", fr.name, "--shard-out", str(fr.shard), "--progress", str(fr.progress),
         "-q", "--no-header", "-rN", "--tb=no",
     ]
@@ -241,7 +192,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
             in_flight = fr.current and fr.current not in finished
             if code in (0, 1, 5) and not in_flight:
                 if fr.workers > 1:  # the controller has appended its workers' rows; unless it was killed first
-                    from harness.pytest_plugin import consolidate
+                    from harness.run.plugin import consolidate
 
                     consolidate(fr.shard)
                 fr.done = True

@@ -21,12 +21,12 @@ from typing import Any
 import pandas as pd
 
 import adapters
-from harness import custom
-from harness.custom import Spec, SpecError
-from harness.rows import COLUMNS, Row, write_rows
-from harness.schema import load_paths
+from adapters import custom
+from adapters.custom import Spec, SpecError
+from harness.results.rows import COLUMNS, Row, write_rows
+from harness.schema.cases import load_paths
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CASES = PROJECT_ROOT / "cases"
 DEFAULT_KNOWN = PROJECT_ROOT / "known_differences.yaml"
 
@@ -106,8 +106,9 @@ def run_check(specs: list[Spec], *, roots: Sequence[Path] = (), cases: Sequence[
     Only cases of the claimed families run (and, with beside='fused', only the built-in paths of those
     families that are not naive). CaseFileError and SpecError propagate.
     """
-    from harness import report, runner
-    from harness.cli import merge
+    from harness.report import html as report
+    from harness.results.merge import merge
+    from harness.run import runner
 
     if beside not in custom.BESIDE:
         raise SpecError(f"beside: expected one of {', '.join(custom.BESIDE)}, got {beside!r}")
@@ -145,7 +146,7 @@ def check(loss: str | Callable | Sequence[str | Callable], *, family: str, frame
     """Check a custom loss (or several) against the cases and the oracle; return every row as a DataFrame.
 
     `loss` is a module-level function or 'module:function'; it is called as
-    `loss(logits, labels, **options)` with the framework's own tensors (see harness/custom.py).
+    `loss(logits, labels, **options)` with the framework's own tensors (see adapters/custom.py).
     The custom rows have `api == 'custom:<module>:<function>'` (or `name`); the built-in paths of
     the framework run beside them (`beside`: 'fused' (default), 'all' or 'none'). The report is
     written to `out` (default: a new temporary folder), whose path is in `df.attrs['report']`, and
@@ -218,8 +219,8 @@ def command(args, out: Path) -> int:
     the custom paths passes or is unsupported, 1 when one disagrees or its framework is missing, 2 for bad input."""
     import importlib.util
 
-    from harness.cli import EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, print_summary
-    from harness.rows import FAILING
+    from harness.results.rows import FAILING
+    from harness.run.console import EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, print_summary
 
     try:
         specs, roots = specs_for(args.targets, family=args.family, framework=args.framework, returns=args.returns,

@@ -23,11 +23,12 @@ _MEMO: dict[str, Any] = {}
 
 @cache
 def _code_key() -> str:
+    """Every module that loading a case file runs: the schema package (model, checks, relation rules,
+    generators, this cache) and the core it builds on; an edit to any of them invalidates the cache."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in ("schema.py", "generators.py", "case_cache.py"):
-        p = here / name
-        h.update(p.read_bytes() if p.exists() else b"")
+    for p in sorted([*here.glob("*.py"), *(here.parent / "core").glob("*.py")]):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -72,7 +72,7 @@ class Row:
     inf_count: int = 0
     ref_nan_count: int = 0
     ref_inf_count: int = 0
-    # the allowance of the worst element (harness/tolerances.py) and what it is made of
+    # the allowance of the worst element (harness/judge/tolerances.py) and what it is made of
     loss_allowed: float | None = None
     loss_allowance: str = ""  # e.g. "3.1e-07 (mostly log S)"
     grad_allowed: float | None = None
@@ -90,16 +90,16 @@ class Row:
     ref_loss_values: list[float] | None = None
     grad_values: list[float] | None = None
     ref_grad_values: list[float] | None = None
-    loss_allowed_values: list[float] | None = None  # each element's allowance (harness/tolerances.py)
+    loss_allowed_values: list[float] | None = None  # each element's allowance (harness/judge/tolerances.py)
     grad_allowed_values: list[float] | None = None
     shape: list[int] | None = None  # shape of the logits
     sweep: str = ""  # the swept parameter of a sweep case (e.g. "scale"), "" otherwise
     sweep_value: float | None = None
-    # relation rows (harness/relations.py): case is `<case id>~<relation>`, and the ref_* fields hold the
+    # relation rows (harness/judge/relations.py): case is `<case id>~<relation>`, and the ref_* fields hold the
     # partner formulation's values mapped back onto the case, by the same framework and path
     relation: str = ""  # the relation's kind, "" for rows judged against the oracle
     partner: str = ""  # what the partner formulation is, and the call that computed it
-    precision: str = ""  # the framework process's precision mode and flags (harness/precision.py)
+    precision: str = ""  # the framework process's precision mode and flags (harness/core/precision.py)
 
     def to_json(self) -> str:
         # field by field: asdict() would deep-copy every value list first

@@ -39,86 +39,22 @@ in float64 (a few float64 ULPs, far below any float32 tolerance); `Reference.pre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from harness import available_cores
-from harness.dtypes import cast
-from harness.schema import Case
-
-EXTENDED_MAX_ELEMENTS = 1 << 20
-_EXTENDED_OK = np.finfo(np.longdouble).nmant >= 63
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """A trial's inputs, already in the trial dtype (integer labels stay int64)."""
-
-    logits: np.ndarray
-    labels: np.ndarray
-    class_weights: np.ndarray | None = None
-    sample_weights: np.ndarray | None = None
+from harness.core.dtypes import cast
+from harness.core.settings import available_cores
+from harness.oracle import core
+from harness.oracle.core import Reference, SoftmaxRows, log_softmax, softplus, times
+from harness.schema.cases import Case
+from harness.trials import Inputs
 
 
-@dataclass(frozen=True)
-class SoftmaxRows:
-    """The per-row quantities of a softmax trial that its error analysis (harness/tolerances.py) reads, with
-    the class axis moved last and the batch flattened to R rows (all float64, R long unless said):
-
-        m        the row's largest finite logit (0 for an undefined row)
-        log_s    log sum_c exp(x_c - m)                       (so log p_c = x_c - m - log_s)
-        factor   f_i = s_i * (the reduction's 1/denominator)   0 for an ignored row: dl/dx_ic = f_i (A_i p_ic - a_ic)
-        weight   A_i = sum_c a_ic
-        label    the integer label per row (sparse families), else None
-        coef     a_ic (R x C) where targets are dense or smoothed, else None (then a_ic = label_coef at the label)
-        label_coef  a at the label (sparse families)
-        px       sum_c p_c |x_c| over the finite logits: with a_c, the loss's sensitivity to its inputs' last bits
-    """
-
-    m: np.ndarray
-    log_s: np.ndarray
-    factor: np.ndarray
-    weight: np.ndarray
-    px: np.ndarray
-    label: np.ndarray | None = None
-    label_coef: np.ndarray | None = None
-    coef: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class Reference:
-    loss: np.ndarray  # float64; scalar for sum/mean, batch-shaped for none
-    grad: np.ndarray  # float64, shape of the logits
-    precision: str  # "longdouble" or "float64"
-    saturated: bool  # a target class's probability rounds to 0 or 1 in the trial dtype
-    rows: int  # rows contributing to the reduction
-    classes: int
-    # what the error analysis needs: the losses before the reduction (per row, or per element for the
-    # elementwise families; weighted, 0 where ignored), and the reduction's factor (1, or 1 / denominator)
-    unreduced: np.ndarray | None = None
-    scale: float = 1.0
-    softmax: SoftmaxRows | None = None  # the softmax families' row quantities
-
-
-def times(w, v):
-    """w * v where a zero weight times anything infinite is 0: a term that does not count contributes
-    nothing (DESIGN.md: a zero target, class weight or sample weight times log 0). NaN stays NaN."""
-    with np.errstate(invalid="ignore"):
-        return np.where((w == 0) & ~np.isnan(v), 0, w * v)
-
-
-def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
-    from harness import families  # the probability, focal and building-block families
-
-    if case.family in families.ORACLES:
-        return families.ORACLES[case.family](case, inputs, dtype)
-    if case.elementwise:
-        return _sigmoid(case, inputs, dtype)
+def softmax_cross_entropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    """The softmax families, dense or integer labels (see the module docstring)."""
     x = np.asarray(inputs.logits)
     axis = case.params.axis % x.ndim
     n = x.size
-    wd = np.longdouble if (_EXTENDED_OK and n <= EXTENDED_MAX_ELEMENTS) else np.float64
+    wd = core.working_dtype(n)
     precision = "longdouble" if wd is np.longdouble else "float64"
     if wd is np.float64 and case.sparse and case.params.label_smoothing == 0 and x.ndim and x.shape[axis] and x.size:
         return _sparse_float64(case, inputs, dtype, axis)
@@ -142,7 +78,7 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
     )
     e = wd(p.label_smoothing)
 
-    logp, prob, bad = _log_softmax(x2)
+    logp, prob, bad = log_softmax(x2)
     rows = np.arange(R)
 
     # a_ic = w_c t'_ic and the denominator of weighted_mean (unsmoothed t)
@@ -224,26 +160,6 @@ def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
         scale=float(scale),
         softmax=stats,
     )
-
-
-def _log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row-wise log-softmax keeping the tail; returns (log p, p, rows that are undefined)."""
-    wd = x.dtype.type
-    R, C = x.shape
-    bad = np.isnan(x).any(-1) | np.isposinf(x).any(-1) | np.isneginf(x).all(-1) if C else np.zeros(R, bool)
-    xs = np.where(bad[:, None], wd(0), x)
-    if C == 0:
-        return xs, xs, bad
-    idx = np.argmax(xs, axis=-1)
-    m = xs[np.arange(R), idx]
-    with np.errstate(invalid="ignore", over="ignore"):
-        d = xs - m[:, None]
-        ex = np.exp(d)
-    ex[np.arange(R), idx] = 0  # sum over all but one argmax: exp(0) = 1 enters through log1p
-    lse_tail = np.log1p(ex.sum(-1))
-    logp = d - lse_tail[:, None]
-    prob = np.exp(logp)
-    return logp, prob, bad
 
 
 # float64 elements per block of the large-trial path (2 MiB): large enough that numpy's per-call overhead
@@ -369,15 +285,10 @@ def _sparse_float64(case: Case, inputs: Inputs, dtype: str, axis: int) -> Refere
     )
 
 
-def _softplus(v: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))
-
-
-def _sigmoid(case: Case, inputs: Inputs, dtype: str) -> Reference:
+def sigmoid_cross_entropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     """The elementwise sigmoid families (see the module docstring)."""
     x0 = np.asarray(inputs.logits)
-    wd = np.longdouble if (_EXTENDED_OK and x0.size <= EXTENDED_MAX_ELEMENTS) else np.float64
+    wd = core.working_dtype(x0.size)
     p = case.params
     x = x0.astype(wd)
     z = np.asarray(inputs.labels).astype(wd)
@@ -391,7 +302,7 @@ def _sigmoid(case: Case, inputs: Inputs, dtype: str) -> Reference:
     sw = np.ones(rows, dtype=wd) if inputs.sample_weights is None else inputs.sample_weights.astype(wd)
     weight = w * sw.reshape((-1,) + (1,) * (x.ndim - 1)) if x.ndim else w * sw
     weight = np.broadcast_to(weight, x.shape)
-    sp_neg, sp_pos = _softplus(-x), _softplus(x)
+    sp_neg, sp_pos = softplus(-x), softplus(x)
     with np.errstate(invalid="ignore", over="ignore"):
         loss = times(weight, times(a, sp_neg) + times(b, sp_pos))
         sig_pos, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # s(x), s(-x)

@@ -86,9 +86,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.dtypes import eps, finfo
-from harness.oracle import Inputs, Reference
-from harness.schema import Case
+from harness.core.dtypes import eps, finfo
+from harness.oracle import Reference
+from harness.schema.cases import Case
+from harness.trials import Inputs
 
 K = 1.0
 

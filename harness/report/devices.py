@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.dtypes import FLOAT_DTYPES, ulp_distance
-from harness.rows import Row
+from harness.core.dtypes import FLOAT_DTYPES, ulp_distance
+from harness.results.rows import Row
 
 
 @dataclass(frozen=True)

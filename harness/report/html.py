@@ -1,7 +1,7 @@
 """Render result rows as a report: one self-contained index.html, results.csv and summary.md.
 
 The HTML opens offline (no CDN, no JS library; a Content-Security-Policy forbids any fetch). The
-header, the verdict counts, the disagreement lists and the plots (inline SVG, harness/plots.py) are
+header, the verdict counts, the disagreement lists and the plots (inline SVG, harness/report/plots.py) are
 rendered here; the rows are embedded once as compact strict JSON (see `encode_rows`) inside a
 `<script type="application/json">` block with `<`, `>` and `&` escaped, and the page's script builds
 the filters, the disagreement matrix, one page of the row table at a time and a row's details when it
@@ -25,9 +25,10 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from harness import device_compare, plots
-from harness.plots import as_float
-from harness.rows import COLUMNS, FAILING, VERDICTS, Row, atomic_write, row_id
+from harness.report import devices as device_compare
+from harness.report import plots
+from harness.report.plots import as_float
+from harness.results.rows import COLUMNS, FAILING, VERDICTS, Row, atomic_write, row_id
 
 TITLE = "Loss conformance report"
 # Failures first, then verdicts nobody planned for, then the benign ones, best last.
@@ -344,7 +345,7 @@ def decode_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 def _case_inputs(rows: list[Row]) -> dict[str, str]:
     """A short text of each case's inputs, read back from its case file (best effort: rows do not
     carry their inputs, and a shard from another machine may name a file that is not here)."""
-    from harness import schema  # the report stays usable when the case loader cannot import
+    from harness.schema import cases as schema  # the report stays usable when the case loader cannot import
 
     wanted: dict[str, set[str]] = {}
     for r in rows:
@@ -569,7 +570,7 @@ def _devices(rows: list[Row]) -> str:
 
 
 def precision_modes(envs: list[dict]) -> list[str]:
-    """The precision modes the frameworks ran in (harness/precision.py), from the shards' environments."""
+    """The precision modes the frameworks ran in (harness/core/precision.py), from the shards' environments."""
     modes = set()
     for env in envs:
         for fw in ((env or {}).get("frameworks") or {}).values() if isinstance(env, dict) else ():
@@ -613,7 +614,7 @@ def _summary(rows: list[Row]) -> str:
 
 
 def _relations(rows: list[Row]) -> str:
-    """Relation rows (harness/relations.py) by relation and framework: does each formulation pair agree?"""
+    """Relation rows (harness/judge/relations.py) by relation and framework: does each formulation pair agree?"""
     rel = [r for r in rows if r.relation]
     if not rel:
         return ""
@@ -732,7 +733,7 @@ const N = D.n, PAGE = 200, MATRIX_STEP = 60, FAILING = new Set(META.failing);
 const FILTERS = [["verdict", "verdicts"], ["family", "families"], ["framework", "frameworks"],
   ["api", "API paths"], ["device", "devices"], ["dtype", "dtypes"], ["tag", "tags"]];
 
-// ---- columns (see encode_rows in harness/report.py)
+// ---- columns (see encode_rows in harness/report/html.py)
 function column(e) {
   if (!e) return () => undefined;
   const at = e.t ? (j) => e.t[e.i[j]] : (j) => e.a[j];

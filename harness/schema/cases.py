@@ -13,10 +13,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from harness import generators
-from harness.dtypes import FLOAT_DTYPES
+from harness.core.dtypes import FLOAT_DTYPES
+from harness.schema import generators
 
-# Families whose semantics (DESIGN.md; harness/oracle.py and harness/families.py) the oracle and the
+# Families whose semantics (DESIGN.md; harness/oracle/softmax.py and harness/oracle/families.py) the oracle and the
 # adapters implement. "labels": how the second input relates to the first (dense: same shape, a
 # distribution over the class axis; sparse: integer class per row; elementwise: same shape, each in
 # [0, 1]; cotangent: the upstream gradient of a building block, shaped like its output, ones when
@@ -161,7 +161,7 @@ class Expect:
     reason: str = ""
     # with error: the exception classes that count as the expected error (any of them, or a subclass), by
     # class name ("IndexError", "InvalidArgumentError") or by the qualified name the class is defined under;
-    # empty: any exception but a bug of the harness's own (harness/verdicts.py)
+    # empty: any exception but a bug of the harness's own (harness/judge/verdicts.py)
     raises: tuple[str, ...] = ()
 
 
@@ -176,7 +176,7 @@ class ToleranceOverride:
 
 @dataclass(frozen=True)
 class Relation:
-    """Another formulation the case must agree with (harness/relations.py says what each kind means)."""
+    """Another formulation the case must agree with (harness/judge/relations.py says what each kind means)."""
 
     kind: str
     name: str  # unique within the case; the kind unless the case names it
@@ -280,7 +280,7 @@ def load_file(path: str | Path) -> list[Case]:
             [Problem(Location(name, 0, 0), "file", f"{size} bytes is over the {MAX_FILE_BYTES}-byte limit")]
         )
     text = path.read_text(encoding="utf-8", errors="replace")
-    from harness import case_cache  # parsed once per process, and once per run across its processes
+    from harness.schema import cache as case_cache  # parsed once per process, and once per run across its processes
 
     return list(case_cache.cached(text, name, load_text))
 
@@ -798,7 +798,7 @@ class _Validator:
         return ok
 
 
-    # -- class weights from a generator (harness/generators.py), e.g. {generate: imbalanced_weights, ratio: 1000}
+    # -- class weights from a generator (harness/schema/generators.py), e.g. {generate: imbalanced_weights, ratio: 1000}
     def generated_class_weights(self, case: Case, prefix: str) -> Case | None:
         spec = getattr(self, "weights_spec", None)
         if spec is None:
@@ -814,12 +814,12 @@ class _Validator:
             return None
         return replace(case, params=replace(case.params, class_weights=w))
 
-    # -- relations (harness/relations.py)
+    # -- relations (harness/judge/relations.py)
     def relations(self, case: Case, m: CommentedMap, prefix: str) -> Case | None:
         """`relations: [kind, {kind: K, name: N, <args>}]`: parse, and check each applies to the case."""
         if "relations" not in m:
             return case
-        from harness import relations as rl  # relations builds on this module
+        from harness.schema import relation_rules as rl  # the rules build on this module
 
         where = f"{prefix}relations"
         v = m["relations"]

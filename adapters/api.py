@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.oracle import Inputs
-from harness.schema import Case
+from harness.schema.cases import Case
+from harness.trials import Inputs
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""The oracle for the probability, focal and building-block families (harness/oracle.py has the rest).
+"""The oracle for the probability, focal and building-block families (harness/oracle/softmax.py has the softmax and sigmoid ones).
 
-Same conventions as harness/oracle.py: x are logits, P probabilities (both with the class axis moved
+Same conventions as harness/oracle/softmax.py: x are logits, P probabilities (both with the class axis moved
 last), t dense targets (one_hot(label) for integer labels), t' = (1 - e) t + e / C with label smoothing
 e (binary families: z' = (1 - e) z + e / 2), w_c class weights, s_i sample weights, a_ic = w_c t'_ic.
-A term whose coefficient is 0 contributes 0 even where its log is -inf. Reductions as in oracle.py:
+A term whose coefficient is 0 contributes 0 even where its log is -inf. Reductions as in softmax.py:
 none, sum, mean (over rows, or elements for the elementwise families), weighted_mean (over
 sum_i s_i sum_c w_c t_ic, elementwise: sum_ic s_i w_c); a mean over nothing is NaN with gradient 0.
 
@@ -41,13 +41,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.dtypes import cast
-from harness.oracle import _EXTENDED_OK, EXTENDED_MAX_ELEMENTS, Inputs, Reference, _log_softmax, _softplus, times
-from harness.schema import Case
-
-
-def _wd(n: int):
-    return np.longdouble if (_EXTENDED_OK and n <= EXTENDED_MAX_ELEMENTS) else np.float64
+from harness.core.dtypes import cast
+from harness.oracle import core
+from harness.oracle.core import Reference, log_softmax, softplus, times
+from harness.schema.cases import Case
+from harness.trials import Inputs
 
 
 def _precision(wd) -> str:
@@ -118,7 +116,7 @@ def _categorical_weights(case: Case, inputs: Inputs, R: int, C: int, wd):
 
 def categorical_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     P0 = np.asarray(inputs.logits)
-    wd = _wd(P0.size)
+    wd = core.working_dtype(P0.size)
     p = case.params
     P, batch_shape, C = _rows(P0, p.axis, wd)
     R = P.shape[0]
@@ -152,7 +150,7 @@ def _elementwise_weights(inputs: Inputs, shape, wd) -> np.ndarray:
 
 def binary_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     P0 = np.asarray(inputs.logits)
-    wd = _wd(P0.size)
+    wd = core.working_dtype(P0.size)
     p = case.params
     P = P0.astype(wd)
     z = np.asarray(inputs.labels).astype(wd)
@@ -173,7 +171,7 @@ def binary_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
 
 def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     x0 = np.asarray(inputs.logits)
-    wd = _wd(x0.size)
+    wd = core.working_dtype(x0.size)
     p = case.params
     x = x0.astype(wd)
     z = np.asarray(inputs.labels).astype(wd)
@@ -183,7 +181,7 @@ def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referen
     alpha_t = wd(1) if p.alpha is None else wd(p.alpha) * zs + (1 - wd(p.alpha)) * (1 - zs)
     weights = _elementwise_weights(inputs, x.shape, wd)
     weight = weights * alpha_t
-    sp_neg, sp_pos = _softplus(-x), _softplus(x)
+    sp_neg, sp_pos = softplus(-x), softplus(x)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         s_pos, s_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # s(x), s(-x)
         bce = np.where(zs == 0, 0, zs * sp_neg) + np.where(zs == 1, 0, (1 - zs) * sp_pos)
@@ -209,14 +207,14 @@ def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referen
 
 def categorical_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     x0 = np.asarray(inputs.logits)
-    wd = _wd(x0.size)
+    wd = core.working_dtype(x0.size)
     p = case.params
     x, batch_shape, C = _rows(x0, p.axis, wd)
     R = x.shape[0]
     t, a, cw, sw = _categorical_weights(case, inputs, R, C, wd)
     a = (wd(1) if p.alpha is None else wd(p.alpha)) * a
     g = wd(p.gamma)
-    logp, prob, bad = _log_softmax(x)
+    logp, prob, bad = log_softmax(x)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         u = -np.expm1(logp)  # 1 - p without cancellation near p = 1
         ug = u ** g if g else np.ones_like(u)
@@ -255,7 +253,7 @@ def _sum_others(v: np.ndarray) -> np.ndarray:
 
 def block(case: Case, inputs: Inputs, dtype: str) -> Reference:
     x0 = np.asarray(inputs.logits)
-    wd = _wd(x0.size)
+    wd = core.working_dtype(x0.size)
     axis = case.params.axis
     x, batch_shape, C = _rows(x0, axis, wd)
     R = x.shape[0]
@@ -265,7 +263,7 @@ def block(case: Case, inputs: Inputs, dtype: str) -> Reference:
         G = gvec[:, None] * np.ones((1, C), dtype=wd)
     else:
         G = _rows(np.asarray(inputs.labels), axis, wd)[0]
-    logp, prob, bad = _log_softmax(x)
+    logp, prob, bad = log_softmax(x)
     with np.errstate(invalid="ignore", over="ignore"):
         # without cancellation: 1 - p_c = -expm1(log p_c), and the other classes' terms summed apart
         one_minus = -np.expm1(logp)
@@ -360,7 +358,7 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
             return out
         x, batch_shape, C = _rows(np.asarray(inputs.logits), p.axis, np.float64)
         R = x.shape[0]
-        q = x if case.input_kind == "probabilities" else _log_softmax(x)[1]
+        q = x if case.input_kind == "probabilities" else log_softmax(x)[1]
         kept = np.ones(R, dtype=bool)
         if case.sparse:
             labels = np.asarray(inputs.labels).astype(np.int64).reshape(-1)

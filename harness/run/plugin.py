@@ -18,14 +18,16 @@ import numpy as np
 import pytest
 
 import adapters
-from harness import expectations, families, oracle, precision, relations, tolerances
-from harness.adapter_api import Adapter, ApiPath, Observation
-from harness.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
-from harness.schema import Case, CaseFileError, load_file
+from adapters.api import Adapter, ApiPath, Observation
+from harness import oracle
+from harness.core import precision
+from harness.judge import expectations, relations, tolerances
+from harness.judge.verdicts import clipped, judge
+from harness.oracle import families
+from harness.results.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
+from harness.run.schedule import ORACLE, parse_shard, shard_costs, split_by_cost
+from harness.schema.cases import Case, CaseFileError, load_file
 from harness.trials import Trial, materialize
-from harness.verdicts import clipped, judge
-
-ORACLE = "oracle"  # pseudo-framework: checks the oracle against the golden values written in cases
 
 
 def pytest_addoption(parser):
@@ -385,7 +387,7 @@ class TrialItem(pytest.Item):
         return row
 
 
-# --------------------------------------------------------------------------- relations (harness/relations.py)
+# --------------------------------------------------------------------------- relations (harness/judge/relations.py)
 
 
 def _relation_items(parent: CaseFile, st: _State, case: Case):
@@ -537,7 +539,7 @@ def _harness_env() -> dict:
     import subprocess
     import sys
 
-    from harness import __version__
+    from harness.core.settings import VERSION as __version__
 
     commit = ""
     try:
@@ -545,7 +547,7 @@ def _harness_env() -> dict:
                                 timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    from harness.adapter_api import machine
+    from adapters.api import machine
 
     return {"version": __version__, "commit": commit, "python": sys.version.split()[0],
             "platform": platform.platform(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -581,77 +583,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for e in st.stale:
             tr.write_line(f"harness: {'error (--strict-known)' if strict else 'warning'}: {expectations.stale(e)}",
                           red=strict, yellow=not strict)
-
-
-# --------------------------------------------------------------------------- sharding (--harness-shard K/N)
-
-# Expected cost of one trial (case x dtype, every API path) in one framework's process, in nanoseconds:
-# a fixed part (pytest, conversions; for JAX a jit compile per shape and dtype) plus a part per logits
-# element (oracle, framework calls, judge). Least-squares fits to the row durations of one `make
-# conformance` of the built-in suite on 2 CPU cores, all frameworks in parallel (so each includes its
-# share of waiting for a core). Only relative costs matter: they split shards and plan workers. The
-# table is data, not a measurement, so every machine splits alike.
-SHARD_COST_NS: dict[str, tuple[int, int]] = {
-    ORACLE: (1_000_000, 100),
-    "torch": (100_000_000, 10_000),
-    "tensorflow": (160_000_000, 10_000),
-    "jax": (730_000_000, 26_000),
-    # Keras on each backend (two paths per trial): JAX runs eagerly, compiling each op per new shape
-    "keras-tensorflow": (30_000_000, 1_300),
-    "keras-jax": (340_000_000, 22_000),
-    "keras-torch": (70_000_000, 4_600),
-    "keras-numpy": (8_000_000, 1_000),
-}
-SHARD_COST_DEFAULT_NS = (10_000_000, 1_000)  # frameworks registered by plugins
-
-
-def parse_shard(spec: str) -> tuple[int, int]:
-    """'K/N' (1 <= K <= N) as (K, N); ValueError otherwise."""
-    k, sep, n = str(spec).partition("/")
-    try:
-        ki, ni = int(k), int(n)
-    except ValueError:
-        ki = ni = 0
-    if not sep or not 1 <= ki <= ni:
-        raise ValueError(f"a shard is K/N with 1 <= K <= N, got {spec!r}")
-    return ki, ni
-
-
-def shard_costs(cases: list[Case], framework: str) -> dict[str, int]:
-    """Expected cost of each of a framework's trials, keyed by trial id ('case[dtype]').
-
-    Only stable data enters: case ids, dtypes and logits shapes. The oracle pseudo-framework's
-    trials are the golden checks (float64, cases with `expect.loss`), split like any other.
-    """
-    fixed, per_element = SHARD_COST_NS.get(framework, SHARD_COST_DEFAULT_NS)
-    out: dict[str, int] = {}
-    for case in cases:
-        elements = 1
-        for s in case.logits.shape:
-            elements *= int(s)
-        if framework == ORACLE:
-            dtypes: tuple[str, ...] = ("float64",) if case.expect.loss is not None else ()
-        else:
-            dtypes = case.dtypes
-        for dtype in dtypes:
-            out[Trial(case, dtype).id] = fixed + per_element * elements
-    return out
-
-
-def split_by_cost(costs: dict[str, int], n: int) -> dict[str, int]:
-    """Assign each key to one of n shards (0-based) by greedy longest-processing-time.
-
-    Keys go in decreasing cost (ties by key) to the shard with the least cost so far (ties: the
-    lowest index). Integer costs and total orders make it the same on every machine; the largest
-    shard exceeds the mean by at most the largest single cost.
-    """
-    loads = [0] * n
-    out: dict[str, int] = {}
-    for key in sorted(costs, key=lambda k: (-costs[k], k)):
-        i = min(range(n), key=lambda j: (loads[j], j))
-        out[key] = i
-        loads[i] += costs[key]
-    return out
 
 
 def _shard_cases(config, items) -> list[Case]:

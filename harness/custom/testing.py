@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.rows import FAILING
-from harness.user_loss import check_rows, describe, frame
+from harness.custom.check import check_rows, describe, frame
+from harness.results.rows import FAILING
 
 MAX_LISTED = 25
 

@@ -27,8 +27,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from harness.rows import FAILING, VERDICTS, Row
-from harness.schema import CaseFileError, Location, Problem
+from harness.results.rows import FAILING, VERDICTS, Row
+from harness.schema.cases import CaseFileError, Location, Problem
 
 MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
 KEYS = (*MATCH_KEYS, "verdict", "reason", "link", "strict")

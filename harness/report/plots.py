@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.rows import Row
+from harness.results.rows import Row
 
 # Series colours (colour-blind friendly, Okabe-Ito then Tableau), assigned to paths in sorted order.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#8c564b", "#7f7f7f",

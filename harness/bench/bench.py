@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = ("torch", "tensorflow", "jax")
 PATH_NAMES = {  # the sparse path each framework's direct call is compared with
     "torch": "F.cross_entropy",
@@ -143,7 +143,7 @@ def _env() -> dict[str, str]:
 
 
 def _large_case(shape: tuple[int, int]):
-    from harness.schema import load_text
+    from harness.schema.cases import load_text
 
     (case,) = load_text(LARGE_CASE.format(rows=shape[0], classes=shape[1]), "bench-large.yaml")
     return case
@@ -157,7 +157,7 @@ def _tiny_cases(n: int) -> str:
 def _inputs(data: Path):
     import numpy as np
 
-    from harness.oracle import Inputs
+    from harness.trials import Inputs
 
     return Inputs(logits=np.load(data / "logits.npy"), labels=np.load(data / "labels.npy"))
 
@@ -167,11 +167,11 @@ def _path(adapter, framework: str):
 
 
 def _pytest_args(case_files: list[Path], framework: str, work: Path, node: str = "") -> list[str]:
-    """The arguments harness/runner.py gives a framework's pytest process (node: one item of the one file)."""
+    """The arguments harness/run/runner.py gives a framework's pytest process (node: one item of the one file)."""
     ini = work / "pytest.ini"
     ini.write_text("[pytest]\n")
     files = [str(case_files[0].parent / node)] if node else [str(f) for f in case_files]
-    args = [*files, "-c", str(ini), "--rootdir", str(work), "--noconftest", "-p", "harness.pytest_plugin",
+    args = [*files, "-c", str(ini), "--rootdir", str(work), "--noconftest", "-p", "harness.run.plugin",
             "-p", "no:cacheprovider", "--framework", framework, "--shard-out", str(work / f"{framework}.jsonl"),
             "--progress", str(work / f"{framework}.progress"), "-q", "--no-header", "-rN", "--tb=no"]
     return args
@@ -256,7 +256,7 @@ def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int,
     if item_repeats:
         import pytest
 
-        from harness.rows import read_rows, row_id
+        from harness.results.rows import read_rows, row_id
 
         item_times = []
         for i in range(item_repeats):
@@ -274,7 +274,7 @@ def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int,
 
 def worker_memory(framework: str, data: Path, shape: tuple[int, int], direct: bool) -> dict:
     import adapters
-    from harness.schema import load_text
+    from harness.schema.cases import load_text
     from harness.trials import Trial, materialize
 
     adapter = adapters.load(framework)
@@ -311,7 +311,7 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
 
     A row's framework work is timed as the adapter's `evaluate` hook (tensors in the trial dtype,
     the API path in its execution mode, autodiff, results back), without the harness's checks,
-    oracle, judging and row writing. A relation row (harness/relations.py) adds the call of its
+    oracle, judging and row writing. A relation row (harness/judge/relations.py) adds the call of its
     partner formulation (other shapes or labels, so for JAX another compile); the case's own call
     is the trial row's, counted once. For the suite's small trials the hook's conversions cost
     microseconds: the time is the framework's per-call overhead and, for compiled modes, compiling.
@@ -327,9 +327,9 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
     import_s = time.perf_counter() - t0
 
     import adapters
-    from harness import relations
-    from harness.pytest_plugin import parse_shard, shard_costs, split_by_cost
-    from harness.schema import load_paths
+    from harness.judge import relations
+    from harness.run.schedule import parse_shard, shard_costs, split_by_cost
+    from harness.schema.cases import load_paths
     from harness.trials import Trial, materialize
 
     adapter = adapters.load(framework)
@@ -374,7 +374,7 @@ def worker_growth(framework: str, data: Path, sizes: list[int], repeats: int) ->
 
     import pytest
 
-    from harness.rows import read_rows
+    from harness.results.rows import read_rows
 
     paths = len(_sparse_paths(framework))
     out: dict[str, float] = {}
@@ -404,8 +404,8 @@ def _sparse_paths(framework: str) -> list:
 
 
 def worker_report(rows_n: int, data: Path, repeats: int) -> dict:
-    from harness import report
-    from harness.rows import write_rows
+    from harness.report import html as report
+    from harness.results.rows import write_rows
 
     rows = _synthetic_rows(rows_n)
     repeats = min(repeats, 2)  # seconds each: the rest of the benchmark needs the time more
@@ -416,7 +416,7 @@ def worker_report(rows_n: int, data: Path, repeats: int) -> dict:
 
 def _synthetic_rows(n: int) -> list:
     """Rows shaped like a real run's: every verdict, messages, calls, small value arrays."""
-    from harness.rows import Row, row_id
+    from harness.results.rows import Row, row_id
 
     verdicts = ("pass", "pass", "pass", "pass", "known", "unsupported", "expected_error", "loss_mismatch",
                 "grad_mismatch", "nonfinite")

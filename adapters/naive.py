@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.adapter_api import ApiPath, Call
+from adapters.api import ApiPath, Call
 
 PROB_CLIP = 1e-7  # the clip of the tutorials (and Keras' epsilon)
 LOGIT_CLIP = 10.0  # the logit clip of the weighted-cross-entropy tutorial

@@ -1,0 +1,1 @@
+"""Judging: tolerances from error analysis, comparison and verdicts, relations, and the known differences."""

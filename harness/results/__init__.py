@@ -1,0 +1,1 @@
+"""Results: the row schema, shards on disk, and merging them."""

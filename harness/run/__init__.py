@@ -1,0 +1,1 @@
+"""Running: the pytest plugin that turns cases into trials, the scheduler, the per-framework runner, the console."""

@@ -1,0 +1,50 @@
+"""The end of a run: write the merged rows and the report, print the summary, and the exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.results.rows import FAILING, Row, write_rows
+
+EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], partial: list[str] = (), *,
+           stale: list[str] = (), strict_known: bool = False) -> int:
+    """Write the merged rows and the report, print the summary; the exit code. `stale`: the known differences
+    that matched no row; with `strict_known` they and every `fixed` row fail the run, otherwise they are warnings."""
+    from harness.report import html as report
+
+    warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
+    write_rows(out / "results.jsonl", rows)
+    report.write_report(rows, envs, out, partial=bool(partial), warnings=warnings)
+    print_summary(rows)
+    for w in warnings:
+        print(f"warning: {w}")
+    bad = [r for r in rows if r.verdict in FAILING]
+    print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} new disagreement(s))")
+    for r in bad[:20]:
+        print(f"  {r.verdict}: {r.row_id}: {r.message[:200]}")
+    if len(bad) > 20:
+        print(f"  ... and {len(bad) - 20} more (see the report)")
+    fixed = [r for r in rows if r.verdict == "fixed"]
+    if strict_known and (fixed or stale):
+        print(f"--strict-known: {len(fixed)} fixed row(s) and {len(stale)} known difference(s) matching no row "
+              "fail the run: update known_differences.yaml")
+        for r in fixed[:20]:
+            print(f"  fixed: {r.row_id}: recorded as {r.known_reason[:120]!r}, now passes")
+        if len(fixed) > 20:
+            print(f"  ... and {len(fixed) - 20} more fixed rows (see the report)")
+        return EXIT_DISAGREE
+    return EXIT_DISAGREE if bad else EXIT_OK
+
+
+def print_summary(rows: list[Row]) -> None:
+    fws = sorted({r.framework for r in rows})
+    verdicts = sorted({r.verdict for r in rows}, key=lambda v: (v not in FAILING, v))
+    width = max([len(f) for f in fws] + [9])
+    print("verdicts by framework:")
+    print("  " + "framework".ljust(width) + "".join(v.rjust(max(len(v), 5) + 2) for v in verdicts))
+    for f in fws:
+        counts = [sum(1 for r in rows if r.framework == f and r.verdict == v) for v in verdicts]
+        print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts, strict=False)))

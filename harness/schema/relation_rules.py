@@ -1,0 +1,78 @@
+"""Relation rules: the relation kinds a case may declare, their arguments, and whether one applies to a case.
+
+What each kind means and how the two sides are judged is harness/judge/relations.py; this module is what
+the case loader needs to check a case file, and nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.schema.cases import Case, Literal, Relation
+
+KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of value)
+    "one_hot": {},
+    "move_axis": {"to": "int"},
+    "repeat_rows": {},
+    "smoothed_labels": {},
+    "sum_mean": {},
+}
+SOFTMAX_FAMILIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
+SIGMOID_FAMILIES = ("sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy")
+
+
+def problem(case: Case, rel: Relation) -> str | None:
+    """Why the relation cannot apply to the case (checked when the case file loads), or None."""
+    p = case.params
+    if case.expect.error:
+        return "a case that expects an error has no loss to relate"
+    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES):
+        return f"relations are defined for the softmax and sigmoid cross-entropy families, not {case.family}"
+    k = rel.kind
+    if k == "one_hot":
+        if not case.sparse:
+            return "one_hot relates integer labels to their one-hot form: the case needs sparse_softmax_cross_entropy"
+        if p.ignore_index is not None:
+            return "one-hot labels cannot express ignore_index"
+    elif k == "move_axis":
+        if case.elementwise:
+            return "the sigmoid families are elementwise: their class axis is always the last"
+        nd = len(case.logits.shape)
+        to = rel.arg("to", -1)
+        if not -nd <= to < nd:
+            return f"to: axis {to} out of range for logits of {nd} dimensions"
+        if to % nd == p.axis % nd:
+            return f"to: the class axis is already {p.axis}; moving it to {to} relates the case to itself"
+    elif k == "repeat_rows":
+        if p.reduction != "sum":
+            return "repeating rows equals weighting them only for reduction sum (a mean divides by another count)"
+        if p.class_weights is None and p.sample_weights is None:
+            return "repeat_rows needs integer class_weights or sample_weights"
+        for name in ("class_weights", "sample_weights"):
+            w = getattr(p, name)
+            if w is not None and any(x != int(x) for x in w):
+                return f"{name} must be whole numbers to count repeated rows, got {list(w)}"
+        if p.label_smoothing:
+            return "with label smoothing a class weight scales every class's term, not the row: no repetition equals it"
+        if len(case.logits.shape) != 2 or p.axis % 2 != 1:
+            return "repeat_rows needs logits [rows, classes] (classes last)"
+        if case.elementwise and p.class_weights is not None:
+            return "sigmoid class weights apply per column, not per row: only sample_weights repeat rows"
+        if case.family == "softmax_cross_entropy" and isinstance(case.labels, Literal):
+            t = np.asarray(case.labels.values, dtype=np.float64)
+            if t.size and not (np.isin(t, (0.0, 1.0)).all() and (t.sum(-1) == 1).all()):
+                return "dense labels must be one-hot for a row to belong to one class weight"
+        if case.family == "softmax_cross_entropy" and not isinstance(case.labels, Literal) and case.labels.name != "one_hot":
+            return "dense labels must be one-hot (generator one_hot) for a row to belong to one class weight"
+    elif k == "smoothed_labels":
+        if not p.label_smoothing:
+            return "smoothed_labels needs label_smoothing > 0"
+        if p.ignore_index is not None:
+            return "dense labels cannot express ignore_index"
+        if p.reduction == "weighted_mean" and not case.elementwise and p.class_weights is not None:
+            return ("weighted_mean divides by the weights of the unsmoothed labels, which the smoothed dense labels "
+                    "no longer carry")
+    elif k == "sum_mean":
+        if p.reduction not in ("mean", "sum"):
+            return f"sum_mean relates reductions mean and sum, not {p.reduction}"
+    return None
