@@ -341,7 +341,7 @@ def test_report_rerun_command_of_a_custom_row_is_a_check(torch_rows, tmp_path):
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     if chromium is None:
         pytest.skip("headless Chromium is not installed")
-    from harness.report.html import write_report
+    from harness.report import write_report
     from tests.test_report_browser import _FLAGS
 
     row = next(r for r in torch_rows if r.api == api("torch", "clipped") and r.verdict in FAILING)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from harness.report import devices as device_compare
-from harness.report.html import write_report
+from harness.report import device_pairs as device_compare
+from harness.report import write_report
 from harness.results.rows import Row, row_id
 
 

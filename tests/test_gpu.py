@@ -54,7 +54,7 @@ def test_gpu_rows_record_the_cuda_device_and_agree_with_the_oracle(framework, av
 def test_cpu_and_gpu_rows_of_a_trial_are_compared_in_the_report(framework, available, tmp_path):
     if not available():
         pytest.skip(f"no CUDA device visible to {framework}")
-    from harness.report import devices as device_compare
+    from harness.report import device_pairs as device_compare
 
     (tmp_path / "c.yaml").write_text(CASE)
     r = run_cli("run", "--cases", str(tmp_path / "c.yaml"), "--frameworks", framework, "--out", str(tmp_path / "o"),

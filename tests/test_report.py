@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.report import plots
-from harness.report.html import decode_rows, encode_rows, write_report
+from harness.report import plots, write_report
+from harness.report.codec import decode_rows, encode_rows
 from harness.results.rows import COLUMNS, FAILING, Row, row_id
 
 XSS = "<script>alert(1)</script>"

@@ -22,7 +22,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from harness.report.html import _sort_key, write_report
+from harness.report import write_report
+from harness.report.order import sort_key as _sort_key
 from harness.results.rows import FAILING, Row, row_id
 from tests.test_report import ENVS, field_rows, sweep_rows, synthetic_rows
 
@@ -326,7 +327,7 @@ def test_plots_and_matrix_present(dom, rows):
 
 
 def test_cpu_against_gpu_section_matches_the_pairs_and_links_to_rows(dom, rows):
-    from harness.report import devices as device_compare
+    from harness.report import device_pairs as device_compare
 
     doc = _clean("all", dom)
     pairs = device_compare.pairs(rows)

@@ -404,7 +404,7 @@ def _sparse_paths(framework: str) -> list:
 
 
 def worker_report(rows_n: int, data: Path, repeats: int) -> dict:
-    from harness.report import html as report
+    from harness import report
     from harness.results.rows import write_rows
 
     rows = _synthetic_rows(rows_n)

@@ -106,7 +106,7 @@ def run_check(specs: list[Spec], *, roots: Sequence[Path] = (), cases: Sequence[
     Only cases of the claimed families run (and, with beside='fused', only the built-in paths of those
     families that are not naive). CaseFileError and SpecError propagate.
     """
-    from harness.report import html as report
+    from harness import report
     from harness.results.merge import merge
     from harness.run import runner
 

@@ -13,7 +13,7 @@ def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], pa
            stale: list[str] = (), strict_known: bool = False) -> int:
     """Write the merged rows and the report, print the summary; the exit code. `stale`: the known differences
     that matched no row; with `strict_known` they and every `fixed` row fail the run, otherwise they are warnings."""
-    from harness.report import html as report
+    from harness import report
 
     warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
     write_rows(out / "results.jsonl", rows)

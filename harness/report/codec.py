@@ -1,0 +1,166 @@
+"""The rows as the compact JSON the page embeds (`encode_rows`), and back (`decode_rows`, for tests and scripts)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from harness.report.values import plain
+from harness.results.rows import Row, row_id
+
+_FULL_VALUES = 32  # value lists up to this long are embedded whole; longer ones as an excerpt
+_VALUES_BUDGET = 1_200_000  # bytes of embedded value lists, spent on failures first
+
+
+def _short(v: Any, digits: int = 6) -> Any:
+    """A JSON number rounded to `digits` significant digits ("nan"/"inf" strings when not finite)."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    v = float(v)
+    if not math.isfinite(v):
+        return plain(v)
+    if digits < 17:  # 17 digits: repr is already exact and shortest
+        v = float(f"{v:.{digits}g}")
+    return int(v) if v.is_integer() and abs(v) < 2**53 and (v != 0 or math.copysign(1, v) > 0) else v
+
+
+def _exact(v: Any) -> Any:
+    """A value kept exactly (a float's repr is the shortest text that reads back as the same float)."""
+    return _short(v, 17)
+
+
+def _flat_index(index: Sequence[int] | None, shape: Sequence[int]) -> int | None:
+    if not index or len(index) != len(shape):
+        return None
+    try:
+        return int(np.ravel_multi_index(tuple(int(i) for i in index), tuple(int(s) for s in shape)))
+    except (ValueError, TypeError):
+        return None
+
+
+def _loss_flat_index(r: Row) -> int | None:
+    n = len(r.loss_values or [])
+    if n == 1:
+        return 0
+    shape = list(r.shape or [])
+    for ax in reversed(range(len(shape))):  # the loss has the logits' shape without the class axis
+        cand = shape[:ax] + shape[ax + 1:]
+        if math.prod(cand) == n and (flat := _flat_index(r.loss_worst_index, cand)) is not None:
+            return flat
+    return None
+
+
+def _excerpt(obs: Sequence[float] | None, ref: Sequence[float] | None, worst: int | None) -> list | None:
+    """[total, [[flat index, observed, reference], ...], flat index of the worst element or None]: every
+    element of a short list, else the first few and those around the worst one."""
+    if obs is None and ref is None:
+        return None
+    n = max(len(obs or []), len(ref or []))
+    if n <= _FULL_VALUES:
+        idx = list(range(n))
+    else:
+        w = worst if worst is not None and worst < n else 0
+        idx = sorted(set(range(4)) | set(range(max(0, w - 3), min(n, w + 4))))
+
+    def at(a: Sequence[float] | None, i: int) -> Any:
+        return _exact(a[i]) if a is not None and i < len(a) else None
+    return [n, [[i, at(obs, i), at(ref, i)] for i in idx], worst]
+
+
+def _encode_column(values: list[Any]) -> dict[str, Any] | None:
+    """The smallest of four encodings of one column (None when every value is empty):
+    {"a": [v, ...]} plain, {"t": [distinct values], "i": [index per row]} a value table, and either
+    of them over only the non-empty rows, listed in "k" as gaps from the previous one."""
+    def empty(v: Any) -> bool:
+        return v is None or v == "" or v == []
+
+    def frozen(v: Any) -> Any:  # a hashable stand-in for a list
+        return tuple(frozen(x) for x in v) if isinstance(v, list) else v
+    keep = [i for i, v in enumerate(values) if not empty(v)]
+    if not keep:
+        return None
+    gaps = [b - a for a, b in zip([0, *keep], keep, strict=False)]
+    options = []
+    for sparse in (False, True):
+        vals = [values[i] for i in keep] if sparse else values
+        extra = {"k": gaps} if sparse else {}
+        options.append({**extra, "a": vals})
+        keys = [frozen(v) if isinstance(v, list) else v for v in vals]
+        first = dict(zip(keys, vals, strict=True))
+        order = [k for k, _ in Counter(keys).most_common()]
+        pos = {k: j for j, k in enumerate(order)}
+        options.append({**extra, "t": [first[k] for k in order], "i": [pos[k] for k in keys]})
+    return min(options, key=lambda o: len(json.dumps(o, separators=(",", ":"))))
+
+
+_TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdict", "framework_version", "call",
+                "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
+                "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape", "precision",
+                "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count",
+                "relation", "partner", "loss_allowance", "grad_allowance")
+_ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",
+                   "grad_norm", "ref_grad_norm", "loss_allowed", "grad_allowed", "duration_s", "sweep_value")
+
+
+def encode_rows(rows: list[Row], case_inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The rows as compact JSON: {"n": rows, "cols": {field: encoded column}, "inputs": {case: text}}.
+
+    Empty fields cost nothing, repeated values are stored once, display metrics are rounded to 6
+    significant digits while the worst elements (loss, ref_loss, grad, ref_grad) are exact; a row_id
+    is stored only when it is not `case[framework-api-device-dtype]`, raw_verdict and
+    device_requested only when they differ from verdict and device. Value lists ("lv", "gv":
+    [total, [[index, observed, reference], ...], worst index]) are embedded while their budget lasts, failing
+    rows first (the rows come sorted that way)."""
+    cols: dict[str, list[Any]] = {k: [] for k in (*_TEXT_FIELDS, *_ROUNDED_FIELDS, "loss", "ref_loss", "grad",
+                                                   "ref_grad", "row_id", "raw_verdict", "device_requested", "lv", "gv")}
+    budget = _VALUES_BUDGET
+    for r in rows:
+        for k in _TEXT_FIELDS:
+            v = plain(getattr(r, k))
+            cols[k].append(None if k.endswith("_count") and not v else v)  # a count of 0 costs nothing
+        for k in _ROUNDED_FIELDS:
+            cols[k].append(_short(getattr(r, k), 3 if k == "duration_s" else 6))
+        for k in ("loss", "ref_loss", "grad", "ref_grad"):
+            cols[k].append(_exact(getattr(r, k)))
+        derived = row_id(r.case, r.framework, r.api, r.device, r.dtype)
+        cols["row_id"].append("" if r.row_id == derived else r.row_id)
+        cols["raw_verdict"].append("" if r.raw_verdict in ("", r.verdict) else r.raw_verdict)
+        cols["device_requested"].append("" if r.device_requested in ("", r.device) else r.device_requested)
+        lv = gv = None
+        if budget > 0:
+            lv = _excerpt(r.loss_values, r.ref_loss_values, _loss_flat_index(r))
+            gv = _excerpt(r.grad_values, r.ref_grad_values, _flat_index(r.grad_worst_index, r.shape or []))
+            cost = len(json.dumps([lv, gv]))
+            budget -= cost
+            if budget < 0:
+                lv = gv = None
+        cols["lv"].append(lv)
+        cols["gv"].append(gv)
+    encoded = {k: e for k, v in cols.items() if (e := _encode_column(v)) is not None}
+    return {"n": len(rows), "cols": encoded, "inputs": case_inputs or {}}
+
+
+def decode_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inverse of `encode_rows` (for tests and scripts): one dict of non-empty fields per row."""
+    n = data["n"]
+    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name, e in data["cols"].items():
+        vals = e["a"] if "a" in e else [e["t"][j] for j in e["i"]]
+        idx = list(range(n))
+        if "k" in e:
+            idx, pos = [], 0
+            for gap in e["k"]:
+                pos += gap
+                idx.append(pos)
+        for i, v in zip(idx, vals, strict=True):
+            if v not in (None, "", []):
+                out[i][name] = v
+    for d in out:
+        d.setdefault("row_id", row_id(d.get("case", ""), d.get("framework", ""), d.get("api", ""),
+                                      d.get("device", ""), d.get("dtype", "")))
+    return out
