@@ -42,6 +42,11 @@ def _array(spec, logits_shape=None, axis=-1, avoid=()) -> np.ndarray:
     return np.asarray(spec.values)
 
 
+def logits(case: Case) -> np.ndarray:
+    """A case's logits in float64, times its logit scale: before any rounding to a trial dtype."""
+    return _array(case.logits).astype(np.float64) * case.logit_scale
+
+
 @lru_cache(maxsize=4)
 def materialize(trial: Trial) -> Inputs:
     """Inputs of a trial: logits, dense labels and weights rounded to the trial dtype.
@@ -49,7 +54,7 @@ def materialize(trial: Trial) -> Inputs:
     Rounding happens once, here, so that neither the oracle nor any framework is blamed for it.
     """
     case = trial.case
-    logits64 = _array(case.logits).astype(np.float64) * case.logit_scale
+    logits64 = logits(case)
     raw_labels = _array(case.labels, logits64.shape, case.params.axis, generators.masked_classes(case.logits))
     # integer labels reach the frameworks in the case's label dtype (int64 unless it says otherwise)
     labels = raw_labels.astype(case.params.label_dtype) if case.sparse else cast(raw_labels, trial.dtype)

@@ -188,3 +188,13 @@ def test_a_framework_that_fails_to_import_is_reported_not_dropped(tmp_path):
     assert rows["ghost"].verdict == "unavailable" and "no_such_module_xyz" in rows["ghost"].message
     assert rows["crashy"].verdict == "pass"
     assert r.returncode == 0 and "unavailable" in r.stdout
+
+
+@needs_all
+def test_rows_carry_the_inputs_the_report_shows(user_run):
+    d, _ = user_run
+    rows = [x for x in read_rows(d / "out" / "results.jsonl") if x.case == "user-sparse"]
+    assert rows and all(x.inputs.startswith("logits: [[2.5, -1.0, 0.8, 4.1, -0.3], [0.0, 0.0, 0.0, 0.0, 0.0]]\n"
+                                            "labels: [3, 1]\nparams: reduction=mean") for x in rows)
+    assert all(x.logit_values is None for x in rows)  # only a gradient-field case keeps its logits
+    assert "labels: [3, 1]" in (d / "out" / "index.html").read_text()

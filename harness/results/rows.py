@@ -92,6 +92,7 @@ class Row:
     ref_grad_values: list[float] | None = None
     loss_allowed_values: list[float] | None = None  # each element's allowance (harness/judge/tolerances.py)
     grad_allowed_values: list[float] | None = None
+    logit_values: list[float] | None = None  # a gradient-field case's logits, [N, 2] flattened (harness/judge/inputs.py)
     shape: list[int] | None = None  # shape of the logits
     sweep: str = ""  # the swept parameter of a sweep case (e.g. "scale"), "" otherwise
     sweep_value: float | None = None
@@ -100,6 +101,7 @@ class Row:
     relation: str = ""  # the relation's kind, "" for rows judged against the oracle
     partner: str = ""  # what the partner formulation is, and the call that computed it
     precision: str = ""  # the framework process's precision mode and flags (harness/core/precision.py)
+    inputs: str = ""  # the case's logits, labels and parameters as the report shows them (harness/judge/inputs.py)
 
     def to_json(self) -> str:
         # field by field: asdict() would deep-copy every value list first

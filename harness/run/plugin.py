@@ -22,6 +22,7 @@ from adapters.api import Adapter, ApiPath, Observation
 from harness import oracle
 from harness.core import precision
 from harness.judge import expectations, relations, tolerances
+from harness.judge.inputs import field_logits, inputs_text
 from harness.judge.verdicts import clipped, judge
 from harness.oracle import families
 from harness.results.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
@@ -331,6 +332,7 @@ class TrialItem(pytest.Item):
             reduction=c.params.reduction, sweep=c.sweep, sweep_value=c.logit_scale if c.sweep else None,
             framework_version=(st.adapters[self.framework].version() if self.framework in st.adapters else ""),
             precision=st.precision.get(self.framework, ""),
+            inputs=inputs_text(c), logit_values=field_logits(c),
         )
 
     def _row(self, st: _State) -> Row:
