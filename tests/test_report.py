@@ -1,4 +1,4 @@
-"""Unit tests for harness/report/html.py and harness/report/plots.py: the three files, escaping, the compact row data, plots, size.
+"""Unit tests for harness/report/ and harness/report/plots/: the three files, escaping, the compact row data, plots, size.
 
 Also home of the synthetic rows (`synthetic_rows`, `sweep_rows`, `field_rows`) that the browser tests use.
 """
@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.judge.inputs import inputs_text
 from harness.report import plots, write_report
 from harness.report.codec import decode_rows, encode_rows
 from harness.results.rows import COLUMNS, FAILING, Row, row_id
+from harness.schema.cases import load_file
 
 XSS = "<script>alert(1)</script>"
 
@@ -318,11 +320,12 @@ def test_encode_round_trip():
     assert worst == big[0].grad_worst_index[0] * big[0].shape[1] + big[0].grad_worst_index[1]
 
 
-def test_case_inputs_from_case_file(tmp_path, write_cases):
+def test_case_inputs_come_from_the_rows(tmp_path, write_cases):
     path = write_cases("- id: tiny\n  family: sparse_softmax_cross_entropy\n  description: d\n"
                        "  logits: [[2.5, -1.0, 0.8]]\n  labels: [2]\n  params: {reduction: mean}\n")
-    r = _row("tiny", "torch", "pass", source=f"{path}:1:3")
-    gone = _row("gone", "torch", "pass", source="/nonexistent/cases.yaml:1:3")
+    r = _row("tiny", "torch", "pass", source=f"{path}:1:3", inputs=inputs_text(load_file(path)[0]))
+    gone = _row("gone", "torch", "pass", source="/nonexistent/cases.yaml:1:3")  # a row from before rows carried inputs
+    path.unlink()  # the report reads the rows, never the case file
     data = json.loads(re.search(r'id="data">(.*?)</script>', write_report([r, gone], [], tmp_path)["html"]
                                 .read_text(encoding="utf-8"), re.S).group(1))
     assert data["inputs"]["tiny"].startswith("logits: [[2.5, -1.0, 0.8]]\nlabels: [2]") and "reduction=mean" in data["inputs"]["tiny"]

@@ -107,7 +107,7 @@ _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err
                    "grad_norm", "ref_grad_norm", "loss_allowed", "grad_allowed", "duration_s", "sweep_value")
 
 
-def encode_rows(rows: list[Row], case_inputs: dict[str, str] | None = None) -> dict[str, Any]:
+def encode_rows(rows: list[Row]) -> dict[str, Any]:
     """The rows as compact JSON: {"n": rows, "cols": {field: encoded column}, "inputs": {case: text}}.
 
     Empty fields cost nothing, repeated values are stored once, display metrics are rounded to 6
@@ -115,7 +115,8 @@ def encode_rows(rows: list[Row], case_inputs: dict[str, str] | None = None) -> d
     is stored only when it is not `case[framework-api-device-dtype]`, raw_verdict and
     device_requested only when they differ from verdict and device. Value lists ("lv", "gv":
     [total, [[index, observed, reference], ...], worst index]) are embedded while their budget lasts, failing
-    rows first (the rows come sorted that way)."""
+    rows first (the rows come sorted that way). A case's inputs text is stored once, from the first of its
+    rows that carries one (rows from before rows carried it have none: the page then shows none)."""
     cols: dict[str, list[Any]] = {k: [] for k in (*_TEXT_FIELDS, *_ROUNDED_FIELDS, "loss", "ref_loss", "grad",
                                                    "ref_grad", "row_id", "raw_verdict", "device_requested", "lv", "gv")}
     budget = _VALUES_BUDGET
@@ -142,7 +143,11 @@ def encode_rows(rows: list[Row], case_inputs: dict[str, str] | None = None) -> d
         cols["lv"].append(lv)
         cols["gv"].append(gv)
     encoded = {k: e for k, v in cols.items() if (e := _encode_column(v)) is not None}
-    return {"n": len(rows), "cols": encoded, "inputs": case_inputs or {}}
+    inputs: dict[str, str] = {}
+    for r in rows:
+        if r.inputs and r.case not in inputs:
+            inputs[r.case] = r.inputs
+    return {"n": len(rows), "cols": encoded, "inputs": inputs}
 
 
 def decode_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

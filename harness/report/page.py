@@ -18,7 +18,6 @@ from importlib import resources
 from typing import Any
 
 from harness.report import plots
-from harness.report.case_inputs import case_inputs
 from harness.report.codec import encode_rows
 from harness.report.environment import env_table, precision_line
 from harness.report.markup import esc
@@ -50,7 +49,7 @@ def page(rows: list[Row], envs: list[dict], partial: bool, warnings: list[str]) 
     n_fail = sum(r.verdict in FAILING for r in rows)
     commits = sorted({(e.get("harness") or {}).get("commit") or "?" for e in envs if isinstance(e, dict)})
     meta = {"failing": sorted(FAILING), "verdicts": list(VERDICTS), "dtypes": list(DTYPES)}
-    data = encode_rows(rows, case_inputs(rows))
+    data = encode_rows(rows)
     parts = ['<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
              '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
              'script-src \'unsafe-inline\'; img-src data:">',

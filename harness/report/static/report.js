@@ -235,7 +235,7 @@ function details(i) {
   add("family / reduction", pair("family", "reduction"));
   add("tags", g("tags"));
   add("logits shape", g("shape") ? "[" + fmt(g("shape")) + "]" : "");
-  add("inputs", D.inputs[g("case")] ? D.inputs[g("case")] + "\n(read from the case file when the report was written)" : "");
+  add("inputs", D.inputs[g("case")]);  // recorded with the rows (harness/judge/inputs.py)
   if (g("sweep")) add("sweep", `${g("sweep")} = ${fmt(g("sweep_value"))}`);
   const worstLine = (what, idx, abs, rel, u) => (g(what) === undefined && g("ref_" + what) === undefined ? "" :
     (g(idx) ? `at [${fmt(g(idx))}]: ` : "") + `observed ${String(g(what) ?? "")}, ${g("relation") ? "partner" : "oracle"} ${String(g("ref_" + what) ?? "")}; ` +
