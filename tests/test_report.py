@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.judge.inputs import inputs_text
+from harness.judge.inputs import field_logits, inputs_text
 from harness.report import plots, write_report
 from harness.report.codec import decode_rows, encode_rows
+from harness.report.plots import fields
 from harness.results.rows import COLUMNS, FAILING, Row, row_id
 from harness.schema.cases import load_file
 
@@ -185,6 +186,7 @@ def field_rows(n: int = 9) -> list[Row]:
         out.append(Row(row_id=row_id("field-demo", fw, api, "cpu", "float32"), case="field-demo",
                        family="sparse_softmax_cross_entropy", framework=fw, api=api, device="cpu", dtype="float32",
                        verdict=verdict, tags=["gradient-field"], shape=[n * n, 2], loss_values=loss.tolist(),
+                       logit_values=np.stack([z1, z2], axis=1).reshape(-1).tolist(),
                        ref_loss_values=loss.tolist(), grad_values=g.tolist(), ref_grad_values=grad.tolist(),
                        grad_allowed_values=(1e-7 + 1e-5 * np.abs(grad)).tolist(), source="cases/sweeps.yaml:30:3"))
     return out
@@ -348,10 +350,52 @@ def test_large_report_is_small(tmp_path):
 # --------------------------------------------------------------------------- plots
 
 
-def test_grid_assumption():
-    pts = plots._grid(9)
-    assert pts[:4] == [(-4.0, -4.0), (0.0, -4.0), (4.0, -4.0), (-4.0, 0.0)]  # z1 fastest
-    assert pts[-1] == (4.0, 4.0) and plots._grid(10) is None and plots._grid(1) is None
+def test_field_grid_from_the_rows_logits():
+    z = np.linspace(-4, 4, 3)
+    pts = np.stack([np.tile(z, 3), np.repeat(z, 3)], axis=1)  # z1 fastest, as grid2d lists them
+    g = fields._grid(pts.reshape(-1).tolist())
+    assert g.n == 3 and g.cells[:4] == [(0, 0), (1, 0), (2, 0), (0, 1)] and g.z1 == g.z2 == (-4.0, 4.0)
+    g = fields._grid(pts[::-1].reshape(-1).tolist())  # any order: each point where its own logits put it
+    assert g.cells[0] == (2, 2) and g.cells[-1] == (0, 0)
+    assert fields._grid(None) is None and fields._grid([]) is None  # rows from before rows carried their logits
+    assert fields._grid(pts[:8].reshape(-1).tolist()) is None  # 8 points are no square grid
+    assert fields._grid(np.concatenate([pts[:8], pts[:1]]).reshape(-1).tolist()) is None  # a point twice
+
+
+def _field_row(case, logits: np.ndarray, order: np.ndarray | None = None) -> Row:
+    """A row of a two-class sparse case with label 0 at these logits, its values listed in `order`."""
+    z = logits.reshape(-1, 2)[order if order is not None else slice(None)]
+    p1 = 1 / (1 + np.exp(z[:, 0] - z[:, 1]))
+    loss, grad = np.log1p(np.exp(z[:, 1] - z[:, 0])), np.stack([-p1, p1], axis=1).reshape(-1)
+    return Row(row_id=row_id(case.id, "torch", "F.cross_entropy", "cpu", "float64"), case=case.id, family=case.family,
+               framework="torch", api="F.cross_entropy", device="cpu", dtype="float64", verdict="pass", tags=list(case.tags),
+               shape=list(case.logits.shape), logit_values=z.reshape(-1).tolist(), loss_values=loss.tolist(),
+               ref_loss_values=loss.tolist(), grad_values=grad.tolist(), ref_grad_values=grad.tolist())
+
+
+def test_a_grid2d_field_with_its_own_range_is_drawn_from_its_own_logits(write_cases):
+    path = write_cases("- id: field-wide\n  family: sparse_softmax_cross_entropy\n  description: d\n"
+                       "  tags: [gradient-field]\n  logits: {generate: grid2d, n: 5, low: -8.0, high: 0.0}\n"
+                       "  labels: {generate: constant, value: 0}\n  dtypes: [float64]\n")
+    case = load_file(path)[0]
+    logits = np.asarray(field_logits(case))
+    assert logits.shape == (50,) and logits.min() == -8.0 and logits.max() == 0.0  # the case's grid, not [-4, 4]
+    drawn = plots.gradient_field_section([_field_row(case, logits)])
+    assert drawn.count('<svg class="plot"') == 2  # the oracle and torch
+    assert drawn.count(">-8</text>") == 2 and drawn.count(">z1 0</text>") == 2 and drawn.count(">0</text>") == 2
+    assert ">-4</text>" not in drawn and ">z1 4</text>" not in drawn
+    # the same points listed in another order (z2 fastest), each with its own values: the same picture (the same
+    # loss image, each arrow where it was; only the order in which the arrows are listed differs)
+    def picture(svg: str) -> str:
+        return re.sub(r' d="([^"]*)"', lambda m: " d=" + "".join(sorted(re.split(r"(?=M)", m.group(1)))), svg)
+    z2_fastest = np.arange(25).reshape(5, 5).T.reshape(-1)
+    assert picture(plots.gradient_field_section([_field_row(case, logits, z2_fastest)])) == picture(drawn)
+    # a row from before rows carried their logits: not drawn, and no crash
+    old = _field_row(case, logits)
+    old.logit_values = None
+    assert "<svg" not in plots.gradient_field_section([old]) and "do not carry their logits" in plots.gradient_field_section([old])
+    assert field_logits(load_file(write_cases("- id: plain\n  family: sparse_softmax_cross_entropy\n  description: d\n"
+                                              "  logits: [[1.0, 2.0]]\n  labels: [0]\n", "plain.yaml"))[0]) is None
 
 
 def test_plots_drawn_and_escaped():

@@ -9,13 +9,13 @@ cpu_gpu; svg holds what they share.
 from __future__ import annotations
 
 from harness.report.plots.cpu_gpu import cpu_gpu_errors
-from harness.report.plots.fields import _grid, gradient_field_section
+from harness.report.plots.fields import gradient_field_section
 from harness.report.plots.heatmaps import heatmap_section
 from harness.report.plots.svg import BAD
 from harness.report.plots.sweeps import sweep_section
 from harness.results.rows import Row
 
-__all__ = ["BAD", "_grid", "cpu_gpu_errors", "gradient_field_section", "heatmap_section", "section", "sweep_section"]
+__all__ = ["BAD", "cpu_gpu_errors", "gradient_field_section", "heatmap_section", "section", "sweep_section"]
 
 
 def section(rows: list[Row]) -> str:

@@ -7,37 +7,61 @@ import math
 import struct
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from harness.report.plots.svg import BAD, Point, coord, escape, path_key, svg_plot
+from harness.judge.inputs import FIELD_TAG
+from harness.report.plots.svg import BAD, coord, escape, path_key, svg_plot
 from harness.results.rows import Row
 
 _MAX_FIELD_GROUPS = 8
 
 
-def _grid(n_points: int) -> list[Point] | None:
-    """The logits of a gradient-field case, which rows do not carry.
+@dataclass(frozen=True)
+class _Grid:
+    """Where a field's points sit: an n x n grid, each point's (column, row) counted from the smallest z1
+    and the smallest z2, and the extent of each axis."""
 
-    ASSUMPTION: a row tagged `gradient-field` with shape [N, 2] comes from a case whose logits are an
-    n x n grid over [-4, 4]^2 in row-major order with z1 varying fastest (the `grid2d` generator's
-    defaults): n = sqrt(N), z1 = linspace(-4, 4, n)[i % n], z2 = linspace(-4, 4, n)[i // n].
-    """
-    n = math.isqrt(n_points)
-    if n < 2 or n * n != n_points:
+    n: int
+    cells: list[tuple[int, int]]
+    z1: tuple[float, float]
+    z2: tuple[float, float]
+
+
+def _grid(logits: Sequence[float] | None) -> _Grid | None:
+    """The grid of a two-class field from the row's own logits ([N, 2] flattened, z1 and z2 of each point,
+    in any order): n distinct finite values of each, every pair once. None when the row has no logits (rows
+    from before they carried them) or they are not such a grid."""
+    if not logits or len(logits) % 2 or not all(math.isfinite(v) for v in logits):
         return None
-    z = [-4.0 + 8.0 * k / (n - 1) for k in range(n)]
-    return [(z[i % n], z[i // n]) for i in range(n_points)]
+    z1s, z2s = [float(v) for v in logits[0::2]], [float(v) for v in logits[1::2]]
+    xs, ys = sorted(set(z1s)), sorted(set(z2s))
+    n = len(xs)
+    if n < 2 or len(ys) != n or n * n != len(z1s):
+        return None
+    col, row = {v: k for k, v in enumerate(xs)}, {v: k for k, v in enumerate(ys)}
+    cells = [(col[a], row[b]) for a, b in zip(z1s, z2s, strict=True)]
+    if len(set(cells)) != len(cells):
+        return None
+    return _Grid(n, cells, (xs[0], xs[-1]), (ys[0], ys[-1]))
 
 
-def _field_rows(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
-    groups: dict[tuple[str, str], list[Row]] = {}
+def _field_rows(rows: list[Row]) -> tuple[dict[tuple[str, str], tuple[_Grid, list[Row]]], bool]:
+    """The grid and the rows of each gradient-field case and dtype that can be drawn, and whether any such
+    case's rows were left out for want of their logits."""
+    groups: dict[tuple[str, str], tuple[_Grid, list[Row]]] = {}
+    unplaced = False
     for r in rows:
-        if "gradient-field" not in r.tags or not r.shape or len(r.shape) != 2 or r.shape[1] != 2:
+        if FIELD_TAG not in r.tags or not r.shape or len(r.shape) != 2 or r.shape[1] != 2:
             continue
         n = r.shape[0]
-        if _grid(n) is None or (r.ref_grad_values is None or len(r.ref_grad_values) != 2 * n):
+        if r.ref_grad_values is None or len(r.ref_grad_values) != 2 * n:
             continue
-        groups.setdefault((r.case, r.dtype), []).append(r)
-    return groups
+        grid = _grid(r.logit_values)
+        if grid is None or len(grid.cells) != n:
+            unplaced = True
+            continue
+        groups.setdefault((r.case, r.dtype), (grid, []))[1].append(r)
+    return groups, unplaced
 
 
 def _png(width: int, height: int, pixels: Sequence[tuple[int, int, int]]) -> str:
@@ -51,14 +75,14 @@ def _png(width: int, height: int, pixels: Sequence[tuple[int, int, int]]) -> str
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _background(loss: Sequence[float] | None, top: float) -> list[tuple[int, int, int]] | None:
-    if not loss:
+def _background(grid: _Grid, loss: Sequence[float] | None, top: float) -> list[tuple[int, int, int]] | None:
+    if not loss or len(loss) != len(grid.cells):
         return None
+    at = {cell: i for i, cell in enumerate(grid.cells)}
     out = []
-    n = math.isqrt(len(loss))
-    for row in reversed(range(n)):  # the image's top row is the largest z2
-        for col in range(n):
-            v = loss[row * n + col]
+    for row in reversed(range(grid.n)):  # the image's top row is the largest z2
+        for col in range(grid.n):
+            v = loss[at[col, row]]
             if not math.isfinite(v):
                 out.append((240, 80, 80))
                 continue
@@ -67,22 +91,21 @@ def _background(loss: Sequence[float] | None, top: float) -> list[tuple[int, int
     return out
 
 
-def quiver(title: str, subtitle: str, grad: Sequence[float], ref: Sequence[float] | None, bad: Callable[[int], bool],
-           loss: Sequence[float] | None = None, loss_top: float = 0.0, size: int = 196) -> str:
+def quiver(title: str, subtitle: str, grid: _Grid, grad: Sequence[float], ref: Sequence[float] | None,
+           bad: Callable[[int], bool], loss: Sequence[float] | None = None, loss_top: float = 0.0, size: int = 196) -> str:
     """Arrows of a gradient over the grid (scaled by the oracle's largest arrow) over the loss (shaded
     from white at 0 to blue at the oracle's largest loss); red where the path disagrees with the
     oracle, a red cross where its gradient is not finite."""
-    pts = _grid(len(grad) // 2) or []
-    n = math.isqrt(len(pts))
+    n = grid.n
     pad, top = 18, 26
     cell = (size - pad - 4) / n
     scale_src = ref if ref is not None else grad
-    mags = [math.hypot(scale_src[2 * i], scale_src[2 * i + 1]) for i in range(len(pts))]
+    mags = [math.hypot(scale_src[2 * i], scale_src[2 * i + 1]) for i in range(len(grid.cells))]
     big = max((m for m in mags if math.isfinite(m)), default=0.0) or 1.0
     good, red, cross = [], [], []
-    for i, (z1, z2) in enumerate(pts):
-        cx = pad + ((z1 + 4.0) / 8.0 * (n - 1) + 0.5) * cell  # z1 to the right, z2 up
-        cy = top + ((4.0 - z2) / 8.0 * (n - 1) + 0.5) * cell
+    for i, (col, row) in enumerate(grid.cells):
+        cx = pad + (col + 0.5) * cell  # z1 to the right, z2 up
+        cy = top + (n - 1 - row + 0.5) * cell
         gx, gy = grad[2 * i], grad[2 * i + 1]
         if not (math.isfinite(gx) and math.isfinite(gy)):
             cross.append(f"M{coord(cx - 3)} {coord(cy - 3)}l6 6m0-6l-6 6")
@@ -105,14 +128,14 @@ def quiver(title: str, subtitle: str, grad: Sequence[float], ref: Sequence[float
         subtitle = subtitle[:limit // 2 - 1] + "\u2026" + subtitle[-(limit - limit // 2):]
     body = [f'<text x="{size / 2:.0f}" y="10" text-anchor="middle" font-weight="bold">{escape(title)}</text>'
             f'<text x="{size / 2:.0f}" y="21" text-anchor="middle" font-size="9">{escape(subtitle)}</text>']
-    pixels = _background(loss, loss_top)
+    pixels = _background(grid, loss, loss_top)
     if pixels is not None and len(pixels) == n * n:
         body.append(f'<image x="{pad}" y="{top}" width="{side}" height="{side}" preserveAspectRatio="none" '
                     f'href="{_png(n, n, pixels)}"/>')
     body.append(f'<rect x="{pad}" y="{top}" width="{side}" height="{side}" fill="none" stroke="#bbb"/>'
-                f'<text x="{pad}" y="{coord(top + n * cell + 10)}">-4</text>'
-                f'<text x="{coord(pad + n * cell)}" y="{coord(top + n * cell + 10)}" text-anchor="end">z1 4</text>'
-                f'<text x="{pad - 2}" y="{top + 8}" text-anchor="end">4</text>'
+                f'<text x="{pad}" y="{coord(top + n * cell + 10)}">{grid.z1[0]:g}</text>'
+                f'<text x="{coord(pad + n * cell)}" y="{coord(top + n * cell + 10)}" text-anchor="end">z1 {grid.z1[1]:g}</text>'
+                f'<text x="{pad - 2}" y="{top + 8}" text-anchor="end">{grid.z2[1]:g}</text>'
                 f'<text x="{pad - 2}" y="{coord(top + n * cell)}" text-anchor="end">z2</text>')
     if good:
         body.append(f'<path d="{"".join(good)}" fill="#222" stroke="#222" stroke-width=".3"/>')
@@ -142,18 +165,19 @@ def _floats(v: Sequence[float] | None, n: int) -> list[float] | None:
 
 def gradient_field_section(rows: list[Row]) -> str:
     """Per gradient-field case and dtype: the oracle's field, then every path's beside it."""
-    groups = _field_rows(rows)
+    groups, unplaced = _field_rows(rows)
     if not groups:
-        return '<p class="note">No gradient-field cases in this run.</p>'
+        return ('<p class="note">The gradient-field rows of this run do not carry their logits (rows from an older '
+                'run): not drawn.</p>' if unplaced else '<p class="note">No gradient-field cases in this run.</p>')
     out = []
-    for n, ((case, dtype), rs) in enumerate(sorted(groups.items())):
+    for n, ((case, dtype), (grid, rs)) in enumerate(sorted(groups.items(), key=lambda kv: kv[0])):
         if n == _MAX_FIELD_GROUPS:
             out.append(f'<p class="note">... and {len(groups) - n} more gradient-field groups, not drawn.</p>')
             break
         ref = [float(v) for v in rs[0].ref_grad_values or []]
         ref_loss = _floats(rs[0].ref_loss_values, len(ref) // 2)
         top = max((v for v in ref_loss or [] if math.isfinite(v)), default=0.0)
-        panels = [quiver("oracle", dtype, ref, None, lambda i: False, ref_loss, top)]
+        panels = [quiver("oracle", dtype, grid, ref, None, lambda i: False, ref_loss, top)]
         for r in sorted(rs, key=path_key):
             if r.framework == "oracle":
                 continue
@@ -163,7 +187,7 @@ def gradient_field_section(rows: list[Row]) -> str:
                 panels.append(f'<div class="nodata"><b>{escape(title)}</b><br>{escape(r.api)}<br>{escape(r.verdict)}: '
                               f'{escape(r.message[:200])}</div>')
                 continue
-            panels.append(quiver(title, r.api, grad, ref, _disagrees(r), _floats(r.loss_values, len(ref) // 2), top))
+            panels.append(quiver(title, r.api, grid, grad, ref, _disagrees(r), _floats(r.loss_values, len(ref) // 2), top))
         out.append(f'<figure class="field"><figcaption>{escape(case)} &middot; {escape(dtype)}: the gradient of the loss over '
                    f'the logit plane (z1, z2) over the loss (white 0, blue the largest); red where a path disagrees with '
                    f'the oracle</figcaption>{"".join(panels)}</figure>')
