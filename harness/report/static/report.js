@@ -6,7 +6,7 @@ const N = D.n, PAGE = 200, MATRIX_STEP = 60, FAILING = new Set(META.failing);
 const FILTERS = [["verdict", "verdicts"], ["family", "families"], ["framework", "frameworks"],
   ["api", "API paths"], ["device", "devices"], ["dtype", "dtypes"], ["tag", "tags"]];
 
-// ---- columns (see encode_rows in harness/report/html.py)
+// ---- columns (see encode_rows in harness/report/codec.py)
 function column(e) {
   if (!e) return () => undefined;
   const at = e.t ? (j) => e.t[e.i[j]] : (j) => e.a[j];
