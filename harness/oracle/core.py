@@ -1,4 +1,4 @@
-"""The oracle's shared core: the Reference every family returns, the reductions, the inputs' layout and weights, extended precision.
+"""The oracle's shared core: the Reference, the reductions, the inputs' layout and weights, extended precision.
 
 Conventions of every family (each family's module states its own formulas): x are logits, P probabilities
 (both with the class axis moved last and the batch flattened to rows), t dense targets (one_hot(label) for
