@@ -143,7 +143,7 @@ def _clipped_softmax_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def test_the_clipped_flag_names_the_guard_that_explains_a_wrong_loss():
     from harness.judge.verdicts import clipped
-    from harness.oracle import families
+    from harness.oracle import clipped as families
 
     (case,) = load_text(CONFIDENT, "c.yaml")
     inputs = materialize(Trial(case, "float32"))
@@ -477,7 +477,7 @@ def test_the_clipped_flag_knows_keras_clips_in_float32_whatever_the_input_dtype(
     """In a float16 or bfloat16 trial the trial-dtype clip is not Keras': 1 - 1e-7 rounds to 1 there (so it
     clips nothing, and p = 1 with label 0 stays infinite), and float16's 1e-7 is 2**-23."""
     from harness.judge.verdicts import clipped
-    from harness.oracle import families
+    from harness.oracle import clipped as families
 
     (case,) = load_text(PROBS, "p.yaml")
     inputs = materialize(Trial(case, dtype))
@@ -497,7 +497,7 @@ def test_the_clipped_flag_is_not_set_on_an_exact_answer_judged_against_a_wrong_r
     """Where the guard bites nowhere that the observation is off, it explains nothing, even when the
     observation equals the guarded loss there (it equals the true loss wherever the guard does not bite)."""
     from harness.judge.verdicts import clipped
-    from harness.oracle import families
+    from harness.oracle import clipped as families
 
     (case,) = load_text(CONFIDENT, "c.yaml")
     inputs = materialize(Trial(case, "float32"))

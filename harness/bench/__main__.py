@@ -2,6 +2,6 @@
 
 import sys
 
-from harness.bench.bench import main
+from harness.bench.cli import main
 
 sys.exit(main())

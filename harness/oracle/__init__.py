@@ -1,24 +1,38 @@
 """The oracle: exact loss semantics in float64, from extended precision, with analytic gradients, per family.
 
-`compute(case, inputs, dtype)` is the one entry point; `core` holds the Reference it returns and the shared
-arithmetic, `softmax` the softmax and sigmoid cross-entropy families, `families` the probability, focal and
-building-block families (each module's docstring states its semantics).
+`compute(case, inputs, dtype)` is the one entry point. `core` holds the Reference it returns, the reductions
+and the shared arithmetic; one module per family group states its semantics: `softmax` (with `sparse_fast`,
+its large-trial path), `sigmoid`, `probabilities`, `focal` and `blocks`. `clipped` computes the losses behind
+the `clipped` flag.
 """
 
 from __future__ import annotations
 
-from harness.oracle import families, softmax
+from collections.abc import Callable
+
+from harness.oracle import blocks, focal, probabilities, sigmoid, softmax
 from harness.oracle.core import Reference, SoftmaxRows, times
 from harness.schema.cases import Case
 from harness.trials import Inputs
 
 __all__ = ["Reference", "SoftmaxRows", "compute", "times"]
 
+# the families with an oracle of their own; the others are the softmax (rows) and sigmoid (elementwise) families
+ORACLES: dict[str, Callable[[Case, Inputs, str], Reference]] = {
+    "categorical_crossentropy": probabilities.categorical_crossentropy,
+    "binary_crossentropy": probabilities.binary_crossentropy,
+    "binary_focal_crossentropy": focal.binary_focal_crossentropy,
+    "categorical_focal_crossentropy": focal.categorical_focal_crossentropy,
+    "log_softmax": blocks.block,
+    "softmax": blocks.block,
+    "logsumexp": blocks.block,
+}
+
 
 def compute(case: Case, inputs: Inputs, dtype: str) -> Reference:
     """The exact loss and gradient of one trial (float64 values; see the family's module for its semantics)."""
-    if case.family in families.ORACLES:
-        return families.ORACLES[case.family](case, inputs, dtype)
+    if case.family in ORACLES:
+        return ORACLES[case.family](case, inputs, dtype)
     if case.elementwise:
-        return softmax.sigmoid_cross_entropy(case, inputs, dtype)
+        return sigmoid.sigmoid_cross_entropy(case, inputs, dtype)
     return softmax.softmax_cross_entropy(case, inputs, dtype)

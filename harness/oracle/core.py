@@ -1,10 +1,20 @@
-"""The oracle's shared core: the Reference it returns, zero-weight products, log-softmax and softplus in extended precision."""
+"""The oracle's shared core: the Reference, the reductions, the inputs' layout and weights, extended precision.
+
+Conventions of every family (each family's module states its own formulas): x are logits, P probabilities
+(both with the class axis moved last and the batch flattened to rows), t dense targets (one_hot(label) for
+integer labels), t' = (1 - e) t + e / C with label smoothing e (binary families: z' = (1 - e) z + e / 2),
+w_c class weights, s_i sample weights (default 1), a_ic = w_c t'_ic. A term whose coefficient is 0
+contributes 0 even where its log is -inf (`times`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from harness.core.dtypes import cast
+from harness.trials import Inputs
 
 EXTENDED_MAX_ELEMENTS = 1 << 20
 EXTENDED_OK = np.finfo(np.longdouble).nmant >= 63
@@ -16,10 +26,13 @@ def working_dtype(n: int):
     return np.longdouble if (EXTENDED_OK and n <= EXTENDED_MAX_ELEMENTS) else np.float64
 
 
+# --------------------------------------------------------------------------- what the oracle returns
+
+
 @dataclass(frozen=True)
 class SoftmaxRows:
-    """The per-row quantities of a softmax trial that its error analysis (harness/judge/tolerances.py) reads, with
-    the class axis moved last and the batch flattened to R rows (all float64, R long unless said):
+    """The per-row quantities of a softmax trial that its error analysis (harness/judge/tolerances/softmax.py)
+    reads, with the class axis moved last and the batch flattened to R rows (all float64, R long unless said):
 
         m        the row's largest finite logit (0 for an undefined row)
         log_s    log sum_c exp(x_c - m)                       (so log p_c = x_c - m - log_s)
@@ -56,6 +69,127 @@ class Reference:
     softmax: SoftmaxRows | None = None  # the softmax families' row quantities
 
 
+def reference(out, grad, wd, *, saturated: bool, rows: int, classes: int, unreduced, scale,
+              softmax: SoftmaxRows | None = None) -> Reference:
+    """The Reference of a trial computed in the working type wd: every array as float64, the precision named."""
+    return Reference(
+        loss=np.asarray(out, dtype=np.float64),
+        grad=np.asarray(grad, dtype=np.float64),
+        precision="longdouble" if wd is np.longdouble else "float64",
+        saturated=saturated,
+        rows=rows,
+        classes=classes,
+        unreduced=np.asarray(unreduced, dtype=np.float64),
+        scale=float(scale),
+        softmax=softmax,
+    )
+
+
+def saturates(p, dtype: str) -> bool:
+    """Whether any of the probabilities p rounds to 0 or 1 in the trial dtype."""
+    pd = cast(np.asarray(p, dtype=np.float64), dtype).astype(np.float64)
+    return bool(np.any((pd == 0) | (pd == 1)))
+
+
+# --------------------------------------------------------------------------- the reductions
+
+
+def reduction_scale(red: str, count: int, weight_total, wd):
+    """(denominator, scale) of a reduction, in the working type wd: none and sum (1, 1); mean divides by count
+    (the rows kept, or the elements of an elementwise family), weighted_mean by weight_total() (a function, so
+    that only that reduction computes it); scale = 1 / denominator, and 0 for a mean over nothing, whose NaN
+    is constant in the inputs: its gradient is 0."""
+    if red in ("none", "sum"):
+        return wd(1), wd(1)
+    denom = wd(count) if red == "mean" else weight_total()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return denom, (1 / denom if denom != 0 else wd(0))
+
+
+def reduced(loss: np.ndarray, red: str, denom, wd):
+    """The output of a reduction of per-row (or per-element) losses given its denominator: none the losses,
+    sum their sum, mean and weighted_mean the sum / denominator, NaN for a mean over nothing."""
+    if red == "none":
+        return loss
+    total = loss.sum()
+    if red == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / denom if denom != 0 else wd(np.nan)
+
+
+def reduce(loss: np.ndarray, grad: np.ndarray, red: str, count: int, weight_total, wd):
+    """(output, gradient scaled to it, scale) of a reduction of per-row (or per-element) losses (see
+    `reduction_scale` and `reduced`)."""
+    denom, scale = reduction_scale(red, count, weight_total, wd)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return reduced(loss, red, denom, wd), grad * scale, scale
+
+
+# --------------------------------------------------------------------------- the inputs' layout and weights
+
+
+def to_rows(x, axis: int, wd) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Class axis last, flattened to rows, in the working type: (rows x C array, batch shape, C)."""
+    x = np.asarray(x)
+    x = np.moveaxis(x.astype(wd), axis % x.ndim, -1)
+    return x.reshape(-1, x.shape[-1]), x.shape[:-1], x.shape[-1]
+
+
+def from_rows(a: np.ndarray, batch_shape, C: int, axis: int, ndim: int) -> np.ndarray:
+    """The inverse of `to_rows`: rows x C back to the batch shape, the class axis back in its place."""
+    return np.moveaxis(a.reshape(*batch_shape, C), -1, axis % ndim)
+
+
+def kept_labels(inputs: Inputs, R: int, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, safe) for the integer labels of R rows: the rows whose label is not ignore_index, and the labels
+    with an ignored row's set to 0 (a valid index whose terms are then dropped)."""
+    labels = np.asarray(inputs.labels, dtype=np.int64).reshape(-1)
+    kept = np.ones(R, dtype=bool) if ignore_index is None else labels != ignore_index
+    return kept, np.where(kept, labels, 0)
+
+
+def dense_targets(inputs: Inputs, R: int, C: int, wd, axis: int) -> np.ndarray:
+    """Dense targets t as rows x C, in the working type."""
+    labels = np.asarray(inputs.labels)
+    return np.moveaxis(labels.astype(wd), axis % labels.ndim, -1).reshape(R, C)
+
+
+def class_weights(inputs: Inputs, C: int, wd) -> np.ndarray:
+    """w_c, ones without class weights."""
+    return np.ones(C, dtype=wd) if inputs.class_weights is None else np.asarray(inputs.class_weights).astype(wd)
+
+
+def sample_weights(inputs: Inputs, R: int, wd) -> np.ndarray:
+    """s_i per row: ones without sample weights; a weight per batch entry is repeated over the entry's rows."""
+    if inputs.sample_weights is None:
+        return np.ones(R, dtype=wd)
+    sw = np.asarray(inputs.sample_weights).astype(wd)
+    return np.repeat(sw, R // max(len(sw), 1))
+
+
+def elementwise_weights(inputs: Inputs, shape, wd) -> np.ndarray:
+    """s_i w_c per element of an elementwise family (classes the last axis, sample weights the first)."""
+    nd = len(shape)
+    w = class_weights(inputs, shape[-1] if nd else 1, wd)
+    rows = shape[0] if nd else 1
+    sw = np.ones(rows, dtype=wd) if inputs.sample_weights is None else np.asarray(inputs.sample_weights).astype(wd)
+    return np.broadcast_to(w * sw.reshape((-1,) + (1,) * (nd - 1)) if nd else w * sw, shape)
+
+
+def categorical_weights(case, inputs: Inputs, R: int, C: int, wd):
+    """(t, a, cw, sw) of a dense-label family: targets, a_ic = w_c t'_ic (smoothed), class and per-row sample weights."""
+    p = case.params
+    t = dense_targets(inputs, R, C, wd, p.axis)
+    e = wd(p.label_smoothing)
+    ts = (1 - e) * t + e / C if e else t
+    cw = class_weights(inputs, C, wd)
+    return t, cw[None, :] * ts, cw, sample_weights(inputs, R, wd)
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
 def times(w, v):
     """w * v where a zero weight times anything infinite is 0: a term that does not count contributes
     nothing (DESIGN.md: a zero target, class weight or sample weight times log 0). NaN stays NaN."""
@@ -83,7 +217,7 @@ def log_softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return logp, prob, bad
 
 
-
 def softplus(v: np.ndarray) -> np.ndarray:
+    """sp(v) = log(1 + e^v) as max(v, 0) + log1p(e^-|v|)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))

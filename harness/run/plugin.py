@@ -24,7 +24,7 @@ from harness.core import precision
 from harness.judge import expectations, relations, tolerances
 from harness.judge.inputs import field_logits, inputs_text
 from harness.judge.verdicts import clipped, judge
-from harness.oracle import families
+from harness.oracle import clipped as families
 from harness.results.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
 from harness.run.schedule import ORACLE, parse_shard, shard_costs, split_by_cost
 from harness.schema.cases import Case, CaseFileError, load_file

@@ -1,0 +1,46 @@
+"""Tolerance policy: the one place that says how far from the oracle a correct implementation may land.
+
+`for_trial(case, dtype, ref, inputs)` gives a trial's Tolerance: every output element's allowance derived
+from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the gradient's rounding, the
+reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
+`softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
+`categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
+blocks); `layout` serves terms computed by rows as flat blocks of the gradient.
+"""
+
+from __future__ import annotations
+
+from harness.core.dtypes import eps
+from harness.judge.tolerances.blocks import block_model
+from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
+from harness.judge.tolerances.elementwise import elementwise_model
+from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
+from harness.judge.tolerances.softmax import softmax_model
+from harness.oracle import Reference
+from harness.schema.cases import Case
+from harness.trials import Inputs
+
+__all__ = ["Tolerance", "for_trial"]
+
+
+def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Tolerance:
+    """The allowances of one trial, from its family's error model and the policy (or the case's override)."""
+    u, acc, tiny = eps(dtype), eps_acc(dtype), floor_tiny(dtype)
+    fam = case.family
+    if ref.softmax is not None:
+        model = softmax_model(case, ref, inputs, u, acc, tiny)
+    elif fam in ("log_softmax", "softmax", "logsumexp"):
+        model = block_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "categorical_focal_crossentropy":
+        model = categorical_focal_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "categorical_crossentropy":
+        model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
+    else:
+        model = elementwise_model(case, ref, inputs, u, acc, tiny)
+    row_terms, grad_terms, grad_floor = model
+    loss_terms, loss_floor = reduced_loss_terms(case, ref, row_terms, u, acc, tiny)
+    o = case.tolerance
+    if o is None:
+        return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, "policy", u=u)
+    return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, f"case: {o.reason}", u=u, override=
+                     (o.loss_rtol, o.loss_atol, o.grad_rtol, o.grad_atol))
