@@ -12,12 +12,14 @@ a_c the target coefficients w_c t'_c, A = sum_c a_c, s the sample weight, f = s 
                    + sum_c |a_c| (u + v_C) L_c        the subtraction log S - (x_c - m), and the sum over c
                    + u sum_c |A p_c - a_c| |x_c|      the inputs' last bit: the loss's sensitivity to each
                                                       logit times its rounding
-                   + u (A |m| + sum_c |a_c| |x_c|) ]  the log-sum-exp at the scale of the row's own max: an
+                   + A min(u |m + log S|, log S) ]    the log-sum-exp at the scale of the row's own max: an
                                                       implementation may form logsumexp(x) = m + log S in the
-                                                      dtype (u |m|) and subtract the target logit from it
-                                                      (u |x_c|), as optax's integer-label path does; one that
-                                                      subtracts the max first loses neither. The row's own
-                                                      max and target logits, never the trial's
+                                                      dtype and subtract the target logits from it, as optax's
+                                                      integer-label path does (one that subtracts the max
+                                                      first does not). Rounding m + log S costs u |m + log S|,
+                                                      and never more than log S: it rounds to no less than m,
+                                                      and only a log S of at least half an ULP of m can move
+                                                      it by one. The row's own max, never the trial's
     grad_ic    dl/dx_ic = f (A p_c - a_c), with p_c = exp(-(d_c + log S)):
                |f| A p_c (u (1 + d_c) + dlogS + u)  the error of p_c itself: relative, and large only
                                                     where the exponent is (p d <= 1/e), never the
@@ -64,7 +66,7 @@ def softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: flo
             p_t = np.exp(-L_t)
             ax_t = np.where(np.isfinite(x_t), np.abs(x_t), 0.0)
             cond = a_t * u * np.maximum(ax_t * (1 - 2 * p_t) + st.px, 0.0)
-            at_max = a_t * u * (np.abs(st.m) + ax_t)
+            at_max = a_t * np.minimum(u * np.abs(st.m + st.log_s), st.log_s)
         else:
             xf = x2.astype(np.float64)
             d = np.abs(xf - st.m[:, None])
@@ -75,7 +77,7 @@ def softmax_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: flo
             pr = np.exp(-L)
             ax = np.where(np.isfinite(xf), np.abs(xf), 0.0)
             cond = u * (np.abs(A[:, None] * np.where(np.isfinite(pr), pr, 0.0) - a) * ax).sum(-1)
-            at_max = u * (A * np.abs(st.m) + np.where(a == 0, 0, a * ax).sum(-1))
+            at_max = A * np.minimum(u * np.abs(st.m + st.log_s), st.log_s)
     w_row = sw
     if case.params.ignore_index is not None and st.label is not None:  # an ignored row contributes nothing
         w_row = np.where(np.asarray(inputs.labels).reshape(-1) == case.params.ignore_index, 0.0, sw)
