@@ -143,7 +143,7 @@ def _env() -> dict[str, str]:
 
 
 def _large_case(shape: tuple[int, int]):
-    from harness.schema.cases import load_text
+    from harness.schema import load_text
 
     (case,) = load_text(LARGE_CASE.format(rows=shape[0], classes=shape[1]), "bench-large.yaml")
     return case
@@ -274,7 +274,7 @@ def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int,
 
 def worker_memory(framework: str, data: Path, shape: tuple[int, int], direct: bool) -> dict:
     import adapters
-    from harness.schema.cases import load_text
+    from harness.schema import load_text
     from harness.trials import Trial, materialize
 
     adapter = adapters.load(framework)
@@ -329,7 +329,7 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
     import adapters
     from harness.judge import relations
     from harness.run.schedule import parse_shard, shard_costs, split_by_cost
-    from harness.schema.cases import load_paths
+    from harness.schema import load_paths
     from harness.trials import Trial, materialize
 
     adapter = adapters.load(framework)

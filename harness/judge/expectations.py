@@ -28,7 +28,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from harness.results.rows import FAILING, VERDICTS, Row
-from harness.schema.cases import CaseFileError, Location, Problem
+from harness.schema import CaseFileError, Location, Problem
 
 MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
 KEYS = (*MATCH_KEYS, "verdict", "reason", "link", "strict")

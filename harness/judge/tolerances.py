@@ -88,7 +88,7 @@ import numpy as np
 
 from harness.core.dtypes import eps, finfo
 from harness.oracle import Reference
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Inputs
 
 K = 1.0

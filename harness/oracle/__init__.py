@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.oracle import families, softmax
 from harness.oracle.core import Reference, SoftmaxRows, times
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Inputs
 
 __all__ = ["Reference", "SoftmaxRows", "compute", "times"]

@@ -44,7 +44,7 @@ import numpy as np
 from harness.core.dtypes import cast
 from harness.oracle import core
 from harness.oracle.core import Reference, log_softmax, softplus, times
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Inputs
 
 

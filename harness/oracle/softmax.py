@@ -45,7 +45,7 @@ from harness.core.dtypes import cast
 from harness.core.settings import available_cores
 from harness.oracle import core
 from harness.oracle.core import Reference, SoftmaxRows, log_softmax, softplus, times
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Inputs
 
 

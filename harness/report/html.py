@@ -345,7 +345,7 @@ def decode_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 def _case_inputs(rows: list[Row]) -> dict[str, str]:
     """A short text of each case's inputs, read back from its case file (best effort: rows do not
     carry their inputs, and a shard from another machine may name a file that is not here)."""
-    from harness.schema import cases as schema  # the report stays usable when the case loader cannot import
+    from harness import schema  # the report stays usable when the case loader cannot import
 
     wanted: dict[str, set[str]] = {}
     for r in rows:
