@@ -23,8 +23,9 @@ Message = str | Callable[[Any], str]
 REQUIRED = "required key is missing"
 
 
-def _unknown_key(key: Any, keys: tuple[str, ...]) -> str:
-    return f"unknown key; {suggestion(key, keys)}"
+def unknown_key(where: str, key: Any, keys: tuple[str, ...]) -> tuple[str, str]:
+    """An unknown key's problem, (field, message): under the key's own name, with the closest known key."""
+    return f"{where}{key}", f"unknown key; {suggestion(key, keys)}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Field:
 @dataclass(frozen=True)
 class Table:
     fields: tuple[Field, ...]
-    unknown: Callable[[Any, tuple[str, ...]], str] = field(default=_unknown_key)  # the problem of an unknown key
+    # how an unknown key is reported: (where, the key, the known keys) -> (field, message)
+    unknown: Callable[[str, Any, tuple[str, ...]], tuple[str, str]] = field(default=unknown_key)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -64,7 +66,7 @@ def check(m: dict, table: Table, name: str, where: str = "") -> Checked:
 
 def unknown_keys(m: dict, table: Table, name: str, where: str = "") -> list[Problem]:
     keys = table.keys
-    return [Problem(at(name, m, k), f"{where}{k}", table.unknown(k, keys)) for k in m if k not in keys]
+    return [Problem(at(name, m, k), *table.unknown(where, k, keys)) for k in m if k not in keys]
 
 
 def missing_keys(m: dict, table: Table, name: str, where: str = "") -> list[Problem]:
