@@ -18,8 +18,6 @@ from harness.core.yamlfile import Problem, at, kind, plain, suggestion
 
 # A rule's problem: text formatted with {value!r} (the plain value) and {kind} (what it is), or a function of the value
 Message = str | Callable[[Any], str]
-
-
 REQUIRED = "required key is missing"
 
 
@@ -30,6 +28,8 @@ def unknown_key(where: str, key: Any, keys: tuple[str, ...]) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Field:
+    """One key of a mapping; its rules are checked in order, and the first that fails is the value's problem."""
+
     key: str
     rules: tuple[tuple[Callable[[Any], bool], Message], ...] = ()  # (holds of a valid plain value, the problem if not)
     convert: Callable[[Any], Any] | None = None  # what a valid plain value becomes (itself when None)
@@ -39,6 +39,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Table:
+    """A mapping's keys: the fields in the order their problems are reported (and the known keys listed)."""
+
     fields: tuple[Field, ...]
     # how an unknown key is reported: (where, the key, the known keys) -> (field, message)
     unknown: Callable[[str, Any, tuple[str, ...]], tuple[str, str]] = field(default=unknown_key)

@@ -63,7 +63,7 @@ def _relation(case: Case, item, loc: yamlfile.Location, name: str, w: str,
     problems += bad
     if problems:
         return None, problems
-    rel = Relation(kind=kind, name=label, args=tuple((k, a) for k, a in args.items() if k in item), location=loc)
+    rel = Relation(kind=kind, name=label, args=tuple(args.items()), location=loc)
     if any(r.name == label for r in before):
         return None, [Problem(loc, f"{w}.name", f"relation {label!r} is listed twice; tell them apart with name:")]
     why = rules.problem(case, rel)

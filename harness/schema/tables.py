@@ -18,6 +18,7 @@ from harness.core.yamlfile import did_you_mean
 from harness.schema.model import ERROR_LABEL_DTYPES, FAMILIES, LABEL_DTYPES, REDUCTIONS
 
 MAPPING = (is_mapping, "expected a mapping, got {kind}")
+MAPPING_OR_NULL = (lambda v: v is None or is_mapping(v), MAPPING[1])
 NOT_NEGATIVE = (lambda v: finite(v) is not None and v >= 0, "expected a finite number >= 0, got {value!r}")
 UNIT = (lambda v: is_number(v) and 0.0 <= v <= 1.0, "expected a number in [0, 1], got {value!r}")
 INTEGER = (is_int, "expected an integer, got {value!r}")
@@ -46,18 +47,19 @@ CASE = Table((
                       f"expected a non-empty list drawn from {', '.join(FLOAT_DTYPES)}, got {{value!r}}"),
                      (lambda v: len(set(v)) == len(v), "a dtype is listed twice")), tuple),
     Field("expect", (MAPPING,)),  # its fields: EXPECT
-    Field("tolerance", ((lambda v: v is None or is_mapping(v), MAPPING[1]),)),  # its fields: TOLERANCE
+    Field("tolerance", (MAPPING_OR_NULL,)),  # its fields: TOLERANCE
     Field("sweep"),  # harness/schema/checks.py
     Field("allow_nan", ((is_bool, "expected true or false"),)),
     Field("relations"),  # harness/schema/relation_list.py
 ))
-REQUIRED_KEYS = tuple(f.key for f in CASE.fields if f.required)  # plus logits/probabilities and labels, by family
 
 
-def _weights(allow_nan: bool):
+def _weights(allow_nan: bool, generated: bool = False) -> tuple:
+    """Weights: a non-empty list of numbers >= 0, NaN among them only with allow_nan; class weights may instead
+    name a generator (a mapping, resolved once the classes are known: harness/schema/checks.py)."""
     def holds(v: Any) -> bool:
-        return isinstance(v, list) and bool(v) and all(
-            (finite(x) is not None and x >= 0) or (allow_nan and isinstance(x, float) and x != x) for x in v)
+        return (generated and is_mapping(v)) or (isinstance(v, list) and bool(v) and all(
+            (finite(x) is not None and x >= 0) or (allow_nan and isinstance(x, float) and x != x) for x in v))
     return holds, "expected a non-empty list of finite numbers >= 0 (NaN only with allow_nan: true)"
 
 
@@ -69,13 +71,11 @@ def _pos_weight(v: Any) -> bool:
 @cache
 def params_table(allow_nan: bool) -> Table:
     """The fields of a case's params; NaN weights only in a case with allow_nan: true."""
-    weights = _weights(allow_nan)
     return Table((
         Field("reduction", ((lambda v: v in REDUCTIONS, f"expected one of {', '.join(REDUCTIONS)}, got {{value!r}}"),)),
-        # a mapping names a weights generator, resolved once the classes are known (harness/schema/checks.py)
-        Field("class_weights", ((lambda v: is_mapping(v) or weights[0](v), weights[1]),),
+        Field("class_weights", (_weights(allow_nan, generated=True),),
               lambda v: None if is_mapping(v) else tuple(float(x) for x in v)),
-        Field("sample_weights", (weights,), lambda v: tuple(float(x) for x in v)),
+        Field("sample_weights", (_weights(allow_nan),), lambda v: tuple(float(x) for x in v)),
         Field("label_smoothing", (UNIT,), float),
         Field("ignore_index", (INTEGER,), int),
         Field("axis", (INTEGER,), int),
@@ -117,5 +117,3 @@ TOLERANCE = Table((
 
 CASE_KEYS = CASE.keys
 PARAM_KEYS = params_table(False).keys
-EXPECT_KEYS = EXPECT.keys
-TOLERANCE_KEYS = TOLERANCE.keys
