@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Inputs
 
 

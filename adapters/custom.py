@@ -34,7 +34,7 @@ import numpy as np
 
 from adapters.api import Adapter, ApiPath, Call
 from harness.core.dtypes import cast
-from harness.schema.cases import FAMILIES, REDUCTIONS, Params
+from harness.schema import FAMILIES, REDUCTIONS, Params
 
 ENV = "HARNESS_CUSTOM_PATHS"  # JSON list of Spec dicts
 BESIDE_ENV = "HARNESS_CUSTOM_BESIDE"  # which built-in paths stay beside the custom ones: all (default), fused, none

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import keras
 
 from adapters.api import ApiPath, Call
-from harness.schema.cases import Case
+from harness.schema import Case
 
 # Keras 3 reductions (keras.src.losses.loss.reduce_values): "sum_over_batch_size" divides by the
 # number of per-row losses (our mean, also with sample weights; rows masked by ignore_class are not

@@ -15,7 +15,7 @@ import tensorflow as tf  # noqa: E402
 from adapters import naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core import precision
-from harness.schema.cases import Case  # noqa: E402
+from harness.schema import Case  # noqa: E402
 
 DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 

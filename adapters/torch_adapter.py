@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from adapters import naive
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
-from harness.schema.cases import Case
+from harness.schema import Case
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -13,8 +13,7 @@ from harness.judge import expectations
 from harness.results.merge import merge
 from harness.run import runner
 from harness.run.console import EXIT_BAD_INPUT, EXIT_OK, finish
-from harness.schema import generators
-from harness.schema.cases import CaseFileError, load_paths
+from harness.schema import CaseFileError, generators, load_paths
 
 
 def main(argv: list[str] | None = None) -> int:

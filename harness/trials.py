@@ -8,8 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from harness.core.dtypes import cast
-from harness.schema import generators
-from harness.schema.cases import Case, Generated
+from harness.schema import Case, Generated, generators
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.schema import cache as case_cache
-from harness.schema.cases import load_file
+from harness.schema import load_file
 
 CASE = """\
 - id: cached-{n}
@@ -25,7 +25,7 @@ def test_a_parse_is_stored_once_reused_and_redone_when_the_file_changes(tmp_path
     assert len(stored) == 1 and [c.id for c in first] == ["cached-3"]
     monkeypatch.setattr(case_cache, "_MEMO", {})  # as a fresh framework process would start
     calls = []
-    monkeypatch.setattr("harness.schema.cases.load_text", lambda text, name: calls.append(name) or [])
+    monkeypatch.setattr("harness.schema.load.load_text", lambda text, name: calls.append(name) or [])
     again = load_file(f)
     assert calls == [] and [c.id for c in again] == ["cached-3"]  # loaded, not parsed
     assert again[0].logits.values == first[0].logits.values == [[1.0, 2.0, 3.0]]

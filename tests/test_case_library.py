@@ -6,8 +6,7 @@ from collections import Counter
 
 from harness.core.dtypes import FLOAT_DTYPES
 from harness.judge import relations
-from harness.schema import generators
-from harness.schema.cases import load_paths
+from harness.schema import generators, load_paths
 from tests.conftest import ROOT
 
 CASES = load_paths([ROOT / "cases"])

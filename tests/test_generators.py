@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.schema import generators
-from harness.schema.cases import CaseFileError, load_text
+from harness.schema import CaseFileError, generators, load_text
 from harness.trials import Trial, materialize
 
 CASE = """\

@@ -29,7 +29,7 @@ from harness import oracle
 from harness.core.dtypes import FLOAT_DTYPES, cast, eps
 from harness.judge import tolerances
 from harness.judge.verdicts import judge
-from harness.schema.cases import load_paths
+from harness.schema import load_paths
 from harness.trials import Trial, expand, materialize
 
 ROOT = Path(__file__).resolve().parent.parent

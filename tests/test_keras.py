@@ -14,7 +14,7 @@ from harness.judge.verdicts import judge
 from harness.oracle import Reference
 from harness.results.rows import read_rows
 from harness.run.runner import FrameworkRun, _failure_row
-from harness.schema.cases import load_text
+from harness.schema import load_text
 from tests.conftest import ROOT, have, run_cli
 
 BACKENDS = {"keras-tensorflow": ("keras", "tensorflow"), "keras-jax": ("keras", "jax"),

@@ -20,7 +20,7 @@ import pytest
 import adapters
 from harness.judge import expectations, relations
 from harness.results.rows import FAILING, read_rows
-from harness.schema.cases import load_paths
+from harness.schema import load_paths
 from tests.conftest import ROOT, have, run_cli
 
 ENTRIES = expectations.load(ROOT / "known_differences.yaml")

@@ -8,7 +8,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.schema.cases import CASE_KEYS, FAMILIES, PARAM_KEYS, CaseFileError, load_text
+from harness.schema import CASE_KEYS, FAMILIES, PARAM_KEYS, CaseFileError, load_text
 from tests.conftest import run_cli
 
 

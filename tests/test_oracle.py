@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import oracle
-from harness.schema.cases import load_paths, load_text
+from harness.schema import load_paths, load_text
 from harness.trials import Trial, expand, materialize
 from tests import mp_reference
 from tests.conftest import ROOT

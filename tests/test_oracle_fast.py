@@ -19,7 +19,7 @@ import pytest
 
 from harness import oracle
 from harness.oracle import core as oracle_core
-from harness.schema.cases import load_text
+from harness.schema import load_text
 from harness.trials import Inputs
 
 

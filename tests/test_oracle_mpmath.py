@@ -31,7 +31,7 @@ import pytest
 
 from harness import oracle
 from harness.oracle import core as oracle_core
-from harness.schema.cases import load_paths, load_text
+from harness.schema import load_paths, load_text
 from harness.trials import Inputs, Trial, expand, materialize
 from tests import mp_reference
 from tests.conftest import ROOT

@@ -9,7 +9,7 @@ from adapters.api import Observation
 from harness import oracle
 from harness.judge import relations, tolerances
 from harness.results.rows import read_rows
-from harness.schema.cases import CaseFileError, load_paths, load_text
+from harness.schema import CaseFileError, load_paths, load_text
 from harness.trials import Trial, expand, materialize
 from tests.conftest import ROOT, have, run_cli
 

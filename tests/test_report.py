@@ -20,7 +20,7 @@ from harness.report import plots, write_report
 from harness.report.codec import decode_rows, encode_rows
 from harness.report.plots import fields
 from harness.results.rows import COLUMNS, FAILING, Row, row_id
-from harness.schema.cases import load_file
+from harness.schema.load import load_file
 
 XSS = "<script>alert(1)</script>"
 

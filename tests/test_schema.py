@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.schema.cases import CaseFileError, load_paths, load_text
+from harness.schema import CaseFileError, load_paths, load_text
 from tests.conftest import run_cli
 
 GOOD = """\

@@ -13,7 +13,7 @@ import pytest
 
 from harness.results.rows import read_rows
 from harness.run.schedule import ORACLE, SHARD_COST_NS, parse_shard, shard_costs, split_by_cost
-from harness.schema.cases import load_paths
+from harness.schema import load_paths
 from tests.conftest import ROOT, run_cli
 
 CRASHY = {"HARNESS_ADAPTERS": "crashy=tests.fake_adapters:CrashingAdapter"}

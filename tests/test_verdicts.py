@@ -13,7 +13,7 @@ from harness import oracle
 from harness.judge import expectations, tolerances
 from harness.judge.verdicts import judge
 from harness.results.rows import Row
-from harness.schema.cases import CaseFileError, load_text
+from harness.schema import CaseFileError, load_text
 from harness.trials import Trial, materialize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +215,7 @@ def test_finite_stats_in_blocks_counts_and_takes_the_largest_finite_value(monkey
 
 
 def _library_trial(case_id: str, dtype: str):
-    from harness.schema.cases import load_paths
+    from harness.schema import load_paths
 
     case = next(c for c in load_paths([ROOT / "cases"]) if c.id == case_id)
     inputs = materialize(Trial(case, dtype))

@@ -73,7 +73,7 @@ def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int,
 
 def worker_memory(framework: str, data: Path, shape: tuple[int, int], direct: bool) -> dict:
     import adapters
-    from harness.schema.cases import load_text
+    from harness.schema.load import load_text
     from harness.trials import Trial, materialize
 
     adapter = adapters.load(framework)
@@ -128,7 +128,7 @@ def worker_raw(framework: str, cases_dir: Path, shard: str) -> dict:
     import adapters
     from harness.judge import relations
     from harness.run.schedule import parse_shard, shard_costs, split_by_cost
-    from harness.schema.cases import load_paths
+    from harness.schema.load import load_paths
     from harness.trials import Trial, materialize
 
     adapter = adapters.load(framework)

@@ -30,7 +30,7 @@ TINY_CASE = """\
 
 
 def large_case(shape: tuple[int, int]):
-    from harness.schema.cases import load_text
+    from harness.schema.load import load_text
 
     (case,) = load_text(LARGE_CASE.format(rows=shape[0], classes=shape[1]), "bench-large.yaml")
     return case

@@ -1,1 +1,2 @@
-"""The shared vocabulary: float dtypes and ULPs, a process's precision mode. Imports nothing else of the harness."""
+"""The shared vocabulary: float dtypes and ULPs, a process's precision mode, YAML files read with positions and
+field tables. Imports nothing else of the harness."""

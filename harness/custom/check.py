@@ -24,7 +24,7 @@ import adapters
 from adapters import custom
 from adapters.custom import Spec, SpecError
 from harness.results.rows import COLUMNS, Row, write_rows
-from harness.schema.cases import load_paths
+from harness.schema import load_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CASES = PROJECT_ROOT / "cases"

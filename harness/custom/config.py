@@ -14,14 +14,26 @@ imported with the config file's folder on the path. `python -m harness run` read
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from adapters.custom import Spec
+from harness.core import yamlfile
+from harness.core.fields import Field, Table, check
+from harness.core.yamlfile import CaseFileError, Problem, at, plain, suggestion
 
-KEYS = ("callable", "family", "framework", "returns", "name")
+
+def _unknown(where: str, key: Any, keys: tuple[str, ...]) -> tuple[str, str]:
+    """An unknown key is reported under the table that holds it."""
+    return where.removesuffix(": "), f"unknown key {key!r} ({suggestion(key, keys)})"
+
+
+TOP = Table((Field("custom", ((lambda v: isinstance(v, list), lambda v: f"expected a list of tables, got {type(v).__name__}"),)),),
+            unknown=_unknown)
+ITEM = Table((Field("callable", required=True), Field("family", required=True), Field("framework", required=True),
+              Field("returns"), Field("name")), unknown=_unknown)  # a custom loss path; Spec checks the values
+KEYS = ITEM.keys
 NAMES = ("harness.yaml", "harness.yml", "pyproject.toml")
 
 
@@ -52,6 +64,7 @@ def _harness_table(path: Path) -> dict | None:
 def load(path: Path) -> list[Spec]:
     """The custom paths a config file declares; ConfigError lists every problem at once."""
     path = Path(path)
+    name = str(path)
     if path.suffix == ".toml":
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -60,46 +73,42 @@ def load(path: Path) -> list[Spec]:
         table = data.get("tool", {}).get("harness", {})
         where = "[tool.harness]"
     else:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
-
         try:
-            table = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
-        except YAMLError as e:
-            raise ConfigError([f"{path}: {e}"]) from None
+            table = yamlfile.load(path.read_text(encoding="utf-8"), name) or {}
+        except CaseFileError as e:
+            raise ConfigError([_text(p) for p in e.problems]) from None
         where = "top level"
-    problems: list[str] = []
     if not isinstance(table, dict):
         raise ConfigError([f"{path}: {where}: expected a table with a 'custom' list"])
-    for key in table:
-        if key != "custom":
-            problems.append(f"{path}: {where}: unknown key {key!r}{_hint(key, ('custom',))}")
+    top = check(table, TOP, name, f"{where}: ")
+    problems = top.problems
+    if not top.ok:
+        raise ConfigError([_text(p) for p in problems])
     items = table.get("custom", [])
-    if not isinstance(items, list):
-        raise ConfigError([*problems, f"{path}: custom: expected a list of tables, got {type(items).__name__}"])
     specs = []
     for i, item in enumerate(items):
-        at = f"{path}: custom[{i}]"
+        at_item = f"custom[{i}]"
         if not isinstance(item, dict):
-            problems.append(f"{at}: expected a table, got {type(item).__name__}")
+            problems.append(Problem(at(name, items, i), at_item, f"expected a table, got {type(plain(item)).__name__}"))
             continue
-        problems += [f"{at}: unknown key {k!r}{_hint(k, KEYS)}" for k in item if k not in KEYS]
-        problems += [f"{at}: {k}: required" for k in ("callable", "family", "framework") if k not in item]
-        if any(k not in item for k in ("callable", "family", "framework")):
+        fields = check(item, ITEM, name, f"{at_item}: ")
+        problems += fields.problems
+        if not fields.ok:
             continue
-        fw = item["framework"]
+        v = {k: plain(x) for k, x in fields.values.items()}
+        fw = v["framework"]
         frameworks = tuple(fw) if isinstance(fw, list) else tuple(str(fw).split(","))
-        spec = Spec(target=str(item["callable"]), family=str(item["family"]),
+        spec = Spec(target=str(v["callable"]), family=str(v["family"]),
                     frameworks=tuple(f.strip() for f in frameworks if str(f).strip()),
-                    returns=str(item.get("returns", "none")), name=str(item.get("name", "")),
+                    returns=str(v.get("returns", "none")), name=str(v.get("name", "")),
                     path=str(path.resolve().parent))
-        problems += [f"{at}: {p}" for p in spec.problems()]
+        problems += [Problem(at(name, items, i), at_item, p) for p in spec.problems()]
         specs.append(spec)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([_text(p) for p in problems])
     return specs
 
 
-def _hint(key: Any, known) -> str:
-    close = difflib.get_close_matches(str(key), known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+def _text(p: Problem) -> str:
+    """A problem as the config's readers see it: file:line:col, or only the file where it has no positions (TOML)."""
+    return f"{p.location if p.location.line else p.location.file}: {p.field}: {p.message}"

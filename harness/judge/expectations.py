@@ -19,19 +19,26 @@ A failing row that matches an entry becomes `known`; a passing row that matches 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
-
+from harness.core import yamlfile
+from harness.core.fields import Field, Table, as_tuple, check, is_bool, nonblank, strings
+from harness.core.yamlfile import CaseFileError, Location, Problem, at
 from harness.results.rows import FAILING, VERDICTS, Row
-from harness.schema.cases import CaseFileError, Location, Problem
 
 MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
-KEYS = (*MATCH_KEYS, "verdict", "reason", "link", "strict")
+_PATTERNS = (strings, "expected a string or a list of strings")  # fnmatch patterns; omitted: "*"
+_WHY = "required: every known difference says why and links upstream"
+TABLE = Table((  # an entry's fields
+    *(Field(k, (_PATTERNS,), as_tuple) for k in MATCH_KEYS),
+    Field("verdict", (_PATTERNS, (lambda v: all(x == "*" or x in FAILING for x in as_tuple(v)),
+                                  f"expected '*' or one of {', '.join(sorted(FAILING))}")), as_tuple),
+    *(Field(k, ((nonblank, _WHY),), str.strip, required=True, missing=_WHY) for k in ("reason", "link")),
+    Field("strict", ((is_bool, "expected true or false"),)),
+))
+KEYS = TABLE.keys
 
 
 @dataclass(frozen=True)
@@ -62,61 +69,27 @@ def load(path: str | Path | None) -> list[Entry]:
     if path is None or not Path(path).exists():
         return []
     name = str(path)
-    y = YAML(typ="rt")
-    y.version = (1, 2)
-    try:
-        doc = y.load(Path(path).read_text(encoding="utf-8"))
-    except YAMLError as e:
-        raise CaseFileError([Problem(Location(name, 0, 0), "yaml", str(e).splitlines()[0])]) from None
+    doc = yamlfile.load(Path(path).read_text(encoding="utf-8"), name)
     if doc is None:
         return []
-    problems = []
-    if not isinstance(doc, CommentedSeq):
+    if not isinstance(doc, list):
         raise CaseFileError([Problem(Location(name, 1, 1), "document", "expected a list of entries")])
+    problems: list[Problem] = []
     out = []
     for i, m in enumerate(doc):
-        line = doc.lc.item(i)[0] + 1
-        loc = Location(name, line, 1)
-        if not isinstance(m, CommentedMap):
+        loc = Location(name, at(name, doc, i).line, 1)  # an entry's problems, and the entry, point at its first line
+        if not isinstance(m, dict):
             problems.append(Problem(loc, f"[{i}]", "expected a mapping"))
             continue
-        unknown = [k for k in m if k not in KEYS]
-        if unknown:
-            problems.append(Problem(loc, f"[{i}].{unknown[0]}", f"unknown key; allowed: {', '.join(KEYS)}"))
-            continue
-        for k in ("reason", "link"):
-            if not isinstance(m.get(k), str) or not m.get(k).strip():
-                problems.append(Problem(loc, f"[{i}].{k}", "required: every known difference says why and links upstream"))
-        pats = {k: _patterns(m.get(k, "*")) for k in (*MATCH_KEYS, "verdict")}
-        for k, v in pats.items():
-            if v is None:
-                problems.append(Problem(loc, f"[{i}].{k}", "expected a string or a list of strings"))
-        if not isinstance(m.get("strict", True), bool):
-            problems.append(Problem(loc, f"[{i}].strict", "expected true or false"))
-        if pats["verdict"] and any(v != "*" and v not in FAILING for v in pats["verdict"]):
-            problems.append(Problem(loc, f"[{i}].verdict", f"expected '*' or one of {', '.join(sorted(FAILING))}"))
-        if problems:
-            continue
-        out.append(
-            Entry(
-                **pats,
-                reason=str(m["reason"]).strip(),
-                link=str(m["link"]).strip(),
-                location=str(loc),
-                strict=bool(m.get("strict", True)),
-            )
-        )
+        entry = check(m, TABLE, name, f"[{i}].")
+        problems += [replace(p, location=loc) for p in entry.problems]
+        if entry.ok:
+            v = entry.values
+            out.append(Entry(**{k: v.get(k, ("*",)) for k in (*MATCH_KEYS, "verdict")}, reason=v["reason"],
+                             link=v["link"], location=str(loc), strict=v.get("strict", True)))
     if problems:
         raise CaseFileError(problems)
     return out
-
-
-def _patterns(v) -> tuple[str, ...] | None:
-    if isinstance(v, str):
-        return (v,)
-    if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
-        return tuple(v)
-    return None
 
 
 def apply(row: Row, entries: list[Entry]) -> Entry | None:

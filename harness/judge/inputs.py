@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from harness.results.rows import MAX_VALUES, values
-from harness.schema.cases import Case, Generated
+from harness.schema.model import Case, Generated
 from harness.trials import logits
 
 FIELD_TAG = "gradient-field"  # a case whose two-class logits the report draws its gradient over

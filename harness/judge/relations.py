@@ -40,8 +40,7 @@ from harness.core.dtypes import cast, ulp_distance
 from harness.judge.tolerances import Tolerance
 from harness.judge.verdicts import compare
 from harness.oracle import Reference
-from harness.schema import generators
-from harness.schema.cases import Case, Expect, Literal, Relation
+from harness.schema import Case, Expect, Literal, Relation, generators
 from harness.schema.relation_rules import KINDS  # noqa: F401  (the kinds this module builds partners for)
 from harness.trials import Inputs
 

@@ -12,7 +12,7 @@ from adapters.api import Observation
 from harness.core.dtypes import blocks, eps, finite_stats, ulp_distance
 from harness.judge.tolerances import Tolerance
 from harness.oracle import Reference
-from harness.schema.cases import Case
+from harness.schema import Case
 
 # Flag thresholds (relative to the oracle's largest gradient entry).
 VANISH_REF_MIN = 1e-4  # the oracle's gradient must be at least this large for "vanishing" to mean anything

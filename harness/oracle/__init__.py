@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from harness.oracle import blocks, focal, probabilities, sigmoid, softmax
 from harness.oracle.core import Reference, SoftmaxRows, times
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Inputs
 
 __all__ = ["Reference", "SoftmaxRows", "compute", "times"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.oracle import core
 from harness.oracle.core import Reference, from_rows, log_softmax, reference, saturates, to_rows
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

@@ -15,7 +15,7 @@ from harness.oracle.core import (
     sample_weights,
     to_rows,
 )
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 CLIP_EPS = 1e-7  # Keras' epsilon and the tutorials' clip

@@ -28,7 +28,7 @@ from harness.oracle.core import (
     times,
     to_rows,
 )
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.oracle import core
 from harness.oracle.core import Reference, elementwise_weights, reduce, reference, saturates, softplus, times
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

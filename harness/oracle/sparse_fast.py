@@ -24,7 +24,7 @@ from harness.oracle.core import (
     saturates,
     times,
 )
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 # float64 elements per block of the large-trial path (2 MiB): large enough that numpy's per-call overhead

@@ -27,7 +27,7 @@ from harness.judge.verdicts import clipped, judge
 from harness.oracle import clipped as families
 from harness.results.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
 from harness.run.schedule import ORACLE, parse_shard, shard_costs, split_by_cost
-from harness.schema.cases import Case, CaseFileError, load_file
+from harness.schema import Case, CaseFileError, load_file
 from harness.trials import Trial, materialize
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.schema.cases import Case
+from harness.schema import Case
 from harness.trials import Trial
 
 ORACLE = "oracle"  # pseudo-framework: checks the oracle against the golden values written in cases

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.schema.cases import Case, Literal, Relation
+from harness.schema.model import Case, Literal, Relation
 
 KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of value)
     "one_hot": {},

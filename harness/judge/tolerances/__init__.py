@@ -17,7 +17,7 @@ from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.softmax import softmax_model
 from harness.oracle import Reference
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 __all__ = ["Tolerance", "for_trial"]

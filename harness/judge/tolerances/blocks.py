@@ -16,7 +16,7 @@ from harness.judge.tolerances.layout import by_rows, floor_by_rows, moved
 from harness.judge.tolerances.policy import dlogs, v_sum
 from harness.judge.tolerances.softmax import softmax_rows
 from harness.oracle import Reference
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

@@ -20,7 +20,7 @@ from harness.judge.tolerances.policy import dlogs, v_sum
 from harness.judge.tolerances.softmax import softmax_rows
 from harness.oracle import Reference
 from harness.oracle.core import class_weights, sample_weights
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

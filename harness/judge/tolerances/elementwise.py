@@ -27,7 +27,7 @@ import numpy as np
 from harness.judge.tolerances.layout import full
 from harness.oracle import Reference
 from harness.oracle.core import elementwise_weights, softplus
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

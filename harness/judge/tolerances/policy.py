@@ -41,7 +41,7 @@ import numpy as np
 
 from harness.core.dtypes import eps, finfo
 from harness.oracle import Reference
-from harness.schema.cases import Case
+from harness.schema.model import Case
 
 K = 1.0
 

@@ -36,7 +36,7 @@ from harness.judge.tolerances.layout import by_rows, floor_by_rows, moved
 from harness.judge.tolerances.policy import Terms, dlogs, v_sum
 from harness.oracle import Reference
 from harness.oracle.core import sample_weights
-from harness.schema.cases import Case
+from harness.schema.model import Case
 from harness.trials import Inputs
 
 

@@ -1,0 +1,166 @@
+"""The model of a case: the frozen dataclasses a case file becomes, and the table of loss families they name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.core.dtypes import FLOAT_DTYPES
+from harness.core.yamlfile import Location
+
+# Families whose semantics (DESIGN.md; harness/oracle/softmax.py and harness/oracle/families.py) the oracle and the
+# adapters implement. "labels": how the second input relates to the first (dense: same shape, a
+# distribution over the class axis; sparse: integer class per row; elementwise: same shape, each in
+# [0, 1]; cotangent: the upstream gradient of a building block, shaped like its output, ones when
+# omitted). "input": what the first input holds, and so the key a case writes it under.
+FAMILIES: dict[str, dict[str, Any]] = {
+    "softmax_cross_entropy": {"labels": "dense", "input": "logits"},
+    "sparse_softmax_cross_entropy": {"labels": "sparse", "input": "logits"},
+    "sigmoid_cross_entropy": {"labels": "elementwise", "input": "logits"},
+    "weighted_sigmoid_cross_entropy": {"labels": "elementwise", "input": "logits"},
+    "categorical_crossentropy": {"labels": "dense", "input": "probabilities"},
+    "binary_crossentropy": {"labels": "elementwise", "input": "probabilities"},
+    "categorical_focal_crossentropy": {"labels": "dense", "input": "logits", "focal": True},
+    "binary_focal_crossentropy": {"labels": "elementwise", "input": "logits", "focal": True},
+    "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
+    "softmax": {"labels": "cotangent", "input": "logits", "block": True},
+    "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
+}
+# Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
+# only in a case that expects an error (class indices must be integers).
+LABEL_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
+ERROR_LABEL_DTYPES = ("float32", "float64")
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
+SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
+
+
+def output_shape(family: str, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """The output shape of a building block: the input's, or without the class axis for logsumexp."""
+    if FAMILIES[family].get("reduces_classes") and -len(shape) <= axis < len(shape):
+        return tuple(s for i, s in enumerate(shape) if i != axis % len(shape))
+    return tuple(shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Literal:
+    """An input array written out in the case file."""
+
+    values: Any  # nested lists of numbers
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Generated:
+    """An input produced by a named, seeded generator when the case runs."""
+
+    name: str
+    args: dict[str, Any]
+    shape: tuple[int, ...]
+
+
+InputSpec = Literal | Generated
+
+
+@dataclass(frozen=True)
+class Params:
+    reduction: str = "none"
+    class_weights: tuple[float, ...] | None = None
+    sample_weights: tuple[float, ...] | None = None
+    label_smoothing: float = 0.0
+    ignore_index: int | None = None
+    axis: int = -1
+    pos_weight: float | tuple[float, ...] | None = None  # weighted_sigmoid_cross_entropy: scalar or per class
+    gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
+    alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
+    label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
+
+    def non_default(self) -> dict[str, Any]:
+        """The options a case sets beyond the defaults (what an adapter path must support)."""
+        out = {}
+        for name, default in (
+            ("class_weights", None),
+            ("sample_weights", None),
+            ("label_smoothing", 0.0),
+            ("ignore_index", None),
+            ("axis", -1),
+            ("pos_weight", None),
+            ("gamma", 2.0),
+            ("alpha", None),
+        ):
+            if getattr(self, name) != default:
+                out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True)
+class Expect:
+    loss: tuple[float, ...] | None = None
+    error: bool = False
+    reason: str = ""
+    # with error: the exception classes that count as the expected error (any of them, or a subclass), by
+    # class name ("IndexError", "InvalidArgumentError") or by the qualified name the class is defined under;
+    # empty: any exception but a bug of the harness's own (harness/judge/verdicts.py)
+    raises: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToleranceOverride:
+    reason: str
+    loss_rtol: float | None = None
+    loss_atol: float | None = None
+    grad_rtol: float | None = None
+    grad_atol: float | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Another formulation the case must agree with (harness/judge/relations.py says what each kind means)."""
+
+    kind: str
+    name: str  # unique within the case; the kind unless the case names it
+    args: tuple[tuple[str, Any], ...] = ()
+    location: Location = field(default=Location("<memory>", 0, 0), compare=False)
+
+    def arg(self, key: str, default: Any = None) -> Any:
+        return dict(self.args).get(key, default)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    family: str
+    description: str
+    logits: InputSpec
+    labels: InputSpec
+    params: Params = Params()
+    tags: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = FLOAT_DTYPES
+    expect: Expect = Expect()
+    tolerance: ToleranceOverride | None = None
+    location: Location = field(default=Location("<memory>", 0, 0), compare=False)
+    sweep: str = ""  # the swept parameter ("scale") of a case expanded from a sweep, else ""
+    logit_scale: float = 1.0  # the logits are multiplied by this (in float64, before rounding to the dtype)
+    relations: tuple[Relation, ...] = ()  # formulations that must agree with this one, per framework
+
+    @property
+    def sparse(self) -> bool:
+        return FAMILIES[self.family]["labels"] == "sparse"
+
+    @property
+    def elementwise(self) -> bool:
+        """Sigmoid families: one loss per element, labels shaped like the logits."""
+        return FAMILIES[self.family]["labels"] == "elementwise"
+
+    @property
+    def num_classes(self) -> int:
+        return self.logits.shape[self.params.axis]
+
+    @property
+    def input_kind(self) -> str:
+        """"logits" or "probabilities": what the first input (held in `logits`) means."""
+        return FAMILIES[self.family]["input"]
+
+    @property
+    def block(self) -> bool:
+        """A building block (log_softmax, softmax, logsumexp): its labels are the cotangent of its output."""
+        return bool(FAMILIES[self.family].get("block"))
