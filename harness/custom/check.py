@@ -23,7 +23,8 @@ import pandas as pd
 import adapters
 from adapters import custom
 from adapters.custom import Spec, SpecError
-from harness.results.rows import COLUMNS, Row, write_rows
+from harness.results.rows import COLUMNS, Row
+from harness.results.shards import write_rows
 from harness.schema.cases import load_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,8 @@ from harness.core import precision
 from harness.judge import expectations, relations, tolerances
 from harness.judge.verdicts import clipped, judge
 from harness.oracle import families
-from harness.results.rows import FAILING, MAX_VALUES, Row, ShardWriter, read_rows, row_id, values
+from harness.results.rows import FAILING, MAX_VALUES, Row, row_id, values
+from harness.results.shards import ShardWriter, consolidate, read_rows, shard_family, worker_path
 from harness.run.schedule import ORACLE, parse_shard, shard_costs, split_by_cost
 from harness.schema.cases import Case, CaseFileError, load_file
 from harness.trials import Trial, materialize
@@ -154,34 +155,6 @@ def worker_id(config) -> str:
 def is_controller(config) -> bool:
     """True in the pytest-xdist controller process (-n N with N > 0), which runs no trial itself."""
     return not worker_id(config) and bool(getattr(config.option, "numprocesses", None))
-
-
-def worker_path(path: Path, worker: str) -> Path:
-    """torch.jsonl -> torch.gw0.jsonl (the same for .progress)."""
-    return path.with_name(f"{path.stem}.{worker}{path.suffix}")
-
-
-def shard_family(path: Path) -> list[Path]:
-    """A shard and the per-worker shards of the same name that exist (left by a run that was killed)."""
-    return [p for p in (path, *sorted(path.parent.glob(f"{path.stem}.gw*{path.suffix}"))) if p.exists()]
-
-
-def consolidate(path: Path) -> list[Row]:
-    """Append the per-worker shards' rows to the shard and remove them; return those rows."""
-    moved: list[Row] = []
-    workers = [p for p in shard_family(path) if p != path]
-    if not workers:
-        return moved
-    w = ShardWriter(path)
-    for f in workers:
-        rows = read_rows(f)
-        for r in rows:
-            w.write(r)
-        moved.extend(rows)
-    w.close()
-    for f in workers:
-        f.unlink()
-    return moved
 
 
 def pytest_configure(config):

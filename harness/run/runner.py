@@ -20,7 +20,8 @@ from pathlib import Path
 import adapters
 from harness.core import precision
 from harness.judge import expectations
-from harness.results.rows import Row, ShardWriter, read_rows, row_id
+from harness.results.rows import Row, row_id
+from harness.results.shards import ShardWriter, consolidate, read_rows, shard_family
 from harness.run.schedule import ORACLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -192,8 +193,6 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
             in_flight = fr.current and fr.current not in finished
             if code in (0, 1, 5) and not in_flight:
                 if fr.workers > 1:  # the controller has appended its workers' rows; unless it was killed first
-                    from harness.run.plugin import consolidate
-
                     consolidate(fr.shard)
                 fr.done = True
                 echo(f"  {fr.name}: {len(finished)} rows in {time.monotonic() - fr.started:.1f} s")
@@ -208,8 +207,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
 
 def _worker_files(fr: FrameworkRun) -> list[Path]:
     """The per-worker shards and progress files of a framework (<name>.gw0.jsonl, <name>.gw0.progress, ...)."""
-    d = fr.shard.parent
-    return sorted([*d.glob(f"{fr.name}.gw*.jsonl"), *d.glob(f"{fr.name}.gw*.progress")])
+    return sorted(p for f in (fr.shard, fr.progress) for p in shard_family(f) if p != f)
 
 
 def _finished(fr: FrameworkRun) -> set[str]:
