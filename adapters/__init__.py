@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from importlib.metadata import entry_points
 
 from adapters.api import Adapter
+from harness.core import settings
 
 ENTRY_POINT_GROUP = "harness.adapters"
 
@@ -42,9 +42,8 @@ def registry() -> dict[str, str]:
     out = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         out.setdefault(ep.name, ep.value)
-    for item in filter(None, os.environ.get("HARNESS_ADAPTERS", "").split(",")):
-        name, _, target = item.partition("=")
-        out[name.strip()] = target.strip()
+    for name, target in settings.extra_adapters():
+        out[name] = target
     return out
 
 

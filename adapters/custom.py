@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 
 from adapters.api import Adapter, ApiPath, Call
+from harness.core import settings
 from harness.core.dtypes import cast
 from harness.schema.cases import FAMILIES, REDUCTIONS, Params
 
-ENV = "HARNESS_CUSTOM_PATHS"  # JSON list of Spec dicts
-BESIDE_ENV = "HARNESS_CUSTOM_BESIDE"  # which built-in paths stay beside the custom ones: all (default), fused, none
-BESIDE = ("all", "fused", "none")
+ENV = settings.CUSTOM_PATHS  # JSON list of Spec dicts
+BESIDE = ("all", "fused", "none")  # which built-in paths stay beside the custom ones (settings.CUSTOM_BESIDE)
 RETURNS = ("none", "sum", "mean")
 OPTIONS = tuple(f.name for f in fields(Params))  # every case option, the reduction included
 TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -85,7 +85,7 @@ def encode(specs: list[Spec]) -> str:
 
 
 def from_env(environ=None) -> list[Spec]:
-    text = (environ if environ is not None else os.environ).get(ENV, "").strip()
+    text = settings.custom_paths(environ)
     if not text:
         return []
     return [Spec(target=d["target"], family=d["family"], frameworks=tuple(d["frameworks"]),
@@ -102,7 +102,7 @@ def attach(adapter: Adapter) -> Adapter:
     naive stay (the `check` command's default); with `none`, only the custom paths.
     """
     specs = [s for s in from_env() if adapter.name in s.frameworks]
-    beside = os.environ.get(BESIDE_ENV, "all")
+    beside = settings.custom_beside()
     if not specs and beside == "all":
         return adapter
     builtin = adapter.paths()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import adapters
-from harness.core import precision
+from harness.core import settings
 from harness.judge import expectations
 from harness.results.rows import Row, row_id
 from harness.results.shards import ShardWriter, consolidate, read_rows, shard_family
@@ -78,7 +78,7 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
 def _env(precision_mode: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     if precision_mode:
-        env[precision.ENV] = precision_mode
+        settings.set_precision(precision_mode, env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
