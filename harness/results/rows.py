@@ -123,6 +123,13 @@ def row_id(case: str, framework: str, api: str, device: str, dtype: str) -> str:
     return f"{case}[{framework}-{api}-{device}-{dtype}]"
 
 
+def parse_row_id(rid: str, framework: str) -> tuple[str, str, str, str]:
+    """(case, api, device, dtype) of a row id of the framework's; the framework (keras-jax) and the api may contain '-'."""
+    case, _, rest = rid.partition("[")
+    parts = rest.rstrip("]").removeprefix(f"{framework}-").split("-")
+    return case, "-".join(parts[:-2]), parts[-2], parts[-1]
+
+
 COLUMNS = [f.name for f in fields(Row)]
 
 

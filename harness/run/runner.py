@@ -19,7 +19,7 @@ from pathlib import Path
 
 import adapters
 from harness.core import settings
-from harness.judge import expectations
+from harness.judge import assemble, expectations
 from harness.results.rows import Row, row_id
 from harness.results.shards import ShardWriter, consolidate, read_rows, shard_family
 from harness.run.schedule import ORACLE
@@ -100,15 +100,7 @@ def _read_progress(fr: FrameworkRun) -> None:
 
 
 def _failure_row(fr: FrameworkRun, verdict: str, message: str, entries) -> Row:
-    rid = fr.current or row_id(f"{fr.name}-process", fr.name, "*", "*", "*")
-    case, _, rest = rid.partition("[")
-    # row ids are case[framework-api-device-dtype]; the framework (keras-jax) and the api may contain '-'
-    framework = fr.name
-    parts = rest.rstrip("]").removeprefix(f"{framework}-").split("-")
-    dtype, device = parts[-1], parts[-2]
-    api = "-".join(parts[:-2])
-    row = Row(row_id=rid, case=case, family="", framework=framework, api=api, device=device, dtype=dtype,
-              verdict=verdict, message=message, device_requested=device)
+    row = assemble.process_failure(fr.current or row_id(f"{fr.name}-process", fr.name, "*", "*", "*"), fr.name, verdict, message)
     expectations.apply(row, entries)
     return row
 
@@ -142,10 +134,10 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
                 p.unlink(missing_ok=True)
         missing = adapters.missing_modules(name) if name != ORACLE else []
         if missing:
+            row = assemble.unavailable(name, f"not installed: no module named {', '.join(missing)}")
+            expectations.apply(row, entries)
             w = ShardWriter(fr.shard)
-            w.write(Row(row_id=row_id("*", name, "*", "*", "*"), case="*", family="*", framework=name, api="*",
-                        device="*", dtype="*", verdict="unavailable", raw_verdict="unavailable",
-                        message=f"not installed: no module named {', '.join(missing)}"))
+            w.write(row)
             w.close()
             echo(f"  {name}: not installed ({', '.join(missing)})")
             fr.done = True
