@@ -14,6 +14,7 @@ from pathlib import Path
 from adapters.api import machine
 from harness.core import precision
 from harness.core.settings import VERSION
+from harness.run.session import Session
 
 
 def harness_env() -> dict:
@@ -29,7 +30,7 @@ def harness_env() -> dict:
             "pid": os.getpid(), **machine()}
 
 
-def capture(st) -> dict:
+def capture(st: Session) -> dict:
     """The environment of this process's frameworks (loading each adapter); a framework that cannot load is left
     out (its reason is in st.unavailable). Each framework's precision line, for its rows, goes to st.precision."""
     env = {"harness": harness_env(), "frameworks": {}}
