@@ -1,39 +1,24 @@
 """Built-in framework adapters, one module per framework, imported only in that framework's process.
 
-The registry maps a framework name to "module:Class" so that listing frameworks imports nothing.
+The registry maps a framework name to "module:Class" so that listing frameworks imports nothing; the
+built-in ones, what each requires and what its trials cost are the table of adapters/frameworks.py.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from importlib.metadata import entry_points
 
 from adapters.api import Adapter
+from adapters.frameworks import FRAMEWORKS
+from harness.core import settings
 
 ENTRY_POINT_GROUP = "harness.adapters"
 
-BUILTIN: dict[str, str] = {
-    "torch": "adapters.torch_adapter:TorchAdapter",
-    "tensorflow": "adapters.tensorflow_adapter:TensorFlowAdapter",
-    "jax": "adapters.jax_adapter:JaxAdapter",
-    # Keras 3 on each of its backends: one framework (and process) per backend, the same paths
-    "keras-tensorflow": "adapters.keras_adapter:KerasTensorFlowAdapter",
-    "keras-jax": "adapters.keras_adapter:KerasJaxAdapter",
-    "keras-torch": "adapters.keras_adapter:KerasTorchAdapter",
-    "keras-numpy": "adapters.keras_adapter:KerasNumpyAdapter",
-}
-# The import that must succeed for a framework to count as installed.
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "torch": ("torch",),
-    "tensorflow": ("tensorflow",),
-    "jax": ("jax", "optax"),
-    "keras-tensorflow": ("keras", "tensorflow"),
-    "keras-jax": ("keras", "jax"),
-    "keras-torch": ("keras", "torch"),
-    "keras-numpy": ("keras",),
-}
+# name -> "module:Class" of the built-in adapters (adapters/frameworks.py), as pyproject.toml registers them
+BUILTIN: dict[str, str] = {f.name: f.adapter for f in FRAMEWORKS}
+_REQUIRES: dict[str, tuple[str, ...]] = {f.name: f.requires for f in FRAMEWORKS}
 
 
 def registry() -> dict[str, str]:
@@ -42,15 +27,14 @@ def registry() -> dict[str, str]:
     out = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         out.setdefault(ep.name, ep.value)
-    for item in filter(None, os.environ.get("HARNESS_ADAPTERS", "").split(",")):
-        name, _, target = item.partition("=")
-        out[name.strip()] = target.strip()
+    for name, target in settings.extra_adapters():
+        out[name] = target
     return out
 
 
 def missing_modules(name: str) -> list[str]:
     """Modules a framework needs that are not importable (without importing them)."""
-    return [m for m in REQUIRES.get(name, ()) if importlib.util.find_spec(m) is None]
+    return [m for m in _REQUIRES.get(name, ()) if importlib.util.find_spec(m) is None]
 
 
 def load(name: str) -> Adapter:

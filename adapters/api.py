@@ -95,7 +95,6 @@ class Adapter:
     """Base class of framework adapters. Subclasses implement the hooks below."""
 
     name: str = ""
-    module: str = ""  # the import that must succeed for this framework to be 'installed'
     no_grad: str = ""  # set by a framework without autodiff: evaluate() returns grad None, and this says why
 
     def version(self) -> str:
@@ -125,6 +124,17 @@ class Adapter:
         """Run the path with autodiff; return (loss, grad, call chain, actual device); grad is None only
         in a framework that declares `no_grad`."""
         raise NotImplementedError
+
+    # -- what a user's own loss (adapters/custom.py) needs of the framework's tensors; the defaults are NumPy's
+    # (and suit tensors with NumPy's methods, as torch's): a framework whose tensors differ overrides them
+    def tensor_like(self, values: np.ndarray, like) -> Any:
+        """Values already in the trial dtype as a tensor of the framework, on the device of `like` (the logits)."""
+        return values
+
+    def sum_or_mean(self, losses, reduction: str, chain: str) -> tuple[Any, str]:
+        """Per-row losses summed or averaged ('sum', 'mean') as the framework's users do after calling a loss,
+        and the call chain that says so."""
+        return getattr(losses, reduction)(), f"{chain}.{reduction}()"
 
     # -- shared
     def run(self, path: ApiPath, case: Case, inputs: Inputs, dtype: str, device: str) -> Observation:

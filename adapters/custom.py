@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 
 from adapters.api import Adapter, ApiPath, Call
+from harness.core import settings
 from harness.core.dtypes import cast
 from harness.schema import FAMILIES, REDUCTIONS, Params
 
-ENV = "HARNESS_CUSTOM_PATHS"  # JSON list of Spec dicts
-BESIDE_ENV = "HARNESS_CUSTOM_BESIDE"  # which built-in paths stay beside the custom ones: all (default), fused, none
-BESIDE = ("all", "fused", "none")
+ENV = settings.CUSTOM_PATHS  # JSON list of Spec dicts
+BESIDE = ("all", "fused", "none")  # which built-in paths stay beside the custom ones (settings.CUSTOM_BESIDE)
 RETURNS = ("none", "sum", "mean")
 OPTIONS = tuple(f.name for f in fields(Params))  # every case option, the reduction included
 TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -85,7 +85,7 @@ def encode(specs: list[Spec]) -> str:
 
 
 def from_env(environ=None) -> list[Spec]:
-    text = (environ if environ is not None else os.environ).get(ENV, "").strip()
+    text = settings.custom_paths(environ)
     if not text:
         return []
     return [Spec(target=d["target"], family=d["family"], frameworks=tuple(d["frameworks"]),
@@ -102,7 +102,7 @@ def attach(adapter: Adapter) -> Adapter:
     naive stay (the `check` command's default); with `none`, only the custom paths.
     """
     specs = [s for s in from_env() if adapter.name in s.frameworks]
-    beside = os.environ.get(BESIDE_ENV, "all")
+    beside = settings.custom_beside()
     if not specs and beside == "all":
         return adapter
     builtin = adapter.paths()
@@ -111,7 +111,7 @@ def attach(adapter: Adapter) -> Adapter:
         builtin = [p for p in builtin if p.families & families and not p.name.startswith("naive:")]
     elif beside == "none":
         builtin = []
-    paths = [*builtin, *(custom_path(s) for s in specs)]
+    paths = [*builtin, *(custom_path(s, adapter) for s in specs)]
     adapter.paths = lambda: paths  # the instance's own list shadows the class's method
     return adapter
 
@@ -172,9 +172,12 @@ def declared(fn) -> Declared:
 _RETURNS_TEXT = {"none": "one loss per row", "sum": "the sum of the losses", "mean": "the mean of the losses"}
 
 
-def custom_path(spec: Spec) -> ApiPath:
-    """An ApiPath that calls the user's callable. A callable that cannot be imported gives `error` rows
+def custom_path(spec: Spec, adapter: Adapter | None = None) -> ApiPath:
+    """An ApiPath that calls the user's callable with the adapter's tensors; the adapter also turns the case's
+    per-class values into its tensors and sums or averages per-row losses (`Adapter.tensor_like`,
+    `Adapter.sum_or_mean`; without one, NumPy's way). A callable that cannot be imported gives `error` rows
     (with the import error), not a crashed process or a silently missing path."""
+    tensors = adapter if adapter is not None else Adapter()
     try:
         if spec.path:
             _import_first_from(spec.path, spec.target.partition(":")[0].split(".")[0])
@@ -187,14 +190,14 @@ def custom_path(spec: Spec) -> ApiPath:
     def call(c: Call):
         if problem:
             raise ImportError(f"cannot load {spec.target}: {problem}")
-        kw = _options(c, decl)
+        kw = _options(c, decl, tensors)
         shown = ", ".join(f"{k}={_show(v)}" for k, v in kw.items())
         a, b = (c.labels, c.logits) if decl.keras_order else (c.logits, c.labels)
         out = fn(a, b, **kw)
         chain = f"{spec.target}({decl.first[0]}, {decl.first[1]}{', ' + shown if shown else ''})"
         red = c.params.reduction
         if "reduction" not in decl.options and spec.returns == "none" and red != "none":
-            return _reduce(out, red, chain)
+            return tensors.sum_or_mean(out, red, chain)
         return out, chain
 
     def check(case, dtype: str) -> str | None:
@@ -219,29 +222,7 @@ def custom_path(spec: Spec) -> ApiPath:
                    doc=f"the user's {spec.target}, claimed to implement {spec.family}")
 
 
-def _library(x) -> str:
-    """Whose tensor x is ("torch", "tensorflow", "jax" or another library), from its type: an adapter's name
-    need not say it (a plugin, or Keras on one of its backends)."""
-    top = type(x).__module__.split(".")[0]
-    return "jax" if top == "jaxlib" else top
-
-
-def _reduce(out, reduction: str, chain: str):
-    """Per-row losses summed or averaged as a user does after calling the loss."""
-    library = _library(out)
-    if library == "tensorflow":
-        import tensorflow as tf
-
-        op = {"sum": tf.reduce_sum, "mean": tf.reduce_mean}[reduction]
-        return op(out), f"tf.reduce_{reduction}({chain})"
-    if library == "jax":
-        import jax.numpy as jnp
-
-        return getattr(jnp, reduction)(out), f"jnp.{reduction}({chain})"
-    return getattr(out, reduction)(), f"{chain}.{reduction}()"  # torch, numpy and most array libraries
-
-
-def _options(c: Call, decl: Declared) -> dict[str, Any]:
+def _options(c: Call, decl: Declared, tensors: Adapter) -> dict[str, Any]:
     """The keyword arguments of one call: `reduction` when declared, and the options the case sets."""
     kw: dict[str, Any] = {}
     if "reduction" in decl.options:
@@ -254,7 +235,8 @@ def _options(c: Call, decl: Declared) -> dict[str, Any]:
         elif name == "sample_weights" and c.sample_weights is not None:
             kw[name] = c.sample_weights
         elif isinstance(value, tuple):  # weights and per-class values: a tensor in the trial dtype
-            kw[name] = _tensor(np.asarray(value, dtype=np.float64), c.logits)
+            # float64 values rounded to the dtype of the logits (once, as the oracle's inputs are)
+            kw[name] = tensors.tensor_like(cast(np.asarray(value, dtype=np.float64), _dtype_name(c.logits)), c.logits)
         else:
             kw[name] = value
     return kw
@@ -263,26 +245,6 @@ def _options(c: Call, decl: Declared) -> dict[str, Any]:
 def _dtype_name(x) -> str:
     d = x.dtype
     return str(getattr(d, "name", d)).rsplit(".", 1)[-1]
-
-
-def _tensor(values: np.ndarray, like):
-    """Float64 values rounded to the dtype of `like` (once, as the oracle's inputs are), as a tensor of its library."""
-    arr = cast(values, _dtype_name(like))
-    library = _library(like)
-    if library == "torch":
-        import torch
-
-        t = torch.from_numpy(arr.view(np.uint16).copy()).view(torch.bfloat16) if arr.dtype.name == "bfloat16" else torch.from_numpy(arr.copy())
-        return t.to(like.device)
-    if library == "tensorflow":
-        import tensorflow as tf
-
-        return tf.constant(arr, dtype=like.dtype)
-    if library == "jax":
-        import jax.numpy as jnp
-
-        return jnp.asarray(arr)
-    return arr  # numpy (or another library's): numpy in the trial dtype
 
 
 def _show(v: Any) -> str:

@@ -176,6 +176,12 @@ class JaxAdapter(Adapter):
         env["backend"] = jax.default_backend()
         return env
 
+    def tensor_like(self, values, like):
+        return jnp.asarray(values)
+
+    def sum_or_mean(self, losses, reduction, chain):
+        return getattr(jnp, reduction)(losses), f"jnp.{reduction}({chain})"
+
     def _fn(self, path, case):
         """jit(value_and_grad(sum of the path's output)), compiled once per (path, case)."""
         key = (path.name, case.family, case.params, case.logits.shape)  # a step may serve several cases

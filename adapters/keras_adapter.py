@@ -149,6 +149,12 @@ class KerasTensorFlowAdapter(KerasAdapter):
     def _numpy(self, t):
         return t.numpy()
 
+    def tensor_like(self, values, like):
+        return self._tf_adapter._tensor_like(values, like)
+
+    def sum_or_mean(self, losses, reduction, chain):
+        return self._tf_adapter._sum_or_mean(losses, reduction, chain)
+
     def _device_of(self, t):
         return self._tf_adapter._actual(t)
 
@@ -219,6 +225,17 @@ class KerasJaxAdapter(KerasAdapter):
         d = next(iter(t.devices()))
         return "cpu" if d.platform == "cpu" else f"cuda:{d.id}"
 
+    # as the JAX adapter's, which this one does not import (it needs optax, which Keras on JAX does not)
+    def tensor_like(self, values, like):
+        import jax.numpy as jnp
+
+        return jnp.asarray(values)
+
+    def sum_or_mean(self, losses, reduction, chain):
+        import jax.numpy as jnp
+
+        return getattr(jnp, reduction)(losses), f"jnp.{reduction}({chain})"
+
 
 class KerasTorchAdapter(KerasAdapter):
     name = "keras-torch"
@@ -261,6 +278,9 @@ class KerasTorchAdapter(KerasAdapter):
 
     def _numpy(self, t):
         return self._torch_adapter._numpy(t)
+
+    def tensor_like(self, values, like):
+        return self._torch_adapter._tensor_like(values, like)
 
     def _device_of(self, t):
         return str(t.device)

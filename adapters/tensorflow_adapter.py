@@ -158,6 +158,17 @@ def _const(a: np.ndarray, dtype: str):
     return tf.constant(np.asarray(a), dtype=DTYPES[dtype])
 
 
+def _tensor_like(values: np.ndarray, like):
+    """Values in the trial dtype as a constant of the dtype of `like` (a user's own loss, adapters/custom.py)."""
+    return tf.constant(values, dtype=like.dtype)
+
+
+def _sum_or_mean(losses, reduction: str, chain: str):
+    """Per-row losses summed or averaged as TensorFlow users do: tf.reduce_sum, tf.reduce_mean."""
+    op = {"sum": tf.reduce_sum, "mean": tf.reduce_mean}[reduction]
+    return op(losses), f"tf.reduce_{reduction}({chain})"
+
+
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
 
@@ -185,6 +196,12 @@ class TensorFlowAdapter(Adapter):
         if build.get("cuda_version"):
             env["cuda"] = build.get("cuda_version")
         return env
+
+    def tensor_like(self, values, like):
+        return _tensor_like(values, like)
+
+    def sum_or_mean(self, losses, reduction, chain):
+        return _sum_or_mean(losses, reduction, chain)
 
     def _step(self, path: ApiPath, case: Case):
         """Loss and gradient of the path; wrapped in tf.function (optionally XLA) for compiled modes."""

@@ -182,6 +182,13 @@ def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
     return t.to(device)
 
 
+def _tensor_like(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """A copy of values in the trial dtype as a tensor on the device of `like` (a user's own loss, adapters/custom.py)."""
+    t = (torch.from_numpy(values.view(np.uint16).copy()).view(torch.bfloat16) if values.dtype.name == "bfloat16"
+         else torch.from_numpy(values.copy()))
+    return t.to(like.device)
+
+
 def _numpy(t: torch.Tensor) -> np.ndarray:
     """Detach, to the CPU, to numpy in the tensor's own dtype (bfloat16 as ml_dtypes'); the judge upcasts."""
     t = t.detach().cpu()
@@ -215,6 +222,9 @@ class TorchAdapter(Adapter):
             env["cuda"] = torch.version.cuda
             env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         return env
+
+    def tensor_like(self, values, like):
+        return _tensor_like(values, like)
 
     def evaluate(self, path, case, inputs, dtype, device):
         x = _tensor(inputs.logits, dtype, device).requires_grad_(True)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import adapters
+from harness.core import settings
 from harness.core.settings import available_cores
 from harness.judge import expectations
 from harness.results.merge import merge
@@ -147,10 +148,8 @@ def cmd_run(args) -> int:
     case_paths = [Path(c).resolve() for c in (args.cases or ["cases"])]
     known = Path(args.known) if args.known else Path("known_differences.yaml")
     known = known.resolve() if known.exists() else None
-    from harness.schema import cache as case_cache
-
     # the framework processes (which inherit the environment) load the parsed cases instead of parsing again
-    os.environ[case_cache.ENV] = str((Path(args.out) / "shards" / "case-cache").resolve())
+    settings.set_case_cache(str((Path(args.out) / "shards" / "case-cache").resolve()))
     try:
         cases = load_paths(case_paths)
         entries = expectations.load(known)
@@ -200,7 +199,7 @@ def _custom_from_config(path: str | None, names: list[str]) -> int:
         return EXIT_BAD_INPUT
     if specs:
         specs = [*custom.from_env(), *specs]
-        os.environ[custom.ENV] = custom.encode(specs)
+        settings.set_custom_paths(custom.encode(specs))
         roots = [str(file.resolve().parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(roots))
         skipped = sorted({f for s in specs for f in s.frameworks} - set(names))

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from tests.conftest import have, run_cli
 
 LOGITS = [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [3.0, 0.0, -2.0]]

@@ -29,7 +29,8 @@ from adapters.api import ApiPath
 from harness.core.dtypes import np_dtype
 from harness.custom import config
 from harness.custom.check import SpecError, describe, frame, specs_for, target_of
-from harness.results.rows import FAILING, read_rows
+from harness.results.rows import FAILING
+from harness.results.shards import read_rows
 from harness.schema import load_file
 from tests.conftest import ROOT, have, run_cli
 

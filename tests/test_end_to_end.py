@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from tests.conftest import ROOT, have, run_cli
 
 USER_CASES = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from tests.conftest import have, run_cli
 
 CASE = """\

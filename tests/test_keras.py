@@ -12,7 +12,7 @@ from adapters.api import Observation
 from harness.judge.tolerances import Tolerance
 from harness.judge.verdicts import judge
 from harness.oracle import Reference
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from harness.run.runner import FrameworkRun, _failure_row
 from harness.schema import load_text
 from tests.conftest import ROOT, have, run_cli

@@ -19,7 +19,8 @@ import pytest
 
 import adapters
 from harness.judge import expectations, relations
-from harness.results.rows import FAILING, read_rows
+from harness.results.rows import FAILING
+from harness.results.shards import read_rows
 from harness.schema import load_paths
 from tests.conftest import ROOT, have, run_cli
 

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from harness.core import precision
-from harness.results.rows import FAILING, read_rows
+from harness.results.rows import FAILING
+from harness.results.shards import read_rows
 from tests.conftest import have, run_cli
 
 CASE = """\

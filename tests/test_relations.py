@@ -8,7 +8,7 @@ import pytest
 from adapters.api import Observation
 from harness import oracle
 from harness.judge import relations, tolerances
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from harness.schema import CaseFileError, load_paths, load_text
 from harness.trials import Trial, expand, materialize
 from tests.conftest import ROOT, have, run_cli

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from tests.conftest import ROOT, run_cli
 from tests.test_end_to_end import CRASH_CASES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from harness.run.schedule import ORACLE, SHARD_COST_NS, parse_shard, shard_costs, split_by_cost
 from harness.schema import load_paths
 from tests.conftest import ROOT, run_cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.results.rows import read_rows
+from harness.results.shards import read_rows
 from harness.run.schedule import WORKER_START_NS, expected_wall, makespan, plan_workers
 from tests.conftest import have, run_cli
 from tests.test_end_to_end import CRASH_CASES

@@ -55,7 +55,8 @@ def worker_overhead(framework: str, data: Path, repeats: int, item_repeats: int,
     if item_repeats:
         import pytest
 
-        from harness.results.rows import read_rows, row_id
+        from harness.results.rows import row_id
+        from harness.results.shards import read_rows
 
         item_times = []
         for i in range(item_repeats):
@@ -173,7 +174,7 @@ def worker_growth(framework: str, data: Path, sizes: list[int], repeats: int) ->
 
     import pytest
 
-    from harness.results.rows import read_rows
+    from harness.results.shards import read_rows
 
     paths = len(_sparse_paths(framework))
     out: dict[str, float] = {}
@@ -204,7 +205,7 @@ def _sparse_paths(framework: str) -> list:
 
 def worker_report(rows_n: int, data: Path, repeats: int) -> dict:
     from harness import report
-    from harness.results.rows import write_rows
+    from harness.results.shards import write_rows
 
     rows = synthetic_rows(rows_n)
     repeats = min(repeats, 2)  # seconds each: the rest of the benchmark needs the time more

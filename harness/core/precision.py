@@ -21,18 +21,18 @@ report header carry them.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-ENV = "HARNESS_PRECISION"
-TF_DETERMINISM_ENV = "HARNESS_TF_OP_DETERMINISM"
+from harness.core import settings
+
+ENV = settings.PRECISION  # the tests and the error message name it
 PINNED, AS_DEPLOYED = "pinned", "as-deployed"
 MODES = (PINNED, AS_DEPLOYED)
 
 
 def mode() -> str:
     """The mode this process runs in (HARNESS_PRECISION; default pinned)."""
-    value = os.environ.get(ENV, "").strip() or PINNED
+    value = settings.precision() or PINNED
     if value not in MODES:
         raise ValueError(f"{ENV}={value!r}, but should be one of {', '.join(MODES)}")
     return value
@@ -44,7 +44,7 @@ def pinned() -> bool:
 
 def tf_op_determinism() -> bool:
     """Whether to call tf.config.experimental.enable_op_determinism (HARNESS_TF_OP_DETERMINISM=1)."""
-    return os.environ.get(TF_DETERMINISM_ENV, "").strip() == "1"
+    return settings.tf_op_determinism()
 
 
 def describe(flags: dict[str, Any] | None) -> str:

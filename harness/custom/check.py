@@ -23,7 +23,9 @@ import pandas as pd
 import adapters
 from adapters import custom
 from adapters.custom import Spec, SpecError
-from harness.results.rows import COLUMNS, Row, write_rows
+from harness.core import settings
+from harness.results.rows import COLUMNS, Row
+from harness.results.shards import write_rows
 from harness.schema import load_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +123,9 @@ def run_check(specs: list[Spec], *, roots: Sequence[Path] = (), cases: Sequence[
     frameworks = list(dict.fromkeys(f for s in specs for f in s.frameworks))
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    env = {custom.ENV: custom.encode(specs), custom.BESIDE_ENV: beside, "PYTHONPATH": _pythonpath(roots)}
+    env = {"PYTHONPATH": _pythonpath(roots)}
+    settings.set_custom_paths(custom.encode(specs), env)
+    settings.set_custom_beside(beside, env)
     with _environment(env):
         shards = runner.run_frameworks(frameworks, case_paths, out, known=known_path if known_path.exists() else None,
                                        keyword=keyword, devices=list(devices), trial_timeout=trial_timeout, echo=echo)

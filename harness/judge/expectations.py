@@ -93,7 +93,10 @@ def load(path: str | Path | None) -> list[Entry]:
 
 
 def apply(row: Row, entries: list[Entry]) -> Entry | None:
-    """Turn a row's raw verdict into known/fixed where an entry matches; return the entry used."""
+    """A row's final verdict, the one rule every row passes through once: its raw verdict (the one it was built with,
+    harness/judge/assemble.py) is kept in raw_verdict, and a matching entry turns it into `known` (a failing verdict
+    the entry expects) or `fixed` (a pass where a strict entry records a failure); otherwise it stays. Returns the
+    entry applied."""
     row.raw_verdict = row.raw_verdict or row.verdict
     for e in entries:
         if not e.matches(row):

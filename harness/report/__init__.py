@@ -16,7 +16,8 @@ from harness.report import device_pairs
 from harness.report.order import sort_key
 from harness.report.page import page
 from harness.report.tables import csv_text, markdown
-from harness.results.rows import Row, atomic_write
+from harness.results.rows import Row
+from harness.results.shards import atomic_write
 
 
 def write_report(rows: list[Row], envs: list[dict], out_dir: Path, *, partial: bool = False,

@@ -5,19 +5,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.results.jsonsafe import nonfinite
 from harness.results.rows import Row
 
 
 def plain(v: Any) -> Any:
-    """A strict-JSON value: non-finite floats become "nan"/"inf"/"-inf", numpy scalars plain."""
+    """A strict-JSON value: non-finite floats written as harness/results/jsonsafe.py says, numpy scalars plain."""
     if v is None or isinstance(v, (str, int)):
         return v
     if isinstance(v, float):
-        return v if math.isfinite(v) else "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return v if math.isfinite(v) else nonfinite(v)
     if hasattr(v, "item") and not isinstance(v, (list, tuple, dict)):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return nonfinite(v)
     if isinstance(v, (list, tuple)):
         return [plain(x) for x in v]
     if isinstance(v, dict):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.results.rows import Row, read_rows
+from harness.results.rows import Row
+from harness.results.shards import read_rows
 
 
 def merge(paths: list[Path]) -> tuple[list[Row], list[dict], list[str]]:

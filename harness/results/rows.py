@@ -1,17 +1,14 @@
-"""The result row schema: one row per (case, dtype, framework, api, device), and JSONL shard I/O."""
+"""The result row: one per (case, dtype, framework, api, device), its verdicts, its id and its JSON line."""
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from harness.results.jsonsafe import clean, unclean
 
 VERDICTS = (
     "pass",
@@ -105,7 +102,16 @@ class Row:
 
     def to_json(self) -> str:
         # field by field: asdict() would deep-copy every value list first
-        return json.dumps({f.name: _clean(getattr(self, f.name)) for f in fields(self)}, allow_nan=False)
+        return json.dumps({f.name: clean(getattr(self, f.name)) for f in fields(self)}, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> Row:
+        """The row of a line `to_json` wrote; json.JSONDecodeError for a line that is not JSON (a torn one)."""
+        d = json.loads(line)
+        for k in _NUMERIC:
+            if k in d:
+                d[k] = unclean(d[k])
+        return cls.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Row:
@@ -116,6 +122,13 @@ class Row:
 def row_id(case: str, framework: str, api: str, device: str, dtype: str) -> str:
     """The pytest-style id of a row; `-k` matches any part of it."""
     return f"{case}[{framework}-{api}-{device}-{dtype}]"
+
+
+def parse_row_id(rid: str, framework: str) -> tuple[str, str, str, str]:
+    """(case, api, device, dtype) of a row id of the framework's; the framework (keras-jax) and the api may contain '-'."""
+    case, _, rest = rid.partition("[")
+    parts = rest.rstrip("]").removeprefix(f"{framework}-").split("-")
+    return case, "-".join(parts[:-2]), parts[-2], parts[-1]
 
 
 COLUMNS = [f.name for f in fields(Row)]
@@ -134,81 +147,4 @@ def values(a) -> list[float] | None:
     return [float(x) for x in arr.astype(float).reshape(-1)]
 
 
-def _clean(v: Any) -> Any:
-    """JSON has no NaN/Inf: write them as strings so the file stays strict JSON."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
-
-
-def _unclean(v: Any) -> Any:
-    if isinstance(v, list):
-        return [_unclean(x) for x in v]
-    if v in ("nan", "inf", "-inf"):
-        return float(v)
-    return v
-
-
 _NUMERIC = {f.name for f in fields(Row) if "float" in str(f.type)}  # includes the *_values lists
-
-
-class ShardWriter:
-    """Append rows to a JSONL shard, one line per row, flushed as it is written, synced when closed."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")
-
-    def write(self, row: Row) -> None:
-        # flushed to the OS at once, so a killed process loses nothing it finished; no fsync per row
-        # (that guards against a machine crash only, and costs milliseconds on every trial)
-        self._f.write(row.to_json() + "\n")
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-
-
-def read_rows(path: str | Path) -> list[Row]:
-    """Rows of a JSONL file; a torn last line (a killed writer) is skipped."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            for k in _NUMERIC:
-                if k in d:
-                    d[k] = _unclean(d[k])
-            out.append(Row.from_dict(d))
-    return out
-
-
-def write_rows(path: str | Path, rows: Iterable[Row]) -> None:
-    atomic_write(Path(path), "".join(r.to_json() + "\n" for r in rows))
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

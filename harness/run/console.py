@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.results.rows import FAILING, Row, write_rows
+from harness.results.rows import FAILING, Row
+from harness.results.shards import write_rows
 
 EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import adapters
-from harness.core import precision
-from harness.judge import expectations
-from harness.results.rows import Row, ShardWriter, read_rows, row_id
+from harness.core import settings
+from harness.judge import assemble, expectations
+from harness.results.rows import Row, row_id
+from harness.results.shards import ShardWriter, consolidate, read_rows, shard_family
 from harness.run.schedule import ORACLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
 def _env(precision_mode: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     if precision_mode:
-        env[precision.ENV] = precision_mode
+        settings.set_precision(precision_mode, env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -99,15 +100,7 @@ def _read_progress(fr: FrameworkRun) -> None:
 
 
 def _failure_row(fr: FrameworkRun, verdict: str, message: str, entries) -> Row:
-    rid = fr.current or row_id(f"{fr.name}-process", fr.name, "*", "*", "*")
-    case, _, rest = rid.partition("[")
-    # row ids are case[framework-api-device-dtype]; the framework (keras-jax) and the api may contain '-'
-    framework = fr.name
-    parts = rest.rstrip("]").removeprefix(f"{framework}-").split("-")
-    dtype, device = parts[-1], parts[-2]
-    api = "-".join(parts[:-2])
-    row = Row(row_id=rid, case=case, family="", framework=framework, api=api, device=device, dtype=dtype,
-              verdict=verdict, message=message, device_requested=device)
+    row = assemble.process_failure(fr.current or row_id(f"{fr.name}-process", fr.name, "*", "*", "*"), fr.name, verdict, message)
     expectations.apply(row, entries)
     return row
 
@@ -141,10 +134,10 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
                 p.unlink(missing_ok=True)
         missing = adapters.missing_modules(name) if name != ORACLE else []
         if missing:
+            row = assemble.unavailable(name, f"not installed: no module named {', '.join(missing)}")
+            expectations.apply(row, entries)
             w = ShardWriter(fr.shard)
-            w.write(Row(row_id=row_id("*", name, "*", "*", "*"), case="*", family="*", framework=name, api="*",
-                        device="*", dtype="*", verdict="unavailable", raw_verdict="unavailable",
-                        message=f"not installed: no module named {', '.join(missing)}"))
+            w.write(row)
             w.close()
             echo(f"  {name}: not installed ({', '.join(missing)})")
             fr.done = True
@@ -192,8 +185,6 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
             in_flight = fr.current and fr.current not in finished
             if code in (0, 1, 5) and not in_flight:
                 if fr.workers > 1:  # the controller has appended its workers' rows; unless it was killed first
-                    from harness.run.plugin import consolidate
-
                     consolidate(fr.shard)
                 fr.done = True
                 echo(f"  {fr.name}: {len(finished)} rows in {time.monotonic() - fr.started:.1f} s")
@@ -208,8 +199,7 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
 
 def _worker_files(fr: FrameworkRun) -> list[Path]:
     """The per-worker shards and progress files of a framework (<name>.gw0.jsonl, <name>.gw0.progress, ...)."""
-    d = fr.shard.parent
-    return sorted([*d.glob(f"{fr.name}.gw*.jsonl"), *d.glob(f"{fr.name}.gw*.progress")])
+    return sorted(p for f in (fr.shard, fr.progress) for p in shard_family(f) if p != f)
 
 
 def _finished(fr: FrameworkRun) -> set[str]:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from harness.schema import Case
+from adapters.frameworks import DEFAULT_COST_NS, FRAMEWORKS
+from harness.schema.model import Case
 from harness.trials import Trial
 
 ORACLE = "oracle"  # pseudo-framework: checks the oracle against the golden values written in cases
 
-# Expected cost of one trial (case x dtype, every API path) in one framework's process, in nanoseconds:
-# a fixed part (pytest, conversions; for JAX a jit compile per shape and dtype) plus a part per logits
-# element (oracle, framework calls, judge). Least-squares fits to the row durations of one `make
-# conformance` of the built-in suite on 2 CPU cores, all frameworks in parallel (so each includes its
-# share of waiting for a core). Only relative costs matter: they split shards and plan workers. The
-# table is data, not a measurement, so every machine splits alike.
-SHARD_COST_NS: dict[str, tuple[int, int]] = {
-    ORACLE: (1_000_000, 100),
-    "torch": (100_000_000, 10_000),
-    "tensorflow": (160_000_000, 10_000),
-    "jax": (730_000_000, 26_000),
-    # Keras on each backend (two paths per trial): JAX runs eagerly, compiling each op per new shape
-    "keras-tensorflow": (30_000_000, 1_300),
-    "keras-jax": (340_000_000, 22_000),
-    "keras-torch": (70_000_000, 4_600),
-    "keras-numpy": (8_000_000, 1_000),
-}
-SHARD_COST_DEFAULT_NS = (10_000_000, 1_000)  # frameworks registered by plugins
+# Expected cost of one trial (case x dtype, every API path) in a framework's process, in nanoseconds: (fixed,
+# per logits element). The frameworks' own are their rows of the framework table (adapters/frameworks.py).
+SHARD_COST_NS: dict[str, tuple[int, int]] = {ORACLE: (1_000_000, 100), **{f.name: f.cost_ns for f in FRAMEWORKS}}
+SHARD_COST_DEFAULT_NS = DEFAULT_COST_NS  # frameworks registered by plugins
 
 
 def parse_shard(spec: str) -> tuple[int, int]:

@@ -17,7 +17,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-ENV = "HARNESS_CASE_CACHE"
+from harness.core import settings
+
+ENV = settings.CASE_CACHE
 _MEMO: dict[str, Any] = {}
 
 
@@ -36,7 +38,7 @@ def cached(text: str, name: str, parse: Callable[[str, str], Any]) -> Any:
     key = hashlib.sha256(f"{_code_key()}\0{name}\0{text}".encode()).hexdigest()
     if key in _MEMO:
         return _MEMO[key]
-    folder = os.environ.get(ENV, "")
+    folder = settings.case_cache()
     path = Path(folder) / f"{key}.pickle" if folder else None
     value = None
     if path is not None and path.exists():

@@ -8,24 +8,25 @@ dtype afterwards, so every framework and the oracle see the same rounded inputs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from harness.core import settings
+
 # Refuse shapes beyond this many elements per input before allocating anything
 # (2**27 float64 elements = 1 GiB). `harness run --max-elements` overrides it.
 DEFAULT_MAX_ELEMENTS = 2**27
 # `harness run` hands its budget to the framework processes through the environment.
-_max_elements = int(os.environ.get("HARNESS_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS))
+_max_elements = settings.max_elements(DEFAULT_MAX_ELEMENTS)
 
 
 def set_max_elements(n: int) -> None:
     global _max_elements
     _max_elements = int(n)
-    os.environ["HARNESS_MAX_ELEMENTS"] = str(_max_elements)  # inherited by the framework processes
+    settings.set_max_elements(_max_elements)  # inherited by the framework processes
 
 
 def max_elements() -> int:

@@ -8,7 +8,7 @@ from typing import Any
 from harness.core.dtypes import FLOAT_DTYPES
 from harness.core.yamlfile import Location
 
-# Families whose semantics (DESIGN.md; harness/oracle/softmax.py and harness/oracle/families.py) the oracle and the
+# Families whose semantics (DESIGN.md; harness/oracle/) the oracle and the
 # adapters implement. "labels": how the second input relates to the first (dense: same shape, a
 # distribution over the class axis; sparse: integer class per row; elementwise: same shape, each in
 # [0, 1]; cotangent: the upstream gradient of a building block, shaped like its output, ones when
