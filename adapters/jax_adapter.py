@@ -18,7 +18,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from adapters import naive  # noqa: E402
+from adapters import builders, naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core.dtypes import np_dtype  # noqa: E402
 
@@ -121,18 +121,18 @@ def _optax_focal(c: Call):
 _MORE = [
     ApiPath("optax.sigmoid_focal_loss", frozenset({"binary_focal_crossentropy"}), _optax_focal,
             options=frozenset({"gamma", "alpha"})),
-    naive.framework_block("log_softmax", jax.nn.log_softmax, "jax.nn.log_softmax"),
-    naive.framework_block("softmax", jax.nn.softmax, "jax.nn.softmax"),
-    naive.framework_block("logsumexp", jax.nn.logsumexp, "jax.nn.logsumexp"),
+    builders.framework_block("log_softmax", jax.nn.log_softmax, "jax.nn.log_softmax"),
+    builders.framework_block("softmax", jax.nn.softmax, "jax.nn.softmax"),
+    builders.framework_block("logsumexp", jax.nn.logsumexp, "jax.nn.logsumexp"),
 ]
 PATHS += [
     *_MORE,
     *(p.variant("eager") for p in _MORE),
     *naive.block_paths(OPS),
     *naive.probability_paths(OPS),
-    naive.absent("(no optax loss on probabilities)", frozenset({"categorical_crossentropy", "binary_crossentropy"}),
+    builders.absent("(no optax loss on probabilities)", frozenset({"categorical_crossentropy", "binary_crossentropy"}),
                  "optax's cross-entropies take logits; from probabilities JAX users write the loss by hand (the manual: path)"),
-    naive.absent("(no categorical focal loss in optax)", frozenset({"categorical_focal_crossentropy"}),
+    builders.absent("(no categorical focal loss in optax)", frozenset({"categorical_focal_crossentropy"}),
                  "optax has sigmoid_focal_loss only; there is no softmax (categorical) focal loss"),
 ]
 

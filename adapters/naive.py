@@ -172,21 +172,3 @@ def block_paths(ops: Ops) -> list[ApiPath]:
                     reductions=frozenset({"none"}), doc="logsumexp without the shift: overflows and drops the tail"),
         ]
     return blocks
-
-
-def framework_block(family: str, fn: Callable[..., Any], call_name: str, path_name: str = "",
-                    keyword: str = "axis") -> ApiPath:
-    """A framework's own building block (log_softmax, softmax, logsumexp) over the case's class axis,
-    called as `fn(logits, <keyword>=axis)` the way users write it."""
-    def call(c: Call):
-        axis = c.params.axis
-        return fn(c.logits, **{keyword: axis}), f"{call_name}(logits, {keyword}={axis})"
-    return ApiPath(path_name or call_name, frozenset({family}), call, options=frozenset({"axis"}),
-                   reductions=frozenset({"none"}))
-
-
-def absent(name: str, families: frozenset[str], reason: str) -> ApiPath:
-    """A form the framework does not have: declared, so every trial of the family is `unsupported` with why."""
-    def fn(c: Call):
-        raise NotImplementedError(reason)
-    return ApiPath(name, families, fn, check=lambda case, dtype: reason, doc=reason)

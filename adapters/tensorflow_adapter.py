@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from adapters import naive  # noqa: E402
+from adapters import builders, naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core import precision
 from harness.schema import Case  # noqa: E402
@@ -129,9 +129,9 @@ PATHS = [
 
 
 _BLOCKS = [
-    naive.framework_block("log_softmax", tf.nn.log_softmax, "tf.nn.log_softmax"),
-    naive.framework_block("softmax", tf.nn.softmax, "tf.nn.softmax"),
-    naive.framework_block("logsumexp", tf.reduce_logsumexp, "tf.reduce_logsumexp"),
+    builders.framework_block("log_softmax", tf.nn.log_softmax, "tf.nn.log_softmax"),
+    builders.framework_block("softmax", tf.nn.softmax, "tf.nn.softmax"),
+    builders.framework_block("logsumexp", tf.reduce_logsumexp, "tf.reduce_logsumexp"),
 ]
 PATHS += [
     *naive.probability_paths(OPS),

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import naive
+from adapters import builders, naive
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
 from harness.schema import Case
@@ -160,11 +160,11 @@ PATHS = [
             options=frozenset({"class_weights", "sample_weights"})),
     *naive.probability_paths(OPS),
     # building blocks
-    naive.framework_block("log_softmax", F.log_softmax, "torch.nn.functional.log_softmax", "F.log_softmax", keyword="dim"),
-    naive.framework_block("softmax", F.softmax, "torch.nn.functional.softmax", "F.softmax", keyword="dim"),
-    naive.framework_block("logsumexp", torch.logsumexp, "torch.logsumexp", "torch.logsumexp", keyword="dim"),
+    builders.framework_block("log_softmax", F.log_softmax, "torch.nn.functional.log_softmax", "F.log_softmax", keyword="dim"),
+    builders.framework_block("softmax", F.softmax, "torch.nn.functional.softmax", "F.softmax", keyword="dim"),
+    builders.framework_block("logsumexp", torch.logsumexp, "torch.logsumexp", "torch.logsumexp", keyword="dim"),
     *naive.block_paths(OPS),
-    naive.absent("(no focal loss in torch)", frozenset({"categorical_focal_crossentropy", "binary_focal_crossentropy"}),
+    builders.absent("(no focal loss in torch)", frozenset({"categorical_focal_crossentropy", "binary_focal_crossentropy"}),
                  "PyTorch has no focal loss; torchvision.ops.sigmoid_focal_loss lives outside torch and is not a dependency"),
 ]
 

@@ -22,7 +22,7 @@ another family, the sibling path that framework names the same way without "spar
 tf.nn.softmax_cross_entropy_with_logits, optax.softmax_cross_entropy_with_integer_labels and
 optax.softmax_cross_entropy); a path with no sibling makes the relation unsupported there.
 
-Tolerance: each side may be off the truth by its own policy tolerance (harness/judge/tolerances.py), in
+Tolerance: each side may be off the truth by its own policy tolerance (harness/judge/tolerances/), in
 opposite directions, so the two may differ elementwise by the sum of both allowances, the partner's
 mapped onto the case the way its values are (`bound` below).
 """

@@ -69,7 +69,7 @@ class Row:
     inf_count: int = 0
     ref_nan_count: int = 0
     ref_inf_count: int = 0
-    # the allowance of the worst element (harness/judge/tolerances.py) and what it is made of
+    # the allowance of the worst element (harness/judge/tolerances/) and what it is made of
     loss_allowed: float | None = None
     loss_allowance: str = ""  # e.g. "3.1e-07 (mostly log S)"
     grad_allowed: float | None = None
@@ -87,7 +87,7 @@ class Row:
     ref_loss_values: list[float] | None = None
     grad_values: list[float] | None = None
     ref_grad_values: list[float] | None = None
-    loss_allowed_values: list[float] | None = None  # each element's allowance (harness/judge/tolerances.py)
+    loss_allowed_values: list[float] | None = None  # each element's allowance (harness/judge/tolerances/)
     grad_allowed_values: list[float] | None = None
     logit_values: list[float] | None = None  # a gradient-field case's logits, [N, 2] flattened (harness/judge/inputs.py)
     shape: list[int] | None = None  # shape of the logits
