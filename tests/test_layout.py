@@ -116,3 +116,20 @@ def test_the_plugin_and_the_adapters_do_not_import_pandas():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+MAX_LINES = 350
+
+
+def test_every_module_is_small_and_says_its_one_job_first():
+    """No module over about 350 lines; each opens with a docstring whose first line says what it is for."""
+    problems = []
+    for path in _modules().values():
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        if lines > MAX_LINES:
+            problems.append(f"{path.relative_to(ROOT)}: {lines} lines")
+        doc = ast.get_docstring(ast.parse(text))
+        if not doc or not doc.splitlines()[0].strip():
+            problems.append(f"{path.relative_to(ROOT)}: no docstring saying its job")
+    assert problems == [], "\n".join(problems)
