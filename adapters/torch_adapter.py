@@ -169,7 +169,7 @@ PATHS = [
 ]
 
 
-def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
+def _tensor(a: np.ndarray, dtype: str | None, device: str | torch.device) -> torch.Tensor:
     """A tensor on the device from a numpy array already in the trial dtype, without a copy on the CPU."""
     a = np.asarray(a)
     if dtype == "bfloat16":  # numpy has no bfloat16: move the bits through uint16
@@ -184,9 +184,7 @@ def _tensor(a: np.ndarray, dtype: str | None, device: str) -> torch.Tensor:
 
 def _tensor_like(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """A copy of values in the trial dtype as a tensor on the device of `like` (a user's own loss, adapters/custom.py)."""
-    t = (torch.from_numpy(values.view(np.uint16).copy()).view(torch.bfloat16) if values.dtype.name == "bfloat16"
-         else torch.from_numpy(values.copy()))
-    return t.to(like.device)
+    return _tensor(np.array(values), "bfloat16" if values.dtype.name == "bfloat16" else None, like.device)
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
