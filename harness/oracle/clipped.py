@@ -13,6 +13,7 @@ from harness.oracle.core import (
     log_softmax,
     reduce,
     sample_weights,
+    smoothed,
     to_rows,
 )
 from harness.schema.model import Case
@@ -56,7 +57,7 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
             x = np.asarray(inputs.logits, dtype=np.float64)
             q = x if case.input_kind == "probabilities" else 1 / (1 + np.exp(-x))
             z = np.asarray(inputs.labels, dtype=np.float64)
-            zs = (1 - p.label_smoothing) * z + p.label_smoothing / 2
+            zs = smoothed(z, p.label_smoothing, 2)
             qw = 1.0 if p.pos_weight is None else np.asarray(p.pos_weight, dtype=np.float64)
             a, b = qw * zs, 1 - zs
             weight = np.asarray(elementwise_weights(inputs, x.shape, np.float64))
@@ -76,7 +77,7 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
         else:
             kept = np.ones(R, dtype=bool)
             t = dense_targets(inputs, R, C, np.float64, p.axis)
-        ts = (1 - p.label_smoothing) * t + p.label_smoothing / C
+        ts = smoothed(t, p.label_smoothing, C)
         cw = class_weights(inputs, C, np.float64)
         sw = sample_weights(inputs, R, np.float64)
         a = np.where(kept[:, None], cw[None, :] * ts, 0)

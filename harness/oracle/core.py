@@ -177,12 +177,17 @@ def elementwise_weights(inputs: Inputs, shape, wd) -> np.ndarray:
     return np.broadcast_to(w * sw.reshape((-1,) + (1,) * (nd - 1)) if nd else w * sw, shape)
 
 
+def smoothed(t, e, k: int):
+    """Labels smoothed by e over k outcomes, the one rule of every family: (1 - e) t + e / k (k = C classes, or 2
+    for the binary families' z'); t itself when e is 0."""
+    return (1 - e) * t + e / k if e else t
+
+
 def categorical_weights(case, inputs: Inputs, R: int, C: int, wd):
     """(t, a, cw, sw) of a dense-label family: targets, a_ic = w_c t'_ic (smoothed), class and per-row sample weights."""
     p = case.params
     t = dense_targets(inputs, R, C, wd, p.axis)
-    e = wd(p.label_smoothing)
-    ts = (1 - e) * t + e / C if e else t
+    ts = smoothed(t, wd(p.label_smoothing), C)
     cw = class_weights(inputs, C, wd)
     return t, cw[None, :] * ts, cw, sample_weights(inputs, R, wd)
 

@@ -31,6 +31,7 @@ from harness.oracle.core import (
     reduce,
     reference,
     saturates,
+    smoothed,
     softplus,
     times,
     to_rows,
@@ -45,8 +46,7 @@ def binary_focal_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Referen
     p = case.params
     x = x0.astype(wd)
     z = np.asarray(inputs.labels).astype(wd)
-    e = wd(p.label_smoothing)
-    zs = (1 - e) * z + e / 2 if e else z
+    zs = smoothed(z, wd(p.label_smoothing), 2)
     g = wd(p.gamma)
     alpha_t = wd(1) if p.alpha is None else wd(p.alpha) * zs + (1 - wd(p.alpha)) * (1 - zs)
     weights = elementwise_weights(inputs, x.shape, wd)

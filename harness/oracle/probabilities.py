@@ -25,6 +25,7 @@ from harness.oracle.core import (
     from_rows,
     reduce,
     reference,
+    smoothed,
     times,
     to_rows,
 )
@@ -60,8 +61,7 @@ def binary_crossentropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     p = case.params
     P = P0.astype(wd)
     z = np.asarray(inputs.labels).astype(wd)
-    e = wd(p.label_smoothing)
-    zs = (1 - e) * z + e / 2 if e else z
+    zs = smoothed(z, wd(p.label_smoothing), 2)
     a, b = zs, 1 - zs
     weight = elementwise_weights(inputs, P.shape, wd)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.oracle import core
-from harness.oracle.core import Reference, elementwise_weights, reduce, reference, saturates, softplus, times
+from harness.oracle.core import Reference, elementwise_weights, reduce, reference, saturates, smoothed, softplus, times
 from harness.schema.model import Case
 from harness.trials import Inputs
 
@@ -32,8 +32,7 @@ def sigmoid_cross_entropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
     x = x0.astype(wd)
     z = np.asarray(inputs.labels).astype(wd)
     C = x.shape[-1] if x.ndim else 1
-    e = wd(p.label_smoothing)
-    zs = (1 - e) * z + e / 2 if e else z
+    zs = smoothed(z, wd(p.label_smoothing), 2)
     q = wd(1) if p.pos_weight is None else np.asarray(p.pos_weight, dtype=np.float64).astype(wd)
     a, b = q * zs, 1 - zs
     rows = x.shape[0] if x.ndim else 1

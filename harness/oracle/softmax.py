@@ -45,6 +45,7 @@ from harness.oracle.core import (
     reference,
     sample_weights,
     saturates,
+    smoothed,
     times,
     to_rows,
 )
@@ -88,7 +89,7 @@ def softmax_cross_entropy(case: Case, inputs: Inputs, dtype: str) -> Reference:
         if sparse:
             t = np.zeros((R, C), dtype=wd)
             t[rows, safe] = 1
-        ts = (1 - e) * t + e / C if e else t
+        ts = smoothed(t, e, C)
         a = cw[None, :] * ts
         A = a.sum(-1)
         loss = -times(a, logp).sum(-1)
