@@ -70,7 +70,7 @@ def _optax_sigmoid(c: Call):
 
 
 def _last_axis(case, dtype):
-    nd = len(case.logits.shape)
+    nd = len(case.predictions.shape)
     return None if case.params.axis % nd == nd - 1 else "optax.safe_softmax_cross_entropy has no axis argument"
 
 
@@ -184,7 +184,7 @@ class JaxAdapter(Adapter):
 
     def _fn(self, path, case):
         """jit(value_and_grad(sum of the path's output)), compiled once per (path, case)."""
-        key = (path.name, case.family, case.params, case.logits.shape)  # a step may serve several cases
+        key = (path.name, case.family, case.params, case.predictions.shape)  # a step may serve several cases
         if key not in self._compiled:
             calls: list[str] = []
 

@@ -30,7 +30,7 @@ ALL_REDUCTIONS = frozenset(KERAS_REDUCTION)
 
 
 def _class_axis_not_last(case: Case) -> bool:
-    nd = len(case.logits.shape)
+    nd = len(case.predictions.shape)
     return case.params.axis % nd != nd - 1
 
 
@@ -47,7 +47,7 @@ def _binary_limits(case: Case, dtype: str) -> str | None:
     if red == "none":
         return ("keras.losses.BinaryCrossentropy averages over the last axis: reduction='none' returns one loss "
                 "per row, not one per element")
-    if red == "sum" and case.logits.shape[-1] > 1:
+    if red == "sum" and case.predictions.shape[-1] > 1:
         return ("keras.losses.BinaryCrossentropy averages over the last axis: reduction='sum' adds the row means, "
                 "not the elements")
     if case.params.pos_weight is not None:

@@ -77,7 +77,7 @@ def clipped_probabilities(ops: Ops) -> Callable[[Call], tuple[Any, str]]:
 
 
 def _one_hot_axis(case, dtype) -> str | None:
-    nd = len(case.logits.shape)
+    nd = len(case.predictions.shape)
     if case.sparse and case.params.axis % nd != nd - 1:
         return "one-hot encoding puts classes last; a hand-written loss for another class axis would transpose first"
     return None

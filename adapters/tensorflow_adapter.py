@@ -83,7 +83,7 @@ def _weighted_xent(c: Call):
 
 
 def _last_axis(case: Case, dtype: str) -> str | None:
-    nd = len(case.logits.shape)
+    nd = len(case.predictions.shape)
     if case.params.axis % nd != nd - 1:
         return "tf.nn.sparse_softmax_cross_entropy_with_logits has no axis argument: classes are the last dimension"
     return None
@@ -205,7 +205,7 @@ class TensorFlowAdapter(Adapter):
 
     def _step(self, path: ApiPath, case: Case):
         """Loss and gradient of the path; wrapped in tf.function (optionally XLA) for compiled modes."""
-        key = (path.name, case.family, case.params, case.logits.shape)  # a step may serve several cases
+        key = (path.name, case.family, case.params, case.predictions.shape)  # a step may serve several cases
         if key not in self._functions:
             calls: list[str] = []
 

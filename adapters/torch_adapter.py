@@ -24,7 +24,7 @@ if precision.pinned():
 
 
 def _class_dim_is_1(case: Case, dtype: str) -> str | None:
-    nd = len(case.logits.shape)
+    nd = len(case.predictions.shape)
     if case.params.axis % nd != 1:
         return "torch losses take the class dimension at dim 1; moving it would be emulation"
     return None

@@ -41,9 +41,9 @@ def _array(spec, logits_shape=None, axis=-1, avoid=()) -> np.ndarray:
     return np.asarray(spec.values)
 
 
-def logits(case: Case) -> np.ndarray:
-    """A case's logits in float64, times its logit scale: before any rounding to a trial dtype."""
-    return _array(case.logits).astype(np.float64) * case.logit_scale
+def predictions(case: Case) -> np.ndarray:
+    """A case's logits (or probabilities) in float64, times its logit scale: before any rounding to a trial dtype."""
+    return _array(case.predictions).astype(np.float64) * case.logit_scale
 
 
 @lru_cache(maxsize=4)
@@ -53,8 +53,8 @@ def materialize(trial: Trial) -> Inputs:
     Rounding happens once, here, so that neither the oracle nor any framework is blamed for it.
     """
     case = trial.case
-    logits64 = logits(case)
-    raw_labels = _array(case.labels, logits64.shape, case.params.axis, generators.masked_classes(case.logits))
+    logits64 = predictions(case)
+    raw_labels = _array(case.labels, logits64.shape, case.params.axis, generators.masked_classes(case.predictions))
     # integer labels reach the frameworks in the case's label dtype (int64 unless it says otherwise)
     labels = raw_labels.astype(case.params.label_dtype) if case.sparse else cast(raw_labels, trial.dtype)
     p = case.params

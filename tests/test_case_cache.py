@@ -28,7 +28,7 @@ def test_a_parse_is_stored_once_reused_and_redone_when_the_file_changes(tmp_path
     monkeypatch.setattr("harness.schema.load.load_text", lambda text, name: calls.append(name) or [])
     again = load_file(f)
     assert calls == [] and [c.id for c in again] == ["cached-3"]  # loaded, not parsed
-    assert again[0].logits.values == first[0].logits.values == [[1.0, 2.0, 3.0]]
+    assert again[0].predictions.values == first[0].predictions.values == [[1.0, 2.0, 3.0]]
     monkeypatch.undo()
     monkeypatch.setenv(case_cache.ENV, str(folder))
     f.write_text(CASE.format(n=4))

@@ -369,7 +369,7 @@ def _field_row(case, logits: np.ndarray, order: np.ndarray | None = None) -> Row
     loss, grad = np.log1p(np.exp(z[:, 1] - z[:, 0])), np.stack([-p1, p1], axis=1).reshape(-1)
     return Row(row_id=row_id(case.id, "torch", "F.cross_entropy", "cpu", "float64"), case=case.id, family=case.family,
                framework="torch", api="F.cross_entropy", device="cpu", dtype="float64", verdict="pass", tags=list(case.tags),
-               shape=list(case.logits.shape), logit_values=z.reshape(-1).tolist(), loss_values=loss.tolist(),
+               shape=list(case.predictions.shape), logit_values=z.reshape(-1).tolist(), loss_values=loss.tolist(),
                ref_loss_values=loss.tolist(), grad_values=grad.tolist(), ref_grad_values=grad.tolist())
 
 

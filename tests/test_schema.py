@@ -31,7 +31,7 @@ def test_valid_case_loads_with_defaults():
 
 def test_yaml_1_2_reads_exponent_floats_as_numbers():
     (case,) = load_text(GOOD.replace("[[1.0, 2.0, 3.0]]", "[[1e-5, 2e4, -1e30]]"), "f.yaml")
-    assert case.logits.values == [[1e-5, 2e4, -1e30]]
+    assert case.predictions.values == [[1e-5, 2e4, -1e30]]
 
 
 def test_unknown_key_names_line_field_and_closest_key():
@@ -158,7 +158,7 @@ def test_nan_in_labels_or_weights_needs_allow_nan():
 
 def test_non_finite_logits_are_accepted():
     (case,) = load_text(GOOD.replace("[[1.0, 2.0, 3.0]]", "[[.nan, .inf, -.inf]]"), "f.yaml")
-    assert case.logits.values[0][2] == float("-inf")
+    assert case.predictions.values[0][2] == float("-inf")
 
 
 def _case(family: str, first: str, body: str) -> str:

@@ -11,16 +11,16 @@ from typing import Any
 
 from harness.results.rows import MAX_VALUES, values
 from harness.schema.model import Case, Generated
-from harness.trials import logits
+from harness.trials import predictions
 
 FIELD_TAG = "gradient-field"  # a case whose two-class logits the report draws its gradient over
 
 
 def inputs_text(case: Case) -> str:
-    """The case's logits, labels and parameters in three short lines (generators by name and arguments,
+    """The case's logits (or probabilities), labels and parameters in three short lines (generators by name and arguments,
     literal lists cut to their first and last items)."""
     scale = case.logit_scale
-    lines = [f"logits: {_spec_text(case.logits)}" + (f" x {scale:g}" if scale != 1.0 else ""),
+    lines = [f"{case.input_kind}: {_spec_text(case.predictions)}" + (f" x {scale:g}" if scale != 1.0 else ""),
              f"labels: {_spec_text(case.labels)}"]
     params = {"reduction": case.params.reduction, **case.params.non_default()}
     lines.append("params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
@@ -31,11 +31,11 @@ def field_logits(case: Case) -> list[float] | None:
     """The logits of a gradient-field case ([N, 2], flattened, in float64 and times the logit scale), so the
     report draws the field at the points the case defines; None for every other case and for one larger
     than a row keeps (MAX_VALUES)."""
-    shape = tuple(case.logits.shape)
+    shape = tuple(case.predictions.shape)
     if FIELD_TAG not in case.tags or len(shape) != 2 or shape[1] != 2 or math.prod(shape) > MAX_VALUES:
         return None
     try:
-        return values(logits(case))
+        return values(predictions(case))
     except Exception:  # noqa: BLE001 - the plugin's harness-error row calls this too: it must still be written
         return None
 

@@ -90,7 +90,7 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
         yb = np.asarray(inputs.labels)
         if not case.sparse:
             yb = np.ascontiguousarray(np.moveaxis(yb, a, to))
-        c = replace(case, logits=_literal(xb), labels=_literal(yb), params=replace(p, axis=to), **base)
+        c = replace(case, predictions=_literal(xb), labels=_literal(yb), params=replace(p, axis=to), **base)
 
         def back(loss, grad):
             return loss, np.moveaxis(grad, to, a)
@@ -118,7 +118,7 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
         src = np.repeat(np.arange(rows), m)
         xb = np.ascontiguousarray(x[src])
         yb = np.ascontiguousarray(np.asarray(inputs.labels)[src])
-        c = replace(case, logits=_literal(xb), labels=_literal(yb),
+        c = replace(case, predictions=_literal(xb), labels=_literal(yb),
                     params=replace(p, class_weights=None, sample_weights=None, ignore_index=None), **base)
 
         def back(loss, grad):

@@ -151,7 +151,7 @@ class TrialItem(pytest.Item):
             obs = ad.run(self.api_path, self.case, inputs, self.dtype, self.device)
             st.remember(self.case, (self.framework, self.api_path.name, self.dtype, self.device), obs)
             out = against_oracle(self.case, self.dtype, inputs, ref, tol, obs)
-        return assemble.trial(self._base_row(st), out, obs, ref, tol, shape=list(self.case.logits.shape),
+        return assemble.trial(self._base_row(st), out, obs, ref, tol, shape=list(self.case.predictions.shape),
                               allowances=self.framework != ORACLE)
 
 

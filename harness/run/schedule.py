@@ -36,7 +36,7 @@ def shard_costs(cases: list[Case], framework: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for case in cases:
         elements = 1
-        for s in case.logits.shape:
+        for s in case.predictions.shape:
             elements *= int(s)
         if framework == ORACLE:
             dtypes: tuple[str, ...] = ("float64",) if case.expect.loss is not None else ()

@@ -130,7 +130,7 @@ class Case:
     id: str
     family: str
     description: str
-    logits: InputSpec
+    predictions: InputSpec  # the model's output: logits, or probabilities for the probability families (input_kind)
     labels: InputSpec
     params: Params = Params()
     tags: tuple[str, ...] = ()
@@ -153,11 +153,11 @@ class Case:
 
     @property
     def num_classes(self) -> int:
-        return self.logits.shape[self.params.axis]
+        return self.predictions.shape[self.params.axis]
 
     @property
     def input_kind(self) -> str:
-        """"logits" or "probabilities": what the first input (held in `logits`) means."""
+        """"logits" or "probabilities": what `predictions` holds."""
         return FAMILIES[self.family]["input"]
 
     @property

@@ -61,7 +61,7 @@ def case(m: dict, index: int, name: str) -> tuple[Case | None, list[Problem]]:
                  checks.family_options(m, name, prefix, family, p, logits, labels, e)):
         if more:
             return None, problems + more
-    made = Case(id=cid, family=family, description=values["description"], logits=logits, labels=labels, params=p,
+    made = Case(id=cid, family=family, description=values["description"], predictions=logits, labels=labels, params=p,
                 expect=e, tolerance=tol, location=at(name, m), **{k: values[k] for k in ("tags", "dtypes") if k in values})
     made, more = checks.generated_class_weights(made, m, name, prefix)
     if made is None:

@@ -37,7 +37,7 @@ def problem(case: Case, rel: Relation) -> str | None:
     elif k == "move_axis":
         if case.elementwise:
             return "the sigmoid families are elementwise: their class axis is always the last"
-        nd = len(case.logits.shape)
+        nd = len(case.predictions.shape)
         to = rel.arg("to", -1)
         if not -nd <= to < nd:
             return f"to: axis {to} out of range for logits of {nd} dimensions"
@@ -54,7 +54,7 @@ def problem(case: Case, rel: Relation) -> str | None:
                 return f"{name} must be whole numbers to count repeated rows, got {list(w)}"
         if p.label_smoothing:
             return "with label smoothing a class weight scales every class's term, not the row: no repetition equals it"
-        if len(case.logits.shape) != 2 or p.axis % 2 != 1:
+        if len(case.predictions.shape) != 2 or p.axis % 2 != 1:
             return "repeat_rows needs logits [rows, classes] (classes last)"
         if case.elementwise and p.class_weights is not None:
             return "sigmoid class weights apply per column, not per row: only sample_weights repeat rows"
