@@ -1,7 +1,8 @@
 """Built-in framework adapters, one module per framework, imported only in that framework's process.
 
 The registry maps a framework name to "module:Class" so that listing frameworks imports nothing; the
-built-in ones, what each requires and what its trials cost are the table of adapters/frameworks.py.
+built-in ones, what each requires and what its trials cost are the table of adapters/frameworks.py; other
+packages add theirs through the `harness.adapters` entry points.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from harness.core import settings
 
 ENTRY_POINT_GROUP = "harness.adapters"
 
-# name -> "module:Class" of the built-in adapters (adapters/frameworks.py), as pyproject.toml registers them
+# name -> "module:Class" of the built-in adapters (adapters/frameworks.py)
 BUILTIN: dict[str, str] = {f.name: f.adapter for f in FRAMEWORKS}
 _REQUIRES: dict[str, tuple[str, ...]] = {f.name: f.requires for f in FRAMEWORKS}
 
@@ -35,6 +36,11 @@ def registry() -> dict[str, str]:
 def missing_modules(name: str) -> list[str]:
     """Modules a framework needs that are not importable (without importing them)."""
     return [m for m in _REQUIRES.get(name, ()) if importlib.util.find_spec(m) is None]
+
+
+def installed() -> list[str]:
+    """The registered frameworks whose required modules are importable (without importing them)."""
+    return [n for n in registry() if not missing_modules(n)]
 
 
 def load(name: str) -> Adapter:

@@ -1,12 +1,13 @@
 """The built-in frameworks, one row each: the adapter, the imports that make it installed, and the cost of its trials.
 
-Adding a framework is its adapter module, a row here and its entry point in pyproject.toml (and, for the
-CI matrix, the tox environment that installs it); the tests hold pyproject.toml's entry points
-(tests/test_custom_losses.py) and tox.ini's environments (tests/test_frameworks.py) to this table. Nothing here imports a framework: listing frameworks, telling whether one is
-installed (importlib.util.find_spec) and planning the shards and workers of a run happen in processes
-that must not pay for, or be broken by, a framework's import. Frameworks registered by other packages
-(the `harness.adapters` entry points) or by HARNESS_ADAPTERS have no row: nothing is required of
-them and their trials cost DEFAULT_COST_NS.
+This table is the one list of the built-in frameworks: adding one is its adapter module and its row here. A
+framework from another package is its adapter and an entry point in that package (group `harness.adapters`),
+or a HARNESS_ADAPTERS entry; it has no row, nothing is required of it and its trials cost DEFAULT_COST_NS.
+Nothing else names the frameworks: the CI matrix (tox.ini) runs `--frameworks installed` in environments that
+install a framework's requirements, and tests/test_frameworks.py checks that each built-in one lands in exactly
+one of them. Nothing here imports a framework: listing frameworks, telling whether one is installed
+(importlib.util.find_spec) and planning the shards and workers of a run happen in processes that must not pay
+for, or be broken by, a framework's import.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework("keras-tensorflow", "adapters.keras_adapter:KerasTensorFlowAdapter", ("keras", "tensorflow"), (30_000_000, 1_300)),
     Framework("keras-jax", "adapters.keras_adapter:KerasJaxAdapter", ("keras", "jax"), (340_000_000, 22_000)),
     Framework("keras-torch", "adapters.keras_adapter:KerasTorchAdapter", ("keras", "torch"), (70_000_000, 4_600)),
-    Framework("keras-numpy", "adapters.keras_adapter:KerasNumpyAdapter", ("keras",), (8_000_000, 1_000)),
+    # Keras's NumPy backend imports jax (backend/numpy/nn.py) and scipy (backend/numpy/linalg.py) when it loads
+    Framework("keras-numpy", "adapters.keras_adapter:KerasNumpyAdapter", ("keras", "jax", "scipy"), (8_000_000, 1_000)),
 )
 DEFAULT_COST_NS = (10_000_000, 1_000)  # a framework with no row here

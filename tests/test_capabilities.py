@@ -12,8 +12,9 @@ import json
 
 import pytest
 
+import adapters
 from harness.results.shards import read_rows
-from tests.conftest import have, run_cli
+from tests.conftest import run_cli
 
 LOGITS = [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [3.0, 0.0, -2.0]]
 SPARSE = [2, 0, 1]
@@ -74,9 +75,7 @@ def _other_families() -> list[dict]:
     return cases
 
 
-FRAMEWORKS = [f for f, mods in (("torch", ("torch",)), ("tensorflow", ("tensorflow",)), ("jax", ("jax", "optax")),
-                                 ("keras-tensorflow", ("keras", "tensorflow")), ("keras-jax", ("keras", "jax")),
-                                 ("keras-torch", ("keras", "torch")), ("keras-numpy", ("keras",))) if have(*mods)]
+FRAMEWORKS = [f for f in adapters.BUILTIN if not adapters.missing_modules(f)]
 
 
 @pytest.mark.skipif(not FRAMEWORKS, reason="no framework installed")

@@ -20,18 +20,38 @@ def _tox() -> configparser.ConfigParser:
     return ini
 
 
-def test_every_built_in_framework_runs_in_exactly_one_tox_factor():
-    ini = _tox()
-    by_factor = {}  # tox factor -> the frameworks its environments run (the HARNESS_FRAMEWORK lines of set_env)
-    for line in ini["testenv"]["set_env"].splitlines():
-        m = re.fullmatch(r"\s*([\w-]+):\s*HARNESS_FRAMEWORK\s*=\s*(\S+)\s*", line)
+# distribution name -> the module it installs, where the two differ
+_MODULE_OF = {"tensorflow-cpu": "tensorflow", "ruamel.yaml": "ruamel", "pytest-xdist": "xdist"}
+
+
+def _installs(ini: configparser.ConfigParser) -> dict[str, set[str]]:
+    """tox environment -> the modules it installs: requirements/core.txt, which every environment installs, and the
+    `factor: package==version` deps of each of its factors."""
+    core = {_MODULE_OF.get(d, d) for d in (line.split("==")[0].strip() for line in (ROOT / "requirements" / "core.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#"))}
+    by_factor: dict[str, set[str]] = {}
+    for line in ini["testenv"]["deps"].splitlines():
+        m = re.fullmatch(r"\s*([\w-]+):\s*([\w.-]+)==\S+\s*", line)
         if m:
-            by_factor[m.group(1)] = m.group(2).split(",")
-    listed = [f for names in by_factor.values() for f in names]
-    assert sorted(listed) == sorted(adapters.BUILTIN), by_factor
-    envs = ini["tox"]["env_list"].split()
-    for factor in by_factor:
-        assert any(factor in e.split("-") for e in envs), f"tox factor {factor!r} names no environment of {envs}"
+            by_factor.setdefault(m.group(1), set()).add(_MODULE_OF.get(m.group(2), m.group(2)))
+    envs = []
+    for spec in ini["tox"]["env_list"].split():  # expand "tensorflow-tf{221,220}"
+        m = re.fullmatch(r"(.*)\{(.*)\}(.*)", spec)
+        envs += [m.group(1) + v + m.group(3) for v in m.group(2).split(",")] if m else [spec]
+    return {e: core.union(*(by_factor.get(f, set()) for f in e.split("-"))) for e in envs}
+
+
+def test_every_built_in_framework_runs_in_exactly_one_tox_environment_group():
+    """The matrix runs `--frameworks installed`: a framework runs in each environment that installs all of its
+    required modules. Each built-in one runs in every version of exactly one group (torch, tensorflow-*, jax-*)."""
+    ini = _tox()
+    assert "--frameworks installed" in ini["testenv"]["commands"]
+    installs = _installs(ini)
+    for f in FRAMEWORKS:
+        runs_in = [e for e, mods in installs.items() if set(f.requires) <= mods]
+        groups = {e.split("-")[0] for e in runs_in}
+        assert len(groups) == 1, (f.name, runs_in)
+        assert runs_in == [e for e in installs if e.split("-")[0] in groups], (f.name, runs_in)
 
 
 def test_the_table_names_each_framework_once_and_the_scheduler_costs_it():

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import adapters
 from adapters.api import Observation
 from harness.judge.tolerances import Tolerance
 from harness.judge.verdicts import judge
@@ -17,9 +18,8 @@ from harness.run.runner import FrameworkRun, _failure_row
 from harness.schema import load_text
 from tests.conftest import ROOT, have, run_cli
 
-BACKENDS = {"keras-tensorflow": ("keras", "tensorflow"), "keras-jax": ("keras", "jax"),
-            "keras-torch": ("keras", "torch"), "keras-numpy": ("keras",)}
-INSTALLED = [f for f, mods in BACKENDS.items() if have(*mods)]
+BACKENDS = ("keras-tensorflow", "keras-jax", "keras-torch", "keras-numpy")
+INSTALLED = [f for f in BACKENDS if not adapters.missing_modules(f)]
 AUTODIFF = {"keras-tensorflow": "tf.GradientTape", "keras-jax": "jax.value_and_grad",
             "keras-torch": "torch.autograd.grad", "keras-numpy": ""}
 
