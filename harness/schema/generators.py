@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.core import settings
+from harness.core.yamlfile import did_you_mean
 
 # Refuse shapes beyond this many elements per input before allocating anything
 # (2**27 float64 elements = 1 GiB). `harness run --max-elements` overrides it.
@@ -191,10 +192,10 @@ WEIGHT_GENERATORS = {"imbalanced_weights": "class weights 1 .. ratio, geometric 
 def class_weights(name: Any, args: dict[str, Any], classes: int) -> tuple[float, ...]:
     """Class weights from a generator mapping in a case's params (`{generate: imbalanced_weights, ratio: 1000}`)."""
     if name not in WEIGHT_GENERATORS:
-        raise GeneratorError(f"unknown weights generator {name!r}; known: {', '.join(WEIGHT_GENERATORS)}", "generate")
+        raise GeneratorError(f"unknown weights generator {name!r}; {_hint(name, WEIGHT_GENERATORS)}", "generate")
     extra = set(args) - {"ratio"}
     if extra:
-        raise GeneratorError(f"unknown parameter for {name!r}; known: ratio", sorted(extra)[0])
+        raise GeneratorError(f"unknown parameter for {name!r}; {_hint(sorted(extra)[0], ['ratio'])}", sorted(extra)[0])
     ratio = args.get("ratio")
     if not (isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 1 <= ratio < float("inf")):
         raise GeneratorError(f"expected a finite number >= 1, got {ratio!r}", "ratio")
@@ -258,16 +259,23 @@ def names(kind: str) -> list[str]:
     return [g.name for g in TABLE.values() if g.kind == kind]
 
 
+def _hint(word: Any, known, label: str = "known") -> str:
+    """"did you mean 'x'? known: a, b" (the suggestion only when one is close)."""
+    known = list(known)
+    close = did_you_mean(word, known)
+    return (close + " " if close else "") + f"{label}: {', '.join(known)}"
+
+
 def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int, ...] | None, axis: int = -1) -> tuple[int, ...]:
     """Check a generator mapping and return the shape it will produce, allocating nothing."""
     if not isinstance(name, str) or name not in TABLE:
-        raise GeneratorError(f"unknown generator {name!r}; for {kind}: {', '.join(names(kind))}", "generate")
+        raise GeneratorError(f"unknown generator {name!r}; {_hint(name, names(kind), f'for {kind}')}", "generate")
     g = TABLE[name]
     if g.kind != kind:
         raise GeneratorError(f"generator {name!r} makes {g.kind} inputs, not {kind}; use one of: {', '.join(names(kind))}", "generate")
     for k, v in args.items():
         if k not in g.params:
-            raise GeneratorError(f"unknown parameter for {name!r}; known: {', '.join(g.params)}", k)
+            raise GeneratorError(f"unknown parameter for {name!r}; {_hint(k, g.params)}", k)
         p = g.params[k]
         if p.kind == "int" and not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
             raise GeneratorError(f"expected an integer >= 0, got {v!r}", k)
