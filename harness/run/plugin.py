@@ -58,10 +58,8 @@ def pytest_collect_file(file_path: Path, parent):
     return None
 
 
-def pytest_sessionstart(session):
-    st = state(session.config)
-    if st.controller:
-        return  # the workers load the framework; the controller only schedules
+def _start(session, st: Session) -> None:
+    """Load this process's frameworks and record their environment, and a row for each one that cannot load."""
     env = environment.capture(st)
     if not session.config.getoption("resume") and st.worker in ("", FIRST_WORKER):
         # a framework that is missing or fails to import is a row of the report, not a silent gap
@@ -74,12 +72,16 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_finish(session):
-    """Write how many rows this process owes, so a merge can tell a finished shard from a killed one.
-    Under xdist every worker collects every item; the first one writes the count."""
+    """Start the frameworks once the items are known (a session of the project's own tests, with no case items
+    and no shard, loads none), and write how many rows this process owes, so a merge can tell a finished shard
+    from a killed one. Under xdist every worker collects every item; the first one writes the count."""
     st = state(session.config)
     out = session.config.getoption("shard_out")
-    if out and not st.controller and st.worker in ("", FIRST_WORKER):
-        trials = sum(1 for i in session.items if isinstance(i, TrialItem))
+    trials = sum(1 for i in session.items if isinstance(i, TrialItem))
+    if st.controller or not (out or trials):
+        return  # the workers load the frameworks; the controller only schedules
+    _start(session, st)
+    if out and st.worker in ("", FIRST_WORKER):
         unavailable = sum(1 for fw in st.unavailable)
         expected = trials + len(st.done) + (0 if session.config.getoption("resume") else unavailable)
         Path(out).with_suffix(".expected.json").write_text(json.dumps({"rows": expected}))
