@@ -75,8 +75,11 @@ def pytest_sessionstart(session):
 
 def pytest_collection_finish(session):
     """Write how many rows this process owes, so a merge can tell a finished shard from a killed one.
-    Under xdist every worker collects every item; the first one writes the count."""
+    Under xdist every worker collects every item; the first one writes the count. Each process's
+    progress file names the trials it will run (the console's progress)."""
     st = state(session.config)
+    if st.progress:
+        st.plan(sorted({Trial(i.case, i.dtype).id for i in session.items if isinstance(i, TrialItem)}))
     out = session.config.getoption("shard_out")
     if out and not st.controller and st.worker in ("", FIRST_WORKER):
         trials = sum(1 for i in session.items if isinstance(i, TrialItem))

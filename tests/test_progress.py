@@ -1,0 +1,107 @@
+"""A run's console: progress per framework while it runs."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from harness.run import progress
+from harness.schema import load_paths
+from tests.conftest import ROOT, have, run_cli
+
+needs_torch = pytest.mark.skipif(not have("torch"), reason="needs torch")
+
+# A user's own small case file: 3 cases, 5 trials (case x dtype); the relation rows of the first belong to its trials.
+USER_CASES = """\
+- id: mine-sparse
+  family: sparse_softmax_cross_entropy
+  description: two moderate rows, with integer labels against their one-hot form
+  logits: [[2.5, -1.0, 0.8], [0.1, 0.4, -0.3]]
+  labels: [0, 2]
+  dtypes: [float64, float32]
+  relations: [one_hot]
+- id: mine-dense
+  family: softmax_cross_entropy
+  description: a soft label row
+  logits: [[2.5, -1.0, 0.8, 4.1, -0.3]]
+  labels: [[0.1, 0.2, 0.3, 0.2, 0.2]]
+  dtypes: [float64, float32]
+- id: mine-out-of-range
+  family: sparse_softmax_cross_entropy
+  description: label 3 of 3 classes, which PyTorch refuses
+  logits: [[2.5, -1.0, 0.8]]
+  labels: [3]
+  dtypes: [float32]
+  expect: {error: true}
+"""
+TRIALS = 2 + 2 + 1  # the dtypes listed above
+
+COUNT = re.compile(r"torch (\d+)/(\d+) trials")
+
+
+@needs_torch
+def test_plain_progress_lines_during_a_small_real_run(tmp_path):
+    cases = tmp_path / "my.yaml"
+    cases.write_text(USER_CASES)
+    r = run_cli("run", "--cases", str(cases), "--frameworks", "torch", "--out", str(tmp_path / "out"),
+                env={"HARNESS_PROGRESS_INTERVAL": "0.05"})  # the project's known_differences.yaml, from its folder
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("progress: ")]
+    assert lines and lines[0].startswith("progress: torch starting"), r.stdout  # importing torch, collecting
+    counts = [tuple(map(int, m.groups())) for ln in lines if (m := COUNT.search(ln))]
+    assert counts, r.stdout
+    assert {total for _, total in counts} == {TRIALS}
+    done = [d for d, _ in counts]
+    assert done == sorted(done) and done[-1] <= TRIALS
+
+
+def _lines(p: progress.RunProgress, framework: str, trials: list[str], rows: list[str]) -> None:
+    p.line(framework, f"{framework}.progress", "TRIALS " + str(trials).replace("'", '"'))
+    for rid in rows:
+        p.line(framework, f"{framework}.progress", f"BEGIN {rid}")
+
+
+def test_trials_are_counted_once_each_and_the_one_in_flight_is_not_done():
+    clock = [0.0]
+    shown: list[str] = []
+    p = progress.RunProgress({"torch": {"a[float32]": 1, "a[float64]": 1, "b[float32]": 3}},
+                             progress.PlainView(0, shown.append), clock=lambda: clock[0])
+    _lines(p, "torch", ["a[float32]", "a[float64]", "b[float32]"],
+           ["a[torch-F.cross_entropy-cpu-float32]", "a[torch-nn.CrossEntropyLoss-cpu-float32]"])
+    clock[0] = 5.0
+    _lines(p, "torch", [], ["a[torch-F.cross_entropy-cpu-float64]", "a~one_hot[torch-F.cross_entropy-cpu-float32]"])
+    tally = p.tallies["torch"]
+    # a[float32] and a[float64] are done (the relation row of a[float32] followed the last one); b is not begun
+    assert tally.done() == {"a[float32]", "a[float64]"} and len(tally.planned) == 3
+    clock[0] = 8.0
+    _lines(p, "torch", [], ["b[torch-F.cross_entropy-cpu-float32]"])
+    assert tally.done() == {"a[float32]", "a[float64]"}  # b is in flight
+    # 2 cost units done in the 8 s since the first trial began: b's 3 units take 12 s more
+    assert tally.left(8.0) == pytest.approx(3 / (2 / 8.0))
+    assert p.summary(8.0) == "progress: torch 2/3 trials; ~15s left"
+    p.tick(["torch"])
+    assert tally.done() == set(tally.planned) and p.summary(8.0) == "progress: torch 3/3 trials; finished"
+    assert shown == []  # interval 0: no lines
+
+
+def test_the_live_display_renders_on_a_terminal():
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, force_interactive=True, width=100)
+    cases = load_paths([ROOT / "examples" / "cases.yaml"])
+    trials = sorted(f"{c.id}[{d}]" for c in cases for d in c.dtypes)
+    with progress.watch(cases, ["torch", "jax"], 30, console=console) as p:
+        assert isinstance(p.view, progress.LiveView)
+        _lines(p, "torch", trials, [f"{c.id}[torch-F.cross_entropy-cpu-{d}]" for c in cases for d in c.dtypes])
+        p.tick()
+    out = buf.getvalue()
+    # every trial begun but the last, which is in flight; jax has not collected yet
+    assert f"{len(trials) - 1}/{len(trials)} trials" in out and "starting" in out, out
+    assert "torch" in out and "jax" in out and "\x1b[" in out  # drawn with terminal codes
+
+
+def test_without_a_terminal_the_view_is_plain_lines():
+    with progress.watch([], ["torch"], 30, console=Console(file=io.StringIO(), force_terminal=False)) as p:
+        assert isinstance(p.view, progress.PlainView)
