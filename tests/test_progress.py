@@ -1,4 +1,4 @@
-"""A run's console: progress per framework while it runs."""
+"""A run's console: progress per framework while it runs, and quiet about the known differences it does not cover."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import pytest
 from rich.console import Console
 
+from harness.judge import expectations
 from harness.run import progress
 from harness.schema import load_paths
 from tests.conftest import ROOT, have, run_cli
@@ -39,11 +40,21 @@ USER_CASES = """\
 """
 TRIALS = 2 + 2 + 1  # the dtypes listed above
 
+# in this run's scope (its case ran on torch's F.cross_entropy), and stale: F.cross_entropy raises there, as expected
+STALE_IN_SCOPE = """
+- case: mine-out-of-range
+  framework: torch
+  api: F.cross_entropy
+  verdict: missing_error
+  reason: stale, in this run's scope
+  link: https://example.org/stale
+"""
+
 COUNT = re.compile(r"torch (\d+)/(\d+) trials")
 
 
 @needs_torch
-def test_plain_progress_lines_during_a_small_real_run(tmp_path):
+def test_plain_progress_lines_and_no_warnings_about_the_built_in_known_differences(tmp_path):
     cases = tmp_path / "my.yaml"
     cases.write_text(USER_CASES)
     r = run_cli("run", "--cases", str(cases), "--frameworks", "torch", "--out", str(tmp_path / "out"),
@@ -56,6 +67,25 @@ def test_plain_progress_lines_during_a_small_real_run(tmp_path):
     assert {total for _, total in counts} == {TRIALS}
     done = [d for d, _ in counts]
     assert done == sorted(done) and done[-1] <= TRIALS
+    # not one warning about the built-in cases' entries; one line counts them
+    assert "matches no row" not in r.stdout
+    entries = expectations.load(ROOT / "known_differences.yaml")
+    summary = [ln for ln in r.stdout.splitlines() if ln.startswith("known differences: ")]
+    assert len(summary) == 1 and f" of {len(entries)} entries not covered by this run" in summary[0], r.stdout
+
+
+@needs_torch
+def test_strict_known_fails_on_a_stale_entry_in_scope_and_not_on_the_others(tmp_path):
+    cases = tmp_path / "my.yaml"
+    cases.write_text(USER_CASES)
+    known = tmp_path / "known.yaml"
+    known.write_text((ROOT / "known_differences.yaml").read_text() + STALE_IN_SCOPE)
+    r = run_cli("run", "--cases", str(cases), "--frameworks", "torch", "--out", str(tmp_path / "out"),
+                "--known", str(known), "--strict-known", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    stale = [ln for ln in r.stdout.splitlines() if "matches no row" in ln]
+    assert len(stale) == 1 and "mine-out-of-range" in stale[0], r.stdout
+    assert "--strict-known: 0 fixed row(s) and 1 known difference(s) matching no row" in r.stdout
 
 
 def _lines(p: progress.RunProgress, framework: str, trials: list[str], rows: list[str]) -> None:
