@@ -130,6 +130,13 @@ def test_the_live_display_renders_on_a_terminal():
     # every trial begun but the last, which is in flight; jax has not collected yet
     assert f"{len(trials) - 1}/{len(trials)} trials" in out and "starting" in out, out
     assert "torch" in out and "jax" in out and "\x1b[" in out  # drawn with terminal codes
+    buf.seek(0)
+    buf.truncate()
+    with progress.watch(cases, ["torch"], 30, console=console) as p:
+        _lines(p, "torch", trials, [f"{c.id}[torch-F.cross_entropy-cpu-{d}]" for c in cases for d in c.dtypes])
+        p.tick(["torch"])
+    last = buf.getvalue().rsplit("torch", 1)[-1]  # the final drawing: every trial done, nothing left
+    assert f"{len(trials)}/{len(trials)} trials" in last and "done" in last and "left" not in last, last
 
 
 def test_without_a_terminal_the_view_is_plain_lines():

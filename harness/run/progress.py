@@ -200,8 +200,9 @@ class LiveView:
             self.bars.update(self.tasks[name], total=of or None, completed=n, count=f"{n}/{of} trials" if of else "",
                              state=state)
         left = progress.left(now)
-        self.bars.update(self.total, total=total or None, completed=done, count=f"{done}/{total} trials",
-                         state="estimating" if left is None else f"{duration(left)} left")
+        state = "done" if all(t.ended for t in progress.tallies.values()) else (
+            "estimating" if left is None else f"{duration(left)} left")
+        self.bars.update(self.total, total=total or None, completed=done, count=f"{done}/{total} trials", state=state)
         self.bars.refresh()
 
     def close(self, progress: RunProgress, now: float) -> None:
