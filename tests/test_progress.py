@@ -117,6 +117,20 @@ def test_trials_are_counted_once_each_and_the_one_in_flight_is_not_done():
     assert shown == []  # interval 0: no lines
 
 
+def test_a_framework_is_starting_until_it_has_collected_and_one_with_no_trials_holds_nothing_up():
+    clock = [0.0]
+    p = progress.RunProgress({"torch": {"a[float32]": 1, "b[float32]": 1}, "keras-numpy": {"a[float32]": 1}},
+                             progress.PlainView(0, print), clock=lambda: clock[0])
+    assert p.summary(0.0) == "progress: torch starting, keras-numpy starting; time left: estimating"
+    _lines(p, "keras-numpy", [], [])  # none of its paths takes these cases' families
+    _lines(p, "torch", ["a[float32]", "b[float32]"], ["a[torch-F.cross_entropy-cpu-float32]"])
+    clock[0] = 4.0
+    _lines(p, "torch", [], ["b[torch-F.cross_entropy-cpu-float32]"])
+    # one unit of cost in 4 s; one unit left
+    assert p.summary(4.0) == "progress: torch 1/2 trials, keras-numpy no trials; ~5s left"
+    assert p.left(4.0) == pytest.approx(4.0)
+
+
 def test_the_live_display_renders_on_a_terminal():
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, force_interactive=True, width=100)

@@ -47,6 +47,7 @@ class Tally:
     name: str
     costs: dict[str, int]  # the cost model's expected cost of each trial of the case files
     planned: set[str] = field(default_factory=set)  # what its processes collected (a restart's TRIALS adds none)
+    collected: bool = False  # a TRIALS line came: it is past its imports and collection
     begun: set[str] = field(default_factory=set)
     current: dict[str, str] = field(default_factory=dict)  # progress file -> trial in flight
     first: float | None = None  # when its first trial began
@@ -57,6 +58,7 @@ class Tally:
         if text.startswith("TRIALS "):
             try:
                 self.planned.update(json.loads(text[7:]))
+                self.collected = True
             except ValueError:
                 pass
             self.current.pop(stream, None)
@@ -88,7 +90,7 @@ class Tally:
 
     def left(self, now: float) -> float | None:
         """Seconds until its last trial is done; None until one is."""
-        if self.ended:
+        if self.ended or (self.collected and not self.planned):
             return 0.0
         done = self.done()
         if not self.planned or not done or self.first is None:
@@ -101,9 +103,9 @@ class Tally:
         return self.cost(self.planned - done) / rate
 
     def state(self) -> str:
-        if self.ended:
-            return "done" if self.planned else "no trials"
-        return "running" if self.planned else "starting"
+        if self.planned:
+            return "done" if self.ended else "running"
+        return "no trials" if self.ended or self.collected else "starting"
 
 
 def duration(seconds: float) -> str:
