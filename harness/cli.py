@@ -254,21 +254,27 @@ def _lock(out: Path) -> int | None:
 
 
 def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> int:
-    from harness.run import runner
+    from harness.run import progress, runner
 
     workers = _plan_workers(args, cases, names) if args.workers == "auto" else args.workers
     extra = {n: w for n, w in workers.items() if w > 1} if isinstance(workers, dict) else {}
     print(f"harness: {len(cases)} cases from {', '.join(map(str, case_paths))}; frameworks: {', '.join(names)}"
           + (f"; shard {args.shard}" if args.shard else "") + f"; precision {_precision_mode(args)}"
           + (f"; workers {', '.join(f'{n} {w}' for n, w in extra.items())}" if extra else ""))
-    shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
-                                   devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
-                                   shard=args.shard, precision_mode=_precision_mode(args), workers=workers,
-                                   strict_known=args.strict_known)
+    with progress.watch(cases, names, settings.progress_interval()) as watching:
+        shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
+                                       devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
+                                       shard=args.shard, precision_mode=_precision_mode(args), workers=workers,
+                                       strict_known=args.strict_known, progress=watching)
     rows, envs, partial = merge(shards)
-    # only the entries this run could have matched (a row with their case, framework, api, device and dtype ran);
+    # only the entries this run could have matched (a row with their case, framework, api, device and dtype ran)
+    # are checked, one warning each; the others (a user's own cases, other frameworks or shards) are one line.
     # -k selects rows by any part of their id, so no entry is checked then
     stale = [] if args.keyword else [expectations.stale(e) for e in expectations.unused(entries, rows)]
+    elsewhere = 0 if args.keyword else sum(1 for e in entries if not expectations.in_scope(e, rows))
+    if elsewhere:
+        print(f"known differences: {elsewhere} of {len(entries)} entries not covered by this run (other cases, "
+              "frameworks, devices or shards); not checked")
     return finish(rows, envs, out, [], partial, stale=stale, strict_known=args.strict_known)
 
 

@@ -12,6 +12,7 @@ process about to start).
     HARNESS_TF_OP_DETERMINISM   1: TensorFlow op determinism on (harness/core/precision.py)
     HARNESS_CUSTOM_PATHS        a user's own loss paths, as JSON (adapters/custom.py)
     HARNESS_CUSTOM_BESIDE       which built-in paths run beside them: all (default), fused, none
+    HARNESS_PROGRESS_INTERVAL   seconds between `progress:` lines when the output is not a terminal (default 30; 0: none)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PRECISION = "HARNESS_PRECISION"
 TF_OP_DETERMINISM = "HARNESS_TF_OP_DETERMINISM"
 CUSTOM_PATHS = "HARNESS_CUSTOM_PATHS"
 CUSTOM_BESIDE = "HARNESS_CUSTOM_BESIDE"
+PROGRESS_INTERVAL = "HARNESS_PROGRESS_INTERVAL"
 
 
 def available_cores() -> int:
@@ -97,3 +99,8 @@ def custom_beside() -> str:
 
 def set_custom_beside(beside: str, environ: MutableMapping[str, str] | None = None) -> None:
     _env(environ)[CUSTOM_BESIDE] = beside
+
+
+def progress_interval(default: float = 30.0) -> float:
+    """HARNESS_PROGRESS_INTERVAL in seconds, or the default where it is not set."""
+    return float(os.environ.get(PROGRESS_INTERVAL, "").strip() or default)

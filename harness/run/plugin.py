@@ -74,8 +74,11 @@ def _start(session, st: Session) -> None:
 def pytest_collection_finish(session):
     """Start the frameworks once the items are known (a session of the project's own tests, with no case items
     and no shard, loads none), and write how many rows this process owes, so a merge can tell a finished shard
-    from a killed one. Under xdist every worker collects every item; the first one writes the count."""
+    from a killed one. Under xdist every worker collects every item; the first one writes the count. Each
+    process's progress file names the trials it will run (the console's progress)."""
     st = state(session.config)
+    if st.progress:
+        st.plan(sorted({Trial(i.case, i.dtype).id for i in session.items if isinstance(i, TrialItem)}))
     out = session.config.getoption("shard_out")
     trials = sum(1 for i in session.items if isinstance(i, TrialItem))
     if st.controller or not (out or trials):

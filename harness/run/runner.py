@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import adapters
@@ -46,6 +48,7 @@ class FrameworkRun:
     events: list[str] = field(default_factory=list)
     workers: int = 0  # pytest-xdist workers (-n); 0 or 1: the trials run in the process itself
     worker_progress: dict[Path, dict] = field(default_factory=dict)  # per worker file: pos, pid, current, since
+    on_line: Callable[[str, str], None] | None = None  # (progress file, line): every line read, for the console
 
 
 def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None, keyword: str | None,
@@ -89,14 +92,23 @@ def _env(precision_mode: str | None = None) -> dict[str, str]:
 def _read_progress(fr: FrameworkRun) -> None:
     if not fr.progress.exists():
         return
-    with open(fr.progress, encoding="utf-8") as f:
-        f.seek(fr.progress_pos)
-        chunk = f.read()
-        fr.progress_pos = f.tell()
-    for line in chunk.splitlines():
+    lines, fr.progress_pos = _new_lines(fr.progress, fr.progress_pos)
+    for line in lines:
+        if fr.on_line:
+            fr.on_line(str(fr.progress), line)
         if line.startswith("BEGIN "):
             fr.current = line[6:].strip()
             fr.current_since = time.monotonic()
+
+
+def _new_lines(path: Path, pos: int) -> tuple[list[str], int]:
+    """The complete lines written to a progress file since byte `pos`, and the position after them (a line
+    still being written is read next time)."""
+    with open(path, "rb") as f:
+        f.seek(pos)
+        chunk = f.read()
+    chunk = chunk[: chunk.rfind(b"\n") + 1]
+    return chunk.decode("utf-8", errors="replace").splitlines(), pos + len(chunk)
 
 
 def _failure_row(fr: FrameworkRun, verdict: str, message: str, entries) -> Row:
@@ -116,10 +128,12 @@ def _tail(path: Path, n: int = 1500) -> str:
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
                    resume: bool = False, shard: str | None = None, precision_mode: str | None = None,
-                   workers: int | dict[str, int] = 0, strict_known: bool = False, echo=print) -> list[Path]:
+                   workers: int | dict[str, int] = 0, strict_known: bool = False, echo=print,
+                   progress=None) -> list[Path]:
     """Run every framework's process to completion; return the shard paths.
 
-    workers: pytest-xdist workers of every framework's process, or per framework (see plan_workers)."""
+    workers: pytest-xdist workers of every framework's process, or per framework (see plan_workers).
+    progress: told every line of the progress files and, each poll, the frameworks done (harness/run/progress.py)."""
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     ini = shard_dir / "pytest.ini"
@@ -128,7 +142,8 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
     runs: list[FrameworkRun] = []
     for name in frameworks:
         fr = FrameworkRun(name, shard_dir / f"{name}.jsonl", shard_dir / f"{name}.progress", shard_dir / f"{name}.log",
-                          workers=workers.get(name, 0) if isinstance(workers, dict) else workers)
+                          workers=workers.get(name, 0) if isinstance(workers, dict) else workers,
+                          on_line=partial(progress.line, name) if progress else None)
         if not resume:
             for p in (fr.shard, fr.progress, fr.log, fr.shard.with_suffix(".env.json"), *_worker_files(fr)):
                 p.unlink(missing_ok=True)
@@ -159,6 +174,8 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
 
     while not all(fr.done for fr in runs):
         time.sleep(0.1)
+        if progress:
+            progress.tick([fr.name for fr in runs if fr.done])
         for fr in runs:
             if fr.done or fr.proc is None:
                 continue
@@ -194,6 +211,8 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
                 fr.current = ""
             _record_failure(fr, "crash", f"the {fr.name} process died ({how}); last output: {_tail(fr.log, 600)}", entries)
             _restart(fr, start, echo)
+    if progress:
+        progress.tick([fr.name for fr in runs])
     return [fr.shard for fr in runs]
 
 
@@ -214,11 +233,10 @@ def _poll_workers(fr: FrameworkRun, trial_timeout: float, entries, echo) -> None
     now = time.monotonic()
     for path in (p for p in _worker_files(fr) if p.suffix == ".progress"):
         w = fr.worker_progress.setdefault(path, {"pos": 0, "pid": 0, "current": "", "since": 0.0})
-        with open(path, encoding="utf-8") as f:
-            f.seek(w["pos"])
-            chunk = f.read()
-            w["pos"] = f.tell()
-        for line in chunk.splitlines():
+        lines, w["pos"] = _new_lines(path, w["pos"])
+        for line in lines:
+            if fr.on_line:
+                fr.on_line(str(path), line)
             if line.startswith("PID "):
                 if w["current"] and w["current"] not in _finished(fr):
                     _worker_failure(fr, w["current"], "crash", f"the {fr.name} worker {path.stem.split('.')[-1]} died "

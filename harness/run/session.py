@@ -3,6 +3,7 @@ and observations kept between items, and every row recorded, in each pytest proc
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -117,6 +118,12 @@ class Session:
         if self.writer:
             self.writer.write(row)
         self.rows.append(row)
+
+    def plan(self, trials: list[str]) -> None:
+        """Say which trials (case x dtype) this process will run, once collected: the console's progress counts them."""
+        if self.progress:
+            self.progress.write(f"TRIALS {json.dumps(trials)}\n")
+            self.progress.flush()
 
     def begin(self, rid: str) -> None:
         if self.progress:
