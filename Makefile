@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := requirements.txt $(wildcard requirements/*.txt) pyproject.toml
 
-.PHONY: all conformance test bench lint clean setup
+.PHONY: all conformance test bench lint clean setup screenshots
 
 all: conformance
 
@@ -30,6 +30,11 @@ test: $(STAMP)
 # Ratios of the harness's cost to the frameworks' own (overhead, oracle, suite, growth, memory); ~5 min.
 bench: $(STAMP)
 	$(PY) -m harness.bench $(ARGS)
+
+# The README's pictures, docs/report.png and docs/check-report.png: a small run and check, photographed in headless
+# Chromium (tests/screenshots.py); ~3 min.
+screenshots: $(STAMP)
+	$(PY) -m tests.screenshots $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check harness adapters tests examples conftest.py

@@ -8,12 +8,9 @@ dumps run in parallel, once per module, so the whole module takes a few seconds.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
@@ -24,14 +21,13 @@ import pytest
 
 from harness.report import write_report
 from harness.report.order import sort_key as _sort_key
+from harness.results import findings as found_in
 from harness.results.rows import FAILING, Row, row_id
+from tests import browser
 from tests.test_report import ENVS, field_rows, sweep_rows, synthetic_rows
 
 XSS_DESC = "<script>document.body.dataset.pwned='1'</script>"
 XSS_MSG = "<img src=x onerror=\"document.body.dataset.pwned='1'\"> & </pre>"
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-          "--disable-component-update", "--disable-sync", "--disable-extensions", "--enable-logging=stderr", "--v=0",
-          "--virtual-time-budget=5000"]
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -39,20 +35,8 @@ _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """The Chromium binary; installed with apt-get when missing and we are root, else the module is skipped."""
-    def find() -> str | None:
-        return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    path = find()
-    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        deadline = time.monotonic() + 300
-        for cmd in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-            try:
-                subprocess.run(cmd, capture_output=True, timeout=max(1.0, deadline - time.monotonic()),
-                               env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-            except (OSError, subprocess.TimeoutExpired):
-                break
-            if (path := find()) is not None:
-                break
+    """The Chromium binary (tests/browser.py); the module is skipped when there is none."""
+    path = browser.chromium()
     if path is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium) and could not be installed here")
     return path
@@ -70,9 +54,21 @@ def _unavailable_row() -> Row:
                dtype="*", verdict="unavailable", message="No module named 'mxnet'")
 
 
+def _conformance_rows() -> list[Row]:
+    """The oracle's golden check of a case, passing (it conforms), and a path that cannot express a family."""
+    golden = Row(row_id=row_id("golden-demo", "oracle", "golden", "cpu", "float64"), case="golden-demo",
+                 family="softmax_cross_entropy", framework="oracle", api="golden", device="cpu", dtype="float64",
+                 verdict="pass", loss=0.3132616875182228, ref_loss=0.3132616875182228, loss_ulp=0.0)
+    cannot = Row(row_id=row_id("golden-demo", "keras-numpy", "keras.losses", "cpu", "float64"), case="golden-demo",
+                 family="softmax_cross_entropy", framework="keras-numpy", api="keras.losses", device="cpu", dtype="float64",
+                 verdict="unsupported", message="keras.losses cannot express it")
+    return [golden, cannot]
+
+
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
-    return synthetic_rows(420, seed=7) + sweep_rows() + field_rows() + [_xss_row(), _unavailable_row()]
+    return (synthetic_rows(420, seed=7) + sweep_rows() + field_rows() + [_xss_row(), _unavailable_row()]
+            + _conformance_rows())
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +100,8 @@ def _views(rows: list[Row]) -> dict[str, str]:
     views["open-failing"] = "open=" + quote(_failing_with_values(rows).row_id, safe="")
     views["open-xss"] = "open=" + quote(_xss_row().row_id, safe="")
     views["open-index"] = "open=300"  # on the second page
+    views["finding-2"] = "finding-2"  # a plain anchor: the finding opens, the table's state stays
+    views["env"] = "env-sec"
     return views
 
 
@@ -114,9 +112,7 @@ def dom(chromium, report, rows) -> dict[str, tuple[str, str]]:
         name, frag = item
         page = (report / "empty" / "index.html") if frag == "EMPTY" else report / "index.html"
         url = page.as_uri() + ("#" + frag if frag and frag != "EMPTY" else "")
-        with tempfile.TemporaryDirectory() as profile:
-            p = subprocess.run([chromium, *_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-                               capture_output=True, text=True, timeout=60)
+        p = browser.dump_dom(chromium, url)
         assert p.returncode == 0, p.stderr[-2000:]
         return name, (p.stdout, p.stderr)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
@@ -354,8 +350,78 @@ def test_empty_report(dom):
 
 def test_screenshot(chromium, report, tmp_path):
     png = tmp_path / "screenshot.png"
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, *_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1400,2000",
-                        (report / "index.html").as_uri()], capture_output=True, timeout=60, check=True)
+    browser.screenshot(chromium, (report / "index.html").as_uri(), png, 1400, 2000)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+
+def test_findings_come_first_and_open_to_their_worst_row(dom, rows):
+    doc = _clean("all", dom)
+    sections = [s.attrs.get("id") for s in doc.find_all("section")]
+    assert sections[:3] == ["findings-sec", "summary-sec", "env-sec"]
+    found = found_in.findings(rows)
+    sec = doc.by_id("findings-sec")
+    items = sec.find_all("details", cls="finding")
+    assert [d.attrs["id"] for d in items] == [f"finding-{f.number}" for f in found] and len(found) > 5
+    assert not any("open" in d.attrs for d in items)
+    assert sec.find_all("h2")[0].text() == found_in.heading(found)
+    by_id = {r.row_id: r for r in rows}
+    for d, f in zip(items, found, strict=True):
+        summary = d.find_all("summary")[0]
+        assert summary.find_all("span", cls="fno")[0].text() == str(f.number)
+        assert summary.find_all("span", cls="where")[0].text() == f.where()
+        assert summary.find_all("span", cls="worst")[0].text() == (found_in.worst_text(f.worst) or "?")
+        assert summary.find_all("span", cls="about")[0].text() == f.about()
+        rep = d.find_all("div", cls="rep")[0]
+        link = rep.find_all("a")[0]
+        assert link.attrs["href"] == "#open=" + quote(f.worst.row_id, safe="") and link.text() == f.worst.row_id
+        w = by_id[f.worst.row_id]
+        assert not any(found_in.severity(r) < found_in.severity(w) for r in f.rows)
+        if w.loss is not None:  # the observed and exact values at the worst element, exactly as the row has them
+            cells = [td.text() for td in rep.find_all("table", cls="worstvals")[0].find_all("tr")[1].find_all("td")]
+            assert cells[0] == "loss" and cells[2:4] == [repr(w.loss), repr(w.ref_loss)]
+            finite = math.isfinite(w.loss) and math.isfinite(w.ref_loss)  # else the row's errors are not this element's
+            assert cells[4:7] == ([f"{w.loss_abs_err:.3g}", f"{w.loss_rel_err:.3g}", f"{w.loss_ulp:.3g}"] if finite else ["-"] * 3)
+    # the known finding names its upstream link; the harmful message is text
+    known = next(d for d, f in zip(items, found, strict=True) if f.known)
+    assert any(a.attrs.get("href") == "https://example.org/issue/1" for a in known.find_all("a"))
+    assert XSS_MSG in sec.text() and not sec.find_all("img")
+
+
+def test_a_link_to_a_finding_opens_it(dom):
+    doc = _clean("finding-2", dom)
+    opened = [d.attrs["id"] for d in doc.find_all("details", cls="finding") if "open" in d.attrs]
+    assert opened == ["finding-2"]
+    assert _shown(doc)[0] == _shown(doc)[1]  # the table's filters are untouched
+    env = _clean("env", dom).by_id("env-sec").find_all("details")[0]
+    assert "open" in env.attrs and env.find_all("table", cls="env")
+    assert "open" not in _clean("all", dom).by_id("env-sec").find_all("details")[0].attrs  # collapsed by default
+
+
+def test_per_framework_view(dom, rows):
+    doc = _clean("all", dom)
+    found = found_in.findings(rows)
+    table = found_in.conformance(rows, found)
+    view = doc.by_id("findings-sec").find_all("table", cls="perfw")[0]
+    fws = sorted({fw for cells in table.values() for fw in cells})
+    assert [th.text() for th in view.find_all("thead")[0].find_all("th")] == ["family", *fws]
+    trs = view.find_all("tbody")[0].find_all("tr")
+    assert [tr.find_all("th")[0].text() for tr in trs] == list(table)
+    ids = {f"#finding-{f.number}" for f in found}
+    for tr, (family, cells) in zip(trs, table.items(), strict=True):
+        for td, fw in zip(tr.find_all("td"), fws, strict=True):
+            c = cells.get(fw)
+            links = [a.attrs["href"] for a in td.find_all("a")]
+            assert set(links) <= ids
+            if c is None:
+                assert td.text() == ""
+            elif c.findings:
+                assert "differs" in td.attrs["class"] and links[:len(c.findings)] == [f"#finding-{n}" for n in c.findings]
+            else:
+                assert td.text().startswith("\u2713" if c.conforms else "\u2013"), (family, fw, td.text())
+    # the synthetic frameworks fail somewhere in both families; the oracle's golden check conforms; keras-numpy
+    # cannot express the family
+    cells = dict(zip(fws, trs[list(table).index("softmax_cross_entropy")].find_all("td"), strict=True))
+    assert cells["oracle"].text() == "\u2713" and "conforms" in cells["oracle"].attrs["class"]
+    assert cells["keras-numpy"].text() == "\u2013" and "na" in cells["keras-numpy"].attrs["class"]
+    assert all(c.findings for cells in table.values() for fw, c in cells.items() if fw not in ("oracle", "keras-numpy"))

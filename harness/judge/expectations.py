@@ -61,6 +61,13 @@ class Entry:
     def summary(self) -> str:
         return " / ".join("|".join(getattr(self, k)) for k in ("case", "framework", "api"))
 
+    @property
+    def ident(self) -> str:
+        """The entry's file name and line (`known_differences.yaml:42`): what a row it applies to records, the
+        same on every machine (the location's directory is not)."""
+        file, line, _ = self.location.rsplit(":", 2)
+        return f"{Path(file).name}:{line}"
+
     def expects(self, verdict: str) -> bool:
         return "*" in self.verdict or verdict in self.verdict
 
@@ -109,6 +116,7 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
             continue
         row.known_reason = e.reason
         row.known_link = e.link
+        row.known_entry = e.ident
         return e
     return None
 

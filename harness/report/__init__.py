@@ -2,7 +2,8 @@
 
 `write_report` writes the three files. Modules, one job each: order (the rows' and the verdict columns'
 order), values (a row's values as text and floats), tables (results.csv, summary.md), codec (the compact
-row data the page embeds), page (the HTML page), sections (its server-rendered summary), environment
+row data the page embeds), page (the HTML page), findings_html (its first screen: the findings of
+harness/results/findings.py and the per-framework view), sections (its server-rendered summary), environment
 (the shards' environments), markup (small HTML pieces), device_pairs (the CPU against the GPU),
 plots/ (inline SVG); static/ holds the page's style and script.
 """

@@ -100,7 +100,7 @@ def _encode_column(values: list[Any]) -> dict[str, Any] | None:
 
 _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdict", "framework_version", "call",
                 "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
-                "message", "traceback", "known_reason", "known_link", "shard", "sweep", "shape", "precision",
+                "message", "traceback", "known_reason", "known_link", "known_entry", "shard", "sweep", "shape", "precision",
                 "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count",
                 "relation", "partner", "loss_allowance", "grad_allowance")
 _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",

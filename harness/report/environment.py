@@ -6,6 +6,7 @@ import json
 
 from harness.report.markup import esc
 from harness.report.values import fmt, plain
+from harness.results.rows import Row
 
 
 def env_table(envs: list[dict]) -> str:
@@ -51,10 +52,17 @@ def precision_modes(envs: list[dict]) -> list[str]:
     return sorted(modes)
 
 
-def precision_line(envs: list[dict]) -> str:
-    modes = precision_modes(envs)
-    if not modes:
-        return ""
-    note = (" (the frameworks' defaults: TF32 and nondeterministic kernels where the device has them)"
-            if "as-deployed" in modes else " (TF32 off, op determinism on; flags per framework below)")
-    return f'precision: <b>{esc(", ".join(modes))}</b>{esc(note)}; '
+def precision_line(rows: list[Row], envs: list[dict]) -> str:
+    """The header's precision: exactly what the rows record (each distinct `precision` value and the frameworks whose
+    rows carry it, harness/core/precision.py), nothing assumed; where no row records one (rows from before rows
+    did), the modes the shards' environments name."""
+    by: dict[str, set[str]] = {}
+    for r in rows:
+        if r.precision:
+            by.setdefault(r.precision, set()).add(r.framework)
+    if not by:
+        modes = precision_modes(envs)
+        return f'<p class="precision">precision: <b>{esc(", ".join(modes))}</b> (the rows record no flags)</p>' if modes else ""
+    lines = sorted((", ".join(sorted(fws)), value) for value, fws in by.items())
+    items = "".join(f"<dt>{esc(fws)}</dt><dd>{esc(value)}</dd>" for fws, value in lines)
+    return f'<div class="precision"><b>precision, as the rows record it</b><dl>{items}</dl></div>'

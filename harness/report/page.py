@@ -1,7 +1,8 @@
 """The HTML page: one self-contained index.html that opens offline, its style and script inlined.
 
-The header, the verdict counts, the disagreement lists and the plots (inline SVG, harness/report/plots/)
-are rendered here; the rows are embedded once as compact strict JSON (harness/report/codec.py) inside a
+The header (with the precision the rows record), the findings first (harness/report/findings_html.py), the
+verdict counts, the disagreement lists, the shards' environments (collapsed) and the plots (inline SVG,
+harness/report/plots/) are rendered here; the rows are embedded once as compact strict JSON (harness/report/codec.py) inside a
 `<script type="application/json">` block with `<`, `>` and `&` escaped, and the page's script
 (static/report.js) builds the filters, the disagreement matrix, one page of the row table at a time and
 a row's details when it is opened, with `textContent` only. No CDN, no JS library; a
@@ -17,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from harness.report import plots
+from harness.report import findings_html, plots
 from harness.report.codec import encode_rows
 from harness.report.environment import env_table, precision_line
 from harness.report.markup import esc
@@ -57,17 +58,19 @@ def page(rows: list[Row], envs: list[dict], partial: bool, warnings: list[str]) 
              f"<title>{esc(TITLE)}</title><style>{_css()}</style><script>{_static('errors.js')}</script></head><body>",
              f'<header><h1>{esc(TITLE)}</h1><p class="runline"><b>{len(rows)}</b> rows, '
              f'<b class="{"bad" if n_fail else "good"}">{n_fail} new disagreement{"" if n_fail == 1 else "s"}</b>; '
-             f'commit {esc(", ".join(commits) or "?")}; {precision_line(envs)}'
-             f'report written {esc(time.strftime("%Y-%m-%d %H:%M:%S %z"))}.</p>',
-             '<nav><a href="#summary-sec">summary</a> <a href="#matrix-sec">matrix</a> <a href="#rows-sec">rows</a> '
-             '<a href="#plots-sec">plots</a></nav>',
-             '<pre id="js-errors" hidden></pre>', env_table(envs), "</header>"]
+             f'commit {esc(", ".join(commits) or "?")}; report written {esc(time.strftime("%Y-%m-%d %H:%M:%S %z"))}.</p>',
+             precision_line(rows, envs),
+             '<nav><a href="#findings-sec">findings</a> <a href="#summary-sec">summary</a> <a href="#env-sec">environment</a> '
+             '<a href="#matrix-sec">matrix</a> <a href="#rows-sec">rows</a> <a href="#plots-sec">plots</a></nav>',
+             '<pre id="js-errors" hidden></pre>', "</header>"]
     if partial:
         parts.append('<div class="banner">PARTIAL RUN: some shards are missing or incomplete; '
                      "the results below cover only the rows that were written.</div>")
     if warnings:
         parts.append('<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul></div>")
-    parts += ['<section id="summary-sec"><h2>Summary</h2>', summary(rows), "</section>",
+    parts += [findings_html.section(rows), '<section id="summary-sec"><h2>Summary</h2>', summary(rows), "</section>",
+              f'<section id="env-sec"><details class="sec env"><summary>Environment: each shard\'s versions, machine, '
+              f'precision flags, commit and time</summary>{env_table(envs)}</details></section>',
               '<section id="explore"><div id="filters" class="filters"><input id="q" type="search" '
               'placeholder="search: case, path, message, tag ..." size="34" aria-label="search">'
               '<span id="selects"></span><a href="#" id="reset">reset</a><span id="shown" role="status"></span></div>',
@@ -83,5 +86,5 @@ def page(rows: list[Row], envs: list[dict], partial: bool, warnings: list[str]) 
               f'<section id="plots-sec"><h2>Plots</h2>{plots.section(rows)}</section>',
               f'<script type="application/json" id="data">{_script_json(data)}</script>',
               f'<script type="application/json" id="meta">{_script_json(meta)}</script>',
-              f"<script>{_static('report.js')}</script>", "</body></html>"]
+              f"<script>{_static('report.js')}</script>", f"<script>{_static('findings.js')}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"

@@ -12,6 +12,8 @@ import pandas as pd
 from harness.report import device_pairs
 from harness.report.order import counts
 from harness.report.values import fmt, plain
+from harness.results.findings import TOP, Finding, findings, heading
+from harness.results.findings import lines as finding_lines
 from harness.results.rows import COLUMNS, FAILING, Row
 
 TITLE = "Loss conformance report"
@@ -46,7 +48,8 @@ def _md_text(s: Any) -> str:
 
 
 def markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
-    """summary.md: verdicts by framework, relations, the first new disagreements, CPU against GPU, warnings."""
+    """summary.md: verdicts by framework, relations, the first new disagreements, CPU against GPU, warnings, and
+    last the findings, as the console ends with them."""
     out = [f"# {TITLE}", ""]
     if partial:
         out += ["> **Partial run**: some shards are missing or incomplete; the counts cover only the rows written.", ""]
@@ -86,4 +89,13 @@ def markdown(rows: list[Row], partial: bool, warnings: list[str]) -> str:
                        f"cpu {p.cpu_verdict}, {_md_text(p.device)} {p.device_verdict}")
     if warnings:
         out += ["", "## Warnings", ""] + [f"- {_md_text(w)}" for w in warnings]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + findings_markdown(findings(rows))) + "\n"
+
+
+def findings_markdown(found: list[Finding]) -> list[str]:
+    """summary.md's last section: the findings' lines the console ends with (harness/results/findings.py), HTML
+    escaped; the count of the rest after a blank line, so that it is not read as part of the last item."""
+    lines = [html.escape(ln, quote=False) for ln in finding_lines(found)]
+    if len(found) > TOP:
+        lines[-1:] = ["", lines[-1]]
+    return ["", f"## {heading(found)}", "", *lines]

@@ -80,6 +80,7 @@ class Row:
     traceback: str = ""
     known_reason: str = ""
     known_link: str = ""
+    known_entry: str = ""  # the known-differences entry applied (`known` or `fixed`): its file's name and line
     duration_s: float | None = None
     shard: str = ""
     # values for details and plots (flattened, at most MAX_VALUES each; None when larger)

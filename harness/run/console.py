@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.results import findings
 from harness.results.rows import FAILING, Row
 from harness.results.shards import write_rows
 
@@ -12,8 +13,9 @@ EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
 
 def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], partial: list[str] = (), *,
            stale: list[str] = (), strict_known: bool = False) -> int:
-    """Write the merged rows and the report, print the summary; the exit code. `stale`: the known differences
-    that matched no row; with `strict_known` they and every `fixed` row fail the run, otherwise they are warnings."""
+    """Write the merged rows and the report, print the summary, ending with the findings (the lines summary.md ends
+    with); the exit code. `stale`: the known differences that matched no row; with `strict_known` they and every
+    `fixed` row fail the run, otherwise they are warnings."""
     from harness import report
 
     warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
@@ -24,11 +26,8 @@ def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], pa
         print(f"warning: {w}")
     bad = [r for r in rows if r.verdict in FAILING]
     print(f"report: {out / 'index.html'}  ({len(rows)} rows; {len(bad)} new disagreement(s))")
-    for r in bad[:20]:
-        print(f"  {r.verdict}: {r.row_id}: {r.message[:200]}")
-    if len(bad) > 20:
-        print(f"  ... and {len(bad) - 20} more (see the report)")
     fixed = [r for r in rows if r.verdict == "fixed"]
+    code = EXIT_DISAGREE if bad else EXIT_OK
     if strict_known and (fixed or stale):
         print(f"--strict-known: {len(fixed)} fixed row(s) and {len(stale)} known difference(s) matching no row "
               "fail the run: update known_differences.yaml")
@@ -36,8 +35,17 @@ def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], pa
             print(f"  fixed: {r.row_id}: recorded as {r.known_reason[:120]!r}, now passes")
         if len(fixed) > 20:
             print(f"  ... and {len(fixed) - 20} more fixed rows (see the report)")
-        return EXIT_DISAGREE
-    return EXIT_DISAGREE if bad else EXIT_OK
+        code = EXIT_DISAGREE
+    print_findings(rows)
+    return code
+
+
+def print_findings(rows: list[Row]) -> None:
+    """The run's findings, worst first (harness/results/findings.py): the lines summary.md ends with too."""
+    found = findings.findings(rows)
+    print(findings.heading(found))
+    for line in findings.lines(found):
+        print(line)
 
 
 def print_summary(rows: list[Row]) -> None:

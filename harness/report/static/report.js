@@ -252,6 +252,7 @@ function details(i) {
   add("framework version", g("framework_version"));
   add("device", g("device") + (g("device_requested") ? ` (requested ${g("device_requested")})` : ""));
   add("known reason", g("known_reason"));
+  add("known entry", g("known_entry"));
   add("duration (s)", g("duration_s"));
   add("source", g("source"));
   add("shards", g("shard"));
