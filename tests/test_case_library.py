@@ -40,10 +40,10 @@ def test_the_library_covers_every_theme():
 def test_every_float_dtype_every_relation_and_the_new_generators_are_used():
     assert {d for c in CASES for d in c.dtypes} == set(FLOAT_DTYPES)
     assert {r.kind for c in CASES for r in c.relations} == set(relations.KINDS)
-    used = {spec.name for c in CASES for spec in (c.logits, c.labels) if hasattr(spec, "name")}
+    used = {spec.name for c in CASES for spec in (c.predictions, c.labels) if hasattr(spec, "name")}
     assert {"masked", "imbalanced", "imbalanced_one_hot"} <= used
     assert any(c.params.class_weights and max(c.params.class_weights) / min(c.params.class_weights) >= 1000 for c in CASES)
-    assert generators.masked_classes(next(c.logits for c in CASES if c.id == "masked-inf-sparse-generated")) == (0, 3, 7)
+    assert generators.masked_classes(next(c.predictions for c in CASES if c.id == "masked-inf-sparse-generated")) == (0, 3, 7)
 
 
 def test_published_values_name_their_source_and_include_losses_below_1e_15():

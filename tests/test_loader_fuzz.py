@@ -19,7 +19,7 @@ def _load(text: str) -> None:
         assert e.problems and all(str(p).startswith("fuzz.yaml:") for p in e.problems)
         return
     for c in cases:  # what is accepted is a valid case
-        assert c.id and c.family in FAMILIES and c.logits.shape
+        assert c.id and c.family in FAMILIES and c.predictions.shape
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
