@@ -1,9 +1,11 @@
 """The Keras 3 loss paths, written once over keras.ops and keras.losses for every Keras backend.
 
-Import this module only after the Keras backend is chosen (`adapters.keras_adapter` does it): Keras
-reads KERAS_BACKEND once, at its first import. The same paths then run on TensorFlow, JAX, PyTorch
-and NumPy, so a backend that answers differently for the same Keras call shows up in the report as
-its own framework (`keras-<backend>`) with the same `api` names.
+Call its functions only after the Keras backend is chosen (`adapters.keras_adapter` does it): Keras
+reads KERAS_BACKEND once, at its first import, so they import Keras when called, and the tables here
+(`LOSSES`, `loss_kwargs`) are read without a backend too (the reproducer, adapters/repro/keras_script.py).
+The same paths then run on TensorFlow, JAX, PyTorch and NumPy, so a backend that answers differently
+for the same Keras call shows up in the report as its own framework (`keras-<backend>`) with the same
+`api` names.
 
 `LOSSES` maps a family to the Keras loss class a user writes for it; adding a family is one entry.
 Each entry gives two paths: `keras.losses(from_logits=True)` on the logits, and
@@ -17,10 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import keras
-
 from adapters.api import ApiPath, Call
-from harness.schema import Case
+from harness.schema import Case, Params
 
 # Keras 3 reductions (keras.src.losses.loss.reduce_values): "sum_over_batch_size" divides by the
 # number of per-row losses (our mean, also with sample weights; rows masked by ignore_class are not
@@ -35,6 +35,8 @@ def _class_axis_not_last(case: Case) -> bool:
 
 
 def _sparse_limits(case: Case, dtype: str) -> str | None:
+    import keras
+
     if _class_axis_not_last(case) and keras.backend.backend() != "torch":
         return (f"keras.losses.SparseCategoricalCrossentropy(axis=...) on the {keras.backend.backend()} backend "
                 "takes classes on the last axis only (it raises: 'Only axis=-1 is currently supported' on "
@@ -61,7 +63,7 @@ class KerasLoss:
 
     cls: str  # the class in keras.losses
     activation: str | None  # keras.ops function giving the probabilities from logits; None: the input is probabilities
-    options: frozenset[str]  # our options the class expresses (see `_kwargs`)
+    options: frozenset[str]  # our options the class expresses (see `loss_kwargs`)
     check: Callable[[Case, str], str | None] | None = None
     doc: str = ""
 
@@ -94,9 +96,8 @@ LOSSES: dict[str, KerasLoss] = {
 }
 
 
-def _kwargs(entry: KerasLoss, c: Call, from_logits: bool) -> dict:
+def loss_kwargs(entry: KerasLoss, p: Params, from_logits: bool) -> dict:
     """Constructor arguments of the Keras loss class for the case's options."""
-    p = c.params
     kw: dict = {"from_logits": from_logits}
     if "axis" in entry.options:
         kw["axis"] = p.axis
@@ -116,8 +117,10 @@ def _kwargs(entry: KerasLoss, c: Call, from_logits: bool) -> dict:
 
 def _loss_fn(from_logits: bool):
     def fn(c: Call):
+        import keras
+
         entry = LOSSES[c.case.family]
-        kw = _kwargs(entry, c, from_logits)
+        kw = loss_kwargs(entry, c.params, from_logits)
         loss_obj = getattr(keras.losses, entry.cls)(**kw)
         if from_logits or entry.activation is None:
             y_pred, pred = c.logits, ("logits" if from_logits else "probabilities")
@@ -148,6 +151,8 @@ def _check(from_logits: bool):
 def _ops_loss(name: str, axis: bool):
     """keras.ops.categorical_crossentropy / binary_crossentropy on probabilities, reduced as users write it."""
     def fn(c: Call):
+        import keras
+
         kw = {"from_logits": False, **({"axis": c.params.axis} if axis else {})}
         out = getattr(keras.ops, name)(c.labels, c.logits, **kw)
         red = c.params.reduction

@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run|check|report|validate`."""
+"""Command line: `python -m harness run|check|report|validate|repro`."""
 
 from __future__ import annotations
 
@@ -71,7 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate", help="check case files without running them")
     v.add_argument("paths", nargs="+")
 
+    x = sub.add_parser("repro", help="write a row's standalone reproducer: numpy and the framework, nothing of the harness",
+                       description="Write a Python script that reproduces one row: its inputs, the call chain of its `call` "
+                                   "column with the run's precision settings, and the exact loss and gradient. Exit 3 when "
+                                   "the row has no script (the reason is printed).")
+    x.add_argument("row_id", metavar="ROW_ID", help="e.g. 'seed-sparse-example[torch-F.cross_entropy-cpu-float32]'")
+    x.add_argument("--out", default=None, help="the script's file (an .npz of large inputs goes beside it); default: "
+                                               "printed, or repro-<row id>.py when the inputs are large")
+    x.add_argument("--results", default="reports", help="results.jsonl, or the run's output folder (default: reports/)")
+    x.add_argument("--cases", action="append", default=None,
+                   help="where to find the case when the file the row names is gone (repeatable; default: cases/)")
+
     args = ap.parse_args(argv)
+    if args.command == "repro":
+        from harness.run import repro
+
+        return repro.command(args.row_id, args.results, args.out, args.cases or ["cases"])
     if args.command == "run":
         return cmd_run(args)
     if args.command == "report":

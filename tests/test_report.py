@@ -202,7 +202,7 @@ def test_files_and_csv(tmp_path, rows):
     assert {p.name for p in paths.values()} == {"index.html", "results.csv", "summary.md"}
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
     df = pd.read_csv(paths["csv"], keep_default_na=False)
-    assert list(df.columns) == [c for c in COLUMNS if not c.endswith("_values")]  # arrays stay in the JSONL
+    assert list(df.columns) == [c for c in COLUMNS if not c.endswith("_values") and c != "repro"]  # arrays, scripts: JSONL
     assert len(df) == len(rows)
     assert sorted(df["row_id"]) == sorted(r.row_id for r in rows)
     by_id = df.set_index("row_id")

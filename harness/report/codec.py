@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import math
 from collections import Counter
@@ -11,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from harness.report.values import plain
-from harness.results.rows import Row, row_id
+from harness.results.rows import Row, no_reproducer, row_id
 
 _FULL_VALUES = 32  # value lists up to this long are embedded whole; longer ones as an excerpt
 _VALUES_BUDGET = 1_200_000  # bytes of embedded value lists, spent on failures first
+_SCRIPTS_BUDGET = 2_000_000  # bytes of the compressed reproducer scripts (base64), failures first
 
 
 def _short(v: Any, digits: int = 6) -> Any:
@@ -117,8 +120,8 @@ def encode_rows(rows: list[Row]) -> dict[str, Any]:
     [total, [[index, observed, reference], ...], worst index]) are embedded while their budget lasts, failing
     rows first (the rows come sorted that way). A case's inputs text is stored once, from the first of its
     rows that carries one (rows from before rows carried it have none: the page then shows none)."""
-    cols: dict[str, list[Any]] = {k: [] for k in (*_TEXT_FIELDS, *_ROUNDED_FIELDS, "loss", "ref_loss", "grad",
-                                                   "ref_grad", "row_id", "raw_verdict", "device_requested", "lv", "gv")}
+    cols: dict[str, list[Any]] = {k: [] for k in (*_TEXT_FIELDS, *_ROUNDED_FIELDS, "loss", "ref_loss", "grad", "ref_grad",
+                                                   "row_id", "raw_verdict", "device_requested", "lv", "gv", "norepro")}
     budget = _VALUES_BUDGET
     for r in rows:
         for k in _TEXT_FIELDS:
@@ -142,12 +145,28 @@ def encode_rows(rows: list[Row]) -> dict[str, Any]:
                 lv = gv = None
         cols["lv"].append(lv)
         cols["gv"].append(gv)
+        cols["norepro"].append(no_reproducer(r))
     encoded = {k: e for k, v in cols.items() if (e := _encode_column(v)) is not None}
     inputs: dict[str, str] = {}
     for r in rows:
         if r.inputs and r.case not in inputs:
             inputs[r.case] = r.inputs
-    return {"n": len(rows), "cols": encoded, "inputs": inputs}
+    return {"n": len(rows), "cols": encoded, "inputs": inputs, **({"repro": s} if (s := _scripts(rows)) else {})}
+
+
+def _scripts(rows: list[Row]) -> dict[str, Any] | None:
+    """The reproducer scripts the rows carry (`repro`: failing rows, harness/run/repro.py) as one gzip-compressed JSON
+    list, which the page unpacks when a row is opened: {"rows": [row index, ...], "gz": base64}. They repeat most of
+    their text, so they compress about 30 times; past the budget, later rows (the rows come failures first) keep only
+    the command that writes their script."""
+    idx = [i for i, r in enumerate(rows) if r.repro]
+    while idx:
+        raw = json.dumps([rows[i].repro for i in idx]).encode("ascii")
+        blob = base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii")
+        if len(blob) <= _SCRIPTS_BUDGET:
+            return {"rows": idx, "gz": blob}
+        idx = idx[: len(idx) * _SCRIPTS_BUDGET // len(blob) * 9 // 10]
+    return None
 
 
 def decode_rows(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ _MD_MAX_FAILURES = 30
 
 # The value arrays (up to 1024 numbers each) stay in results.jsonl: in a spreadsheet they would make
 # the file a hundred times larger (100 MB at 20,000 rows) and nobody reads them there.
-CSV_COLUMNS = [c for c in COLUMNS if not c.endswith("_values")]
+CSV_COLUMNS = [c for c in COLUMNS if not c.endswith("_values") and c != "repro"]  # arrays and scripts: in the JSONL
 
 
 def csv_text(rows: list[Row]) -> str:

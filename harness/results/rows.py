@@ -100,6 +100,8 @@ class Row:
     partner: str = ""  # what the partner formulation is, and the call that computed it
     precision: str = ""  # the framework process's precision mode and flags (harness/core/precision.py)
     inputs: str = ""  # the case's logits, labels and parameters as the report shows them (harness/judge/inputs.py)
+    # a failing row's standalone reproducer, when its inputs fit in it (harness/run/repro.py); `harness repro` serves any row
+    repro: str = ""
 
     def to_json(self) -> str:
         # field by field: asdict() would deep-copy every value list first
@@ -133,6 +135,22 @@ def parse_row_id(rid: str, framework: str) -> tuple[str, str, str, str]:
 
 
 COLUMNS = [f.name for f in fields(Row)]
+
+
+def no_reproducer(r: Row) -> str:
+    """Why `python -m harness repro` writes no script for a row ('' when it writes one, unless the path is a user's
+    own loss): nothing a framework computed is in it."""
+    if r.framework == "oracle":
+        return "the oracle's own row: no framework call to reproduce"
+    if r.case == "*" or r.verdict == "unavailable":
+        return "the framework was not available: nothing ran"
+    if "device_unavailable" in r.flags:
+        return "the framework did not see the device: nothing ran"
+    if "harness_error" in r.flags:
+        return "the harness itself failed on this row: nothing to reproduce"
+    if (r.raw_verdict or r.verdict) == "unsupported":
+        return "the path cannot express this case: nothing ran"
+    return ""
 
 
 MAX_VALUES = 1024

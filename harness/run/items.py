@@ -17,6 +17,7 @@ from harness.core.yamlfile import CaseFileError
 from harness.judge import assemble, relations, tolerances
 from harness.judge.trial import against_oracle, golden
 from harness.results.rows import FAILING, Row, row_id
+from harness.run import repro
 from harness.run.schedule import ORACLE
 from harness.run.session import Session, state
 from harness.schema.load import load_file
@@ -119,6 +120,7 @@ class TrialItem(pytest.Item):
         except Exception as e:  # noqa: BLE001 - a harness bug becomes a row, and the run goes on
             row = assemble.harness_error(self._base_row(st), e, traceback.format_exc())
         row.duration_s = round(time.perf_counter() - t0, 6)
+        row.repro = self._repro(st, row)
         st.record(row)
         self.user_properties.append(("verdict", row.verdict))
         if row.verdict == "unsupported":
@@ -132,6 +134,16 @@ class TrialItem(pytest.Item):
             warnings.warn(msg, stacklevel=1)
         if row.verdict in FAILING:
             raise ConformanceFailure(f"{row.verdict}: {row.message} [{self.name}; {row.call}]")
+
+    def _repro(self, st: Session, row: Row) -> str:
+        """A failing row's reproducer script, for the report (harness/run/repro.py); '' for the others."""
+        if row.verdict not in FAILING or repro.refusal(row):
+            return ""
+        try:
+            inputs, ref, _ = st.reference(Trial(self.case, self.dtype))  # kept from the row's own trial
+            return repro.embedded(row, self.case, inputs, ref)
+        except Exception:  # noqa: BLE001 - the row is the result; its script is an extra (`harness repro` writes it)
+            return ""
 
     def _base_row(self, st: Session) -> Row:
         return assemble.base(

@@ -200,6 +200,55 @@ function rerun(i) {
   return `python -m harness run --cases ${shq(file)} --frameworks ${shq(get("framework", i))} ` +
     `-k ${shq(words.join(" and "))} --out reports/rerun`;
 }
+// ---- a row's standalone reproducer, written by `python -m harness repro` (harness/run/repro.py): a failing row
+// carries its script, compressed with the others' in D.repro; the page only unpacks and shows it
+const scriptRows = new Set(D.repro ? D.repro.rows : []);
+let scripts = null;
+function script(i) {
+  if (!scriptRows.has(i)) return null;
+  if (!scripts) {
+    scripts = new Promise((ok) => {
+      if (typeof DecompressionStream === "undefined") throw new Error("this browser has no DecompressionStream");
+      const bytes = Uint8Array.from(atob(D.repro.gz), (c) => c.charCodeAt(0));
+      ok(new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text());
+    }).then((t) => new Map(JSON.parse(t).map((s, k) => [D.repro.rows[k], s])));
+  }
+  return scripts.then((m) => m.get(i));
+}
+function selectText(node) {
+  const range = document.createRange(), sel = window.getSelection();
+  range.selectNodeContents(node);
+  sel.removeAllRanges();
+  sel.addRange(range);
+  try { return document.execCommand("copy"); } catch (e) { return false; }
+}
+function copyButton(source) {
+  const b = el("button", "copy", "copy");
+  b.addEventListener("click", (e) => {
+    e.stopPropagation();
+    const done = (ok) => { b.textContent = ok ? "copied" : "selected: copy it"; setTimeout(() => { b.textContent = "copy"; }, 2000); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(() => done(true), () => done(selectText(source)));
+    } else done(selectText(source));
+  });
+  return b;
+}
+function reproducer(box, i) {
+  const why = get("norepro", i);
+  box.appendChild(el("b", "standalone reproducer (numpy and the framework only)"));
+  if (why) { box.appendChild(el("p", `none: ${why}`, "note")); return; }
+  const cmd = el("code", `python -m harness repro ${shq(rowId(i))} --out repro.py`, "cmd");
+  box.append(copyButton(cmd), cmd);
+  const s = script(i);
+  if (!s) {
+    box.appendChild(el("p", "The command writes it from the run's results.jsonl (--results FOLDER when that is not reports/); " +
+      "the report carries the scripts of failing rows with small inputs.", "note"));
+    return;
+  }
+  const pre = el("pre", "unpacking ...", "script");
+  box.append(el("b", "script"), copyButton(pre), pre);
+  s.then((text) => { pre.textContent = text; }, (e) => { pre.textContent = `could not unpack the script (${e.message}): run the command above`; });
+}
 function valuesTable(title, v) {
   const box = el("div");
   box.appendChild(el("b", title));
@@ -269,6 +318,7 @@ function details(i) {
   if (g("traceback")) { box.appendChild(el("b", "traceback")); box.appendChild(el("pre", g("traceback"))); }
   const cmd = rerun(i);
   if (cmd) { box.appendChild(el("b", "re-run just this row")); box.appendChild(el("code", cmd, "cmd")); }
+  reproducer(box, i);
   td.appendChild(box);
   const tr = el("tr", undefined, "d");
   tr.dataset.i = i;

@@ -1,0 +1,122 @@
+"""JAX's part of a reproducer: the arrays, the call chain of each path of adapters/jax_adapter.py, jax.value_and_grad,
+under jax.jit unless the path is `@eager`.
+
+The lines mirror the adapter's `_fn` and `evaluate`: x64 on and matmul precision pinned before anything runs,
+`total` the sum of the path's output (a building block: its product with the case's cotangent) with the output as
+aux, value_and_grad of it, jitted for every mode but eager, on arrays put on the row's device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from adapters.repro import naive_script
+from adapters.repro.target import Code, Target, classes, device_index, indent, python, unknown_path
+from harness.schema import Case
+
+Lines = list[str]
+
+REDUCE = {"none": "{v}", "sum": "jnp.sum({v})", "mean": "jnp.mean({v})"}
+OPS = naive_script.OpsText(
+    softmax="jax.nn.softmax({x}, axis={a})", log="jnp.log({x})", clip="jnp.clip({x}, {lo}, {hi})",
+    one_hot="jax.nn.one_hot({y}, {n}, dtype={like}.dtype)", sum_classes="jnp.sum({v}, axis={a})", reduce=REDUCE,
+    exp="jnp.exp({x})", sum_keep="jnp.sum({v}, axis={a}, keepdims=True)",
+)
+
+
+def _reduced(case: Case, expr: str) -> Lines:
+    red = case.params.reduction
+    return [f"out = {expr}"] + ([] if red == "none" else [f"out = {REDUCE[red].format(v='out')}"])
+
+
+def _optax_integer(case: Case, x: str) -> Lines:
+    return _reduced(case, f"optax.softmax_cross_entropy_with_integer_labels({x}, labels, axis={case.params.axis})")
+
+
+def _smoothed(case: Case, x: str) -> Lines:
+    """Label smoothing as optax users write it: smooth_labels on (one-hot) targets, then the dense loss."""
+    e, axis = python(case.params.label_smoothing), case.params.axis
+    head = [f"targets = jax.nn.one_hot(labels, {classes(case)}, dtype={x}.dtype, axis={axis})"] if case.sparse else []
+    t = "targets" if case.sparse else "labels"
+    return [*head, *_reduced(
+        case, f"optax.softmax_cross_entropy({x}, optax.smooth_labels({t}, {e}, axis={axis}), axis={axis})")]
+
+
+def _log_softmax_gather(case: Case, x: str) -> Lines:
+    a = case.params.axis
+    return [f"logp = jax.nn.log_softmax({x}, axis={a})",
+            f"picked = jnp.take_along_axis(logp, jnp.expand_dims(labels, {a}), axis={a})",
+            *_reduced(case, f"-jnp.squeeze(picked, {a})")]
+
+
+def _focal(case: Case, x: str) -> Lines:
+    p = case.params
+    return _reduced(case, f"optax.sigmoid_focal_loss({x}, labels, alpha={python(p.alpha)}, gamma={python(p.gamma)})")
+
+
+def _block(fn: str) -> Callable[[Case, str], Lines]:
+    return lambda case, x: [f"out = {fn}({x}, axis={case.params.axis})"]
+
+
+CALLS: dict[str, Callable[[Case, str], Lines]] = {
+    "optax.softmax_cross_entropy":
+        lambda case, x: _reduced(case, f"optax.softmax_cross_entropy({x}, labels, axis={case.params.axis})"),
+    "optax.softmax_cross_entropy_with_integer_labels": _optax_integer,
+    "optax.safe_softmax_cross_entropy": lambda case, x: _reduced(case, f"optax.safe_softmax_cross_entropy({x}, labels)"),
+    "optax.smooth_labels+optax.softmax_cross_entropy": _smoothed,
+    "jax.nn.log_softmax+take_along_axis": _log_softmax_gather,
+    "optax.sigmoid_binary_cross_entropy": lambda case, x: _reduced(case, f"optax.sigmoid_binary_cross_entropy({x}, labels)"),
+    "naive:clip(logits)+optax.softmax_cross_entropy_with_integer_labels": naive_script.clipped_logits(_optax_integer, OPS),
+    "optax.sigmoid_focal_loss": _focal,
+    "jax.nn.log_softmax": _block("jax.nn.log_softmax"),
+    "jax.nn.softmax": _block("jax.nn.softmax"),
+    "jax.nn.logsumexp": _block("jax.nn.logsumexp"),
+    **naive_script.calls(OPS),
+}
+
+
+def array(name: str, dtype: str | None) -> str:
+    """The numpy input in the trial dtype (bfloat16 as JAX's numpy type); None: as is (class indices)."""
+    return f"{name}_np.astype(jnp.bfloat16)" if dtype == "bfloat16" else f"{name}_np"
+
+
+def device(t: Target) -> str:
+    return "jax.devices('cpu')[0]" if t.device == "cpu" else f"jax.devices('gpu')[{device_index(t.device)}]"
+
+
+def precision(t: Target) -> Lines:
+    """jax_adapter: x64 on (float64 trials, int64 labels); float32 matmuls at 'highest' when pinned."""
+    f = t.flags
+    lines = ["jax.config.update('jax_enable_x64', True)"]
+    matmul = f.get("jax_default_matmul_precision", "highest" if t.mode_name == "pinned" else "None")
+    if matmul not in ("None", ""):
+        lines.append(f"jax.config.update('jax_default_matmul_precision', {matmul!r})")
+    return lines
+
+
+def call_lines(t: Target, x: str) -> Lines:
+    if t.path not in CALLS:
+        raise unknown_path(t)
+    return CALLS[t.path](t.case, x)
+
+
+def code(t: Target) -> Code:
+    case, x = t.case, t.case.input_kind
+    body = [f"def total({x}, labels):",
+            *indent(call_lines(t, x)),
+            "    return " + ("jnp.sum(out * labels)" if case.block else "jnp.sum(out)") + ", out",
+            "",
+            f"def run({x}, labels):",
+            f"    (_, out), grad = jax.value_and_grad(total, has_aux=True)({x}, labels)",
+            "    return out, grad",
+            ""]
+    if t.mode != "eager":
+        body += ["run = jax.jit(run)", ""]
+    body += [f"device = {device(t)}",
+             f"out, grad = run(jax.device_put({array(x, t.dtype)}, device), "
+             f"jax.device_put({array('labels', None if case.sparse else t.dtype)}, device))",
+             "return np.asarray(out).astype(np.float64), np.asarray(grad).astype(np.float64)"]
+    prelude = ["os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')", "",
+               "import jax", "", *precision(t), "", "import jax.numpy as jnp", "import numpy as np", "import optax"]
+    return Code(prelude=prelude, body=body, requires="jax and optax",
+                version='f"{jax.__version__} (optax {optax.__version__})"')

@@ -1,0 +1,122 @@
+"""TensorFlow's part of a reproducer: the constants, the call chain of each path of adapters/tensorflow_adapter.py,
+GradientTape, and the tf.function / XLA wrapping of the `@tf.function` and `@xla` paths.
+
+The lines mirror the adapter's `_step` and `evaluate`: a step function computing the path under a GradientTape and
+its gradient (a building block's with the case's cotangent as output_gradients), wrapped in tf.function (with
+jit_compile=True for XLA) for the compiled modes, called on constants made on the row's device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from adapters.repro import naive_script
+from adapters.repro.target import Code, Target, device_index, indent, python, unknown_path
+from harness.schema import Case
+
+Lines = list[str]
+
+REDUCE = {"none": "{v}", "sum": "tf.reduce_sum({v})", "mean": "tf.reduce_mean({v})"}
+OPS = naive_script.OpsText(
+    softmax="tf.nn.softmax({x}, axis={a})", log="tf.math.log({x})", clip="tf.clip_by_value({x}, {lo}, {hi})",
+    one_hot="tf.one_hot({y}, {n}, dtype={like}.dtype)", sum_classes="tf.reduce_sum({v}, axis={a})", reduce=REDUCE,
+    exp="tf.math.exp({x})", sum_keep="tf.reduce_sum({v}, axis={a}, keepdims=True)",
+)
+
+
+def _reduced(case: Case, expr: str) -> Lines:
+    red = case.params.reduction
+    return [f"out = {expr}"] + ([] if red == "none" else [f"out = {REDUCE[red].format(v='out')}"])
+
+
+def _softmax_xent(case: Case, x: str) -> Lines:
+    return _reduced(case, f"tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits={x}, axis={case.params.axis})")
+
+
+def _sparse_softmax_xent(case: Case, x: str) -> Lines:
+    return _reduced(case, f"tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits={x})")
+
+
+def _weighted(case: Case, x: str) -> Lines:
+    pw = case.params.pos_weight if case.params.pos_weight is not None else 1.0
+    return [f"q = tf.constant({python(pw)}, dtype={x}.dtype)",
+            *_reduced(case, f"tf.nn.weighted_cross_entropy_with_logits(labels=labels, logits={x}, pos_weight=q)")]
+
+
+def _block(fn: str) -> Callable[[Case, str], Lines]:
+    return lambda case, x: [f"out = {fn}({x}, axis={case.params.axis})"]
+
+
+CALLS: dict[str, Callable[[Case, str], Lines]] = {
+    "tf.nn.softmax_cross_entropy_with_logits": _softmax_xent,
+    "tf.nn.sparse_softmax_cross_entropy_with_logits": _sparse_softmax_xent,
+    "naive:clip(logits)+tf.nn.sparse_softmax_cross_entropy_with_logits": naive_script.clipped_logits(_sparse_softmax_xent, OPS),
+    "tf.nn.sigmoid_cross_entropy_with_logits":
+        lambda case, x: _reduced(case, f"tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits={x})"),
+    "tf.nn.weighted_cross_entropy_with_logits": _weighted,
+    "tf.nn.log_softmax": _block("tf.nn.log_softmax"),
+    "tf.nn.softmax": _block("tf.nn.softmax"),
+    "tf.reduce_logsumexp": _block("tf.reduce_logsumexp"),
+    **naive_script.calls(OPS),
+}
+
+_DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}
+
+
+def constant(name: str, dtype: str | None) -> str:
+    """tensorflow_adapter._const: a constant in the trial dtype (bfloat16 as TensorFlow's numpy type); None: as is."""
+    if dtype is None:
+        return f"tf.constant({name}_np)"
+    if dtype == "bfloat16":
+        return f"tf.constant({name}_np.astype(tf.bfloat16.as_numpy_dtype), dtype=tf.bfloat16)"
+    return f"tf.constant({name}_np, dtype={_DTYPES[dtype]})"
+
+
+def device_name(device: str) -> str:
+    return "/CPU:0" if device == "cpu" else f"/GPU:{device_index(device)}"
+
+
+def precision(t: Target) -> Lines:
+    """TF32 off when pinned, op determinism as recorded (tensorflow_adapter), memory growth on a GPU."""
+    f = t.flags
+    if t.mode_name == "pinned":
+        f = {"tensor_float_32_execution": "False", **f}
+    lines = []
+    if f.get("tensor_float_32_execution") in ("True", "False"):
+        lines.append(f"tf.config.experimental.enable_tensor_float_32_execution({f['tensor_float_32_execution']})")
+    if f.get("op_determinism") == "True":
+        lines.append("tf.config.experimental.enable_op_determinism()")
+    if t.device != "cpu":
+        lines += ["for gpu in tf.config.list_physical_devices('GPU'):",
+                  "    tf.config.experimental.set_memory_growth(gpu, True)"]
+    return lines
+
+
+def call_lines(t: Target, x: str) -> Lines:
+    if t.path not in CALLS:
+        raise unknown_path(t)
+    return CALLS[t.path](t.case, x)
+
+
+def code(t: Target) -> Code:
+    case, x = t.case, t.case.input_kind
+    grad = f"tape.gradient(out, {x}, output_gradients=labels)" if case.block else f"tape.gradient(out, {x})"
+    body = [f"def step({x}, labels):",
+            "    with tf.GradientTape() as tape:",
+            f"        tape.watch({x})",
+            *indent(call_lines(t, x), 8),
+            f"    return out, {grad}",
+            ""]
+    if t.mode == "tf.function":
+        body += ["step = tf.function(step)", ""]
+    elif t.mode == "xla":
+        body += ["step = tf.function(step, jit_compile=True)", ""]
+    body += [f"with tf.device({device_name(t.device)!r}):",
+             f"    {x} = {constant(x, t.dtype)}",
+             f"    labels = {constant('labels', None if case.sparse else t.dtype)}",
+             f"    out, grad = step({x}, labels)",
+             f"grad = tf.zeros_like({x}) if grad is None else grad",
+             "return out.numpy().astype(np.float64), grad.numpy().astype(np.float64)"]
+    prelude = ["os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')", "",
+               "import numpy as np", "import tensorflow as tf", "", *precision(t)]
+    return Code(prelude=prelude, body=body, requires="tensorflow", version="tf.__version__")
