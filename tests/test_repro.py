@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,8 +19,9 @@ from harness.results.rows import FAILING
 from harness.results.shards import read_rows
 from harness.run import repro
 from harness.schema import load_paths
+from tests import browser
 from tests.conftest import have, run_cli
-from tests.test_report_browser import _FLAGS, Node, chromium, parse  # noqa: F401  (chromium: the fixture)
+from tests.test_report_browser import Node, chromium, parse  # noqa: F401  (chromium: the fixture)
 
 FRAMEWORKS = {"torch": ("torch",), "tensorflow": ("tensorflow",), "jax": ("jax", "optax"),
               "keras-tensorflow": ("keras", "tensorflow"), "keras-jax": ("keras", "jax"),
@@ -396,9 +396,7 @@ def test_the_report_shows_a_failing_rows_script_and_every_rows_command(run_rows,
 
     def details(rid: str) -> Node:
         url = (tmp_path / "index.html").as_uri() + "#open=" + quote(rid, safe="")
-        with tempfile.TemporaryDirectory() as profile:
-            p = subprocess.run([chromium, *_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-                               capture_output=True, text=True, timeout=120)
+        p = browser.dump_dom(chromium, url, timeout=120)
         assert p.returncode == 0, p.stderr[-2000:]
         doc = parse(p.stdout)
         assert doc.by_id("js-errors").text() == ""
