@@ -19,14 +19,17 @@ A failing row that matches an entry becomes `known`; a passing row that matches 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 
 from harness.core import yamlfile
 from harness.core.fields import Field, Table, as_tuple, check, is_bool, nonblank, strings
 from harness.core.yamlfile import CaseFileError, Location, Problem, at
 from harness.results.rows import FAILING, VERDICTS, Row
+from harness.schema import cache as case_cache
 
 MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
 _PATTERNS = (strings, "expected a string or a list of strings")  # fnmatch patterns; omitted: "*"
@@ -66,10 +69,19 @@ class Entry:
 
 
 def load(path: str | Path | None) -> list[Entry]:
+    """The entries of a known-differences file; parsed once per run, as the case files are (harness/schema/cache.py)."""
     if path is None or not Path(path).exists():
         return []
-    name = str(path)
-    doc = yamlfile.load(Path(path).read_text(encoding="utf-8"), name)
+    return case_cache.cached(Path(path).read_text(encoding="utf-8"), str(path), _parse, salt=_code())
+
+
+@cache
+def _code() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _parse(text: str, name: str) -> list[Entry]:
+    doc = yamlfile.load(text, name)
     if doc is None:
         return []
     if not isinstance(doc, list):
