@@ -323,10 +323,11 @@ def test_a_jax_run_gives_the_same_bits_with_programs_from_the_compilation_cache_
 
 @pytest.mark.skipif(not have("jax"), reason="JAX is not installed")
 def test_the_environment_of_a_framework_process_turns_on_jaxs_cache_for_small_programs_and_changes_no_key(tmp_path):
-    env = dict(os.environ)
+    env, off = dict(os.environ), dict(os.environ)
     before = steering(env)
     RunCache(tmp_path / "cache").process_env(env)
-    assert steering(env) == before and env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "cache" / "jax")
+    RunCache(tmp_path / "cache", read=False).process_env(off)  # --no-cache
+    assert steering(env) == steering(off) == before and env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "cache" / "jax")
     script = ("import jax, jax.numpy as jnp, jax.monitoring as m\n"
               "hits = []\n"
               "m.register_event_listener(lambda e, **kw: hits.append(e))\n"
@@ -335,3 +336,6 @@ def test_the_environment_of_a_framework_process_turns_on_jaxs_cache_for_small_pr
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300) for _ in (1, 2)]
     (v1, hits1), (v2, hits2) = (r.stdout.split() for r in runs)
     assert hits1 == "0" and int(hits2) > 0 and v1 == v2, [r.stderr[-2000:] for r in runs]  # the same bits, from the cache
+    r = subprocess.run([sys.executable, "-c", script], env={**off, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache" / "jax")},
+                       capture_output=True, text=True, timeout=300)
+    assert r.stdout.split() == [v1, "0"], r.stderr[-2000:]  # --no-cache: not even a cache of the user's own

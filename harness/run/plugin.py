@@ -38,8 +38,9 @@ def pytest_addoption(parser):
     g.addoption("--resume", action="store_true", help="skip rows already present in --shard-out")
     g.addoption("--row-cache", default=None, metavar="DIR",
                 help="serve rows cached in DIR instead of running their trials, and cache the rows computed (the runner's)")
-    g.addoption("--row-cache-run", default="run", metavar="ID",
-                help="this run's name in the row cache: every process of a run reads the rows of earlier runs only")
+    g.addoption("--row-cache-run", default=None, metavar="ID",
+                help="this run's name in the row cache, the same in all its processes, which read the rows of earlier runs "
+                     "only (default: the pytest-xdist run's id, else one of this process's own)")
     g.addoption("--row-cache-refresh", action="store_true", help="serve nothing from --row-cache; store every row computed")
     g.addoption("--device", action="append", default=[], help="only these devices (cpu, cuda:0, ...)")
     g.addoption("--harness-shard", default=None, metavar="K/N",

@@ -66,8 +66,10 @@ class RunCache:
         return ["--row-cache", str(self.folder), "--row-cache-run", self.run, *(() if self.read else ("--row-cache-refresh",))]
 
     def process_env(self, env: dict[str, str]) -> None:
-        """Point a framework process's JAX at the shared compilation cache (unless the user chose one)."""
+        """Point a framework process's JAX at the shared compilation cache (unless the user chose one); with
+        --no-cache, turn JAX's off, the user's too."""
         if not self.read:
+            env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
             return
         env.setdefault("JAX_COMPILATION_CACHE_DIR", str(self.folder / "jax"))
         for k, v in JAX_ENV.items():

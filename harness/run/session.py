@@ -4,6 +4,7 @@ and observations kept between items, and every row recorded, in each pytest proc
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,9 @@ class Session:
             self.progress.write(f"PID {os.getpid()}\n")  # the runner kills a hung worker alone
             self.progress.flush()
         cache = config.getoption("row_cache")
-        self.cache = (TrialCache(Path(cache), config.getoption("row_cache_run"), self.worker, self.worker in ("", FIRST_WORKER),
+        run = (config.getoption("row_cache_run") or getattr(config, "workerinput", {}).get("testrunuid")
+               or f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        self.cache = (TrialCache(Path(cache), run, self.worker, self.worker in ("", FIRST_WORKER),
                                  read=not config.getoption("row_cache_refresh"))
                       if cache and not self.controller else None)
         self.ref_cache: dict[str, tuple] = {}
