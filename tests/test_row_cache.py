@@ -162,7 +162,8 @@ def test_the_known_differences_are_applied_again_to_a_served_row(primed, tmp_pat
     assert {x.verdict for x in rows.values() if x not in first} == {"pass", "relation_pass"}
 
 
-@pytest.mark.parametrize("edited, recomputed", [("harness/oracle/core.py", True), ("harness/report/page.py", False)])
+@pytest.mark.parametrize("edited, recomputed", [("harness/oracle/core.py", True), ("adapters/api.py", True),
+                                                ("harness/report/page.py", False), ("harness/run/runner.py", False)])
 def test_an_edit_of_the_harness_code_recomputes_every_row_unless_it_only_presents_rows(primed, tmp_path, edited, recomputed):
     root = tmp_path / "project"
     for part in ("harness", "adapters"):

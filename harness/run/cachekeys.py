@@ -14,8 +14,11 @@ A row is taken to be a function of
   and ml_dtypes (the oracle's and the inputs' arithmetic), the environment variables that steer the
   frameworks or the harness (`STEERING`: HARNESS_MAX_ELEMENTS, HARNESS_PRECISION, XLA_FLAGS,
   CUDA_VISIBLE_DEVICES, ...), and the file of a plugin adapter's class (built-in adapters are code);
-- the harness's own code (`code_hash`): every module of harness/ and adapters/ but those that only
-  present rows or drive other commands (NOT_ROW_CODE).
+- the harness's own code (`code_hash`): every module of harness/ and adapters/ but those that cannot
+  change a stored row (NOT_ROW_CODE): the report, the command line and the console, make bench, the
+  `check` command, the known differences (applied again to every row served), merging, and the runner's
+  side of a run (scheduling, starting and watching processes, the manifests): what it hands a framework
+  process is in the key already, as the steering variables and the row ids the options choose.
 
 The known differences are not part of a key: a cached row is stored as it was before they were
 applied, and they are applied again to every row a run serves (harness/judge/expectations.py).
@@ -37,10 +40,10 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-# modules that cannot change a row: the report, make bench, the command line and the console, the `check`
-# command and a user's assertion (harness/custom; a user's loss rows are never cached)
+# modules that cannot change a stored row (the module's docstring says why); a user's loss rows are never cached
 NOT_ROW_CODE = ("harness/report/", "harness/bench/", "harness/custom/", "harness/cli.py", "harness/__main__.py",
-                "harness/run/console.py")
+                "harness/run/console.py", "harness/judge/expectations.py", "harness/results/merge.py",
+                "harness/run/runner.py", "harness/run/schedule.py", "harness/run/runcache.py")
 STEERING = ("HARNESS_", "XLA_", "TF_", "JAX_", "KERAS_", "TORCH", "PYTORCH_", "CUDA_", "NVIDIA_", "CUBLAS_",
             "CUDNN_", "OMP_", "MKL_", "OPENBLAS_", "ONEDNN_", "DNNL_")
 # variables with those prefixes that name a place, steer a cache of compiled programs or a log, and change no number
