@@ -211,6 +211,17 @@ def test_the_built_in_oracle_is_served_whole_until_what_its_process_would_see_ch
         assert "oracle: 2 rows from the cache" not in r.stdout and "oracle: " in r.stdout, (args, r.stdout)
 
 
+def test_the_rows_of_a_users_own_loss_are_computed_on_every_run(primed, tmp_path):
+    work, _ = copy(primed, tmp_path)
+    (work / "team_losses.py").write_text("def ce(logits, labels):\n    return logits.sum(axis=-1)\n")
+    (work / "pyproject.toml").write_text('[[tool.harness.custom]]\ncallable = "team_losses:ce"\n'
+                                         'family = "sparse_softmax_cross_entropy"\nframework = "versioned"\nname = "team:ce"\n')
+    run(work)  # a new set of paths: the environment changed
+    r, counts, rows, evaluated = run(work)
+    assert {line.split()[1] for line in evaluated} == {"team:ce"}, evaluated  # its code is the user's, outside any key
+    assert counts["versioned"] == (12, 8) and len([x for x in rows.values() if x.api == "team:ce"]) == 4, r.stdout
+
+
 CRASHY = {"HARNESS_ADAPTERS": "crashy=tests.fake_adapters:CrashingAdapter"}
 
 
