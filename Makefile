@@ -40,4 +40,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check harness adapters tests examples conftest.py
 
 clean:
-	rm -rf $(VENV) reports/shards reports/*.html reports/*.csv reports/*.jsonl reports/*.md
+	rm -rf $(VENV) reports/shards reports/cache reports/*.html reports/*.csv reports/*.jsonl reports/*.md

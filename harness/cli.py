@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--device", action="append", default=[], help="only these devices (cpu, cuda:0)")
     r.add_argument("--trial-timeout", type=float, default=600.0, help="seconds before a trial counts as hung")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out and run only the missing ones")
+    r.add_argument("--no-cache", action="store_true",
+                   help="compute every row again (and cache them anew), with no program from JAX's compilation cache (default: "
+                        "rows whose case, dtype, path, device, framework environment and harness code are unchanged come from "
+                        "<out>/cache/)")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
     r.add_argument("--workers", type=_workers, default="auto", metavar="N|auto",
                    help="spread each framework's trials over N pytest-xdist worker processes (0: none); auto (the "
@@ -280,7 +284,8 @@ def _run_locked(args, cases, case_paths, known, entries, names, out: Path) -> in
         shards = runner.run_frameworks(names, case_paths, out.resolve(), known=known, keyword=args.keyword,
                                        devices=args.device, trial_timeout=args.trial_timeout, resume=args.resume,
                                        shard=args.shard, precision_mode=_precision_mode(args), workers=workers,
-                                       strict_known=args.strict_known, progress=watching)
+                                       strict_known=args.strict_known, cache=out.resolve() / "cache",
+                                       read_cache=not args.no_cache, progress=watching)
     rows, envs, partial = merge(shards)
     # only the entries this run could have matched (a row with their case, framework, api, device and dtype ran)
     # are checked, one warning each; the others (a user's own cases, other frameworks or shards) are one line.

@@ -60,3 +60,24 @@ class SkewedAdapter(CrashingAdapter):
         if case.family == "softmax_cross_entropy":
             loss = loss * (1 + 1e-3)
         return loss, grad, "fake.loss (1e-3 off on dense labels)", dev
+
+
+class VersionedAdapter(CrashingAdapter):
+    """What the row cache's tests change and watch: its version is FAKE_ADAPTER_VERSION (default 1), it has one
+    more path where FAKE_ADAPTER_EXTRA_PATH=1, and it appends each trial it evaluates to the file FAKE_ADAPTER_LOG."""
+
+    name = "versioned"
+
+    def version(self) -> str:
+        return os.environ.get("FAKE_ADAPTER_VERSION", "1")
+
+    def paths(self) -> list[ApiPath]:
+        extra = [ApiPath("fake.other", frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy"}), _answer)]
+        return super().paths() + (extra if os.environ.get("FAKE_ADAPTER_EXTRA_PATH") == "1" else [])
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        log = os.environ.get("FAKE_ADAPTER_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{case.id} {path.name} {dtype} {device}\n")
+        return super().evaluate(path, case, inputs, dtype, device)

@@ -19,14 +19,17 @@ A failing row that matches an entry becomes `known`; a passing row that matches 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from functools import cache, lru_cache
 from pathlib import Path
 
 from harness.core import yamlfile
 from harness.core.fields import Field, Table, as_tuple, check, is_bool, nonblank, strings
 from harness.core.yamlfile import CaseFileError, Location, Problem, at
 from harness.results.rows import FAILING, VERDICTS, Row
+from harness.schema import cache as case_cache
 
 MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
 _PATTERNS = (strings, "expected a string or a list of strings")  # fnmatch patterns; omitted: "*"
@@ -55,7 +58,7 @@ class Entry:
     strict: bool = True
 
     def matches(self, row: Row) -> bool:
-        return all(any(fnmatchcase(str(getattr(row, k)), p) for p in getattr(self, k)) for k in MATCH_KEYS)
+        return all(_any_matches(getattr(self, k), str(getattr(row, k))) for k in MATCH_KEYS)
 
     @property
     def summary(self) -> str:
@@ -72,11 +75,27 @@ class Entry:
         return "*" in self.verdict or verdict in self.verdict
 
 
+@lru_cache(maxsize=1 << 16)
+def _any_matches(patterns: tuple[str, ...], value: str) -> bool:
+    """Whether any pattern matches the value; remembered, since every row of a run meets every entry (the same
+    framework, api, device and dtype over and over)."""
+    return any(fnmatchcase(value, p) for p in patterns)
+
+
 def load(path: str | Path | None) -> list[Entry]:
+    """The entries of a known-differences file; parsed once per run, as the case files are (harness/schema/cache.py)."""
     if path is None or not Path(path).exists():
         return []
-    name = str(path)
-    doc = yamlfile.load(Path(path).read_text(encoding="utf-8"), name)
+    return case_cache.cached(Path(path).read_text(encoding="utf-8"), str(path), _parse, salt=_code())
+
+
+@cache
+def _code() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _parse(text: str, name: str) -> list[Entry]:
+    doc = yamlfile.load(text, name)
     if doc is None:
         return []
     if not isinstance(doc, list):
@@ -105,8 +124,9 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
     the entry expects) or `fixed` (a pass where a strict entry records a failure); otherwise it stays. Returns the
     entry applied."""
     row.raw_verdict = row.raw_verdict or row.verdict
-    for e in entries:
-        if not e.matches(row):
+    for i in _candidates(entries, row):
+        e = entries[i]
+        if not _any_matches(e.case, str(row.case)):
             continue
         if row.raw_verdict in FAILING and e.expects(row.raw_verdict):
             row.verdict = "known"
@@ -135,13 +155,35 @@ def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
     its failing verdicts and to a pass (which it turns into `fixed`). A non-strict one (naive: and manual:
     paths) lets its rows pass or fail, so within its scope it is never stale. A framework whose only row says
     it is unavailable did not run."""
-    ran = [r for r in rows if r.verdict != "unavailable"]
-    out = []
-    for e in entries:
-        mine = [r for r in ran if e.matches(r)]
-        if mine and e.strict and not any((r.raw_verdict or r.verdict) in (*FAILING, "pass") for r in mine):
-            out.append(e)
-    return out
+    matched: dict[int, bool] = {}  # an entry's position -> whether a row it matches failed or passed
+    for r in rows:
+        if r.verdict == "unavailable":
+            continue
+        for i in _candidates(entries, r):
+            if _any_matches(entries[i].case, str(r.case)):
+                matched[i] = matched.get(i, False) or (r.raw_verdict or r.verdict) in (*FAILING, "pass")
+    return [e for i, e in enumerate(entries) if i in matched and e.strict and not matched[i]]
+
+
+_BY_TRIAL = ("framework", "api", "device", "dtype")
+_CANDIDATES: dict[int, tuple[list[Entry], int, dict[tuple[str, ...], tuple[int, ...]]]] = {}
+
+
+def _candidates(entries: list[Entry], row: Row) -> tuple[int, ...]:
+    """The positions of the entries whose framework, api, device and dtype patterns match the row's (any case), found
+    once per list of entries and such combination: a run's rows share a few hundred of them, and each row would
+    meet every entry otherwise."""
+    memo = _CANDIDATES.get(id(entries))
+    if memo is None or memo[0] is not entries or memo[1] != len(entries):
+        if len(_CANDIDATES) > 16:
+            _CANDIDATES.clear()
+        memo = _CANDIDATES[id(entries)] = (entries, len(entries), {})  # holds the list, so its id stays its own
+    key = tuple(str(getattr(row, k)) for k in _BY_TRIAL)
+    found = memo[2].get(key)
+    if found is None:
+        found = memo[2][key] = tuple(i for i, e in enumerate(entries)
+                                     if all(_any_matches(getattr(e, k), v) for k, v in zip(_BY_TRIAL, key, strict=True)))
+    return found
 
 
 def stale(entry: Entry) -> str:

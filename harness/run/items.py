@@ -95,6 +95,8 @@ class ConformanceFailure(AssertionError):
 
 
 class TrialItem(pytest.Item):
+    cache_key: str | None = None  # the key its row is stored under in the row cache (harness/run/trialcache.py)
+
     def __init__(self, *, case: Case, dtype: str, framework: str, api_path: ApiPath | None, device: str, **kw):
         super().__init__(**kw)
         self.case, self.dtype, self.framework, self.api_path, self.device = case, dtype, framework, api_path, device
@@ -121,7 +123,7 @@ class TrialItem(pytest.Item):
             row = assemble.harness_error(self._base_row(st), e, traceback.format_exc())
         row.duration_s = round(time.perf_counter() - t0, 6)
         row.repro = self._repro(st, row)
-        st.record(row)
+        st.record(row, self.cache_key)
         self.user_properties.append(("verdict", row.verdict))
         if row.verdict == "unsupported":
             pytest.skip(f"unsupported: {row.message}")

@@ -36,6 +36,12 @@ def pytest_addoption(parser):
                      "does; without it both are warnings")
     g.addoption("--progress", default=None, help="write 'BEGIN <row id>' here before each trial (crash detection)")
     g.addoption("--resume", action="store_true", help="skip rows already present in --shard-out")
+    g.addoption("--row-cache", default=None, metavar="DIR",
+                help="serve rows cached in DIR instead of running their trials, and cache the rows computed (the runner's)")
+    g.addoption("--row-cache-run", default=None, metavar="ID",
+                help="this run's name in the row cache, the same in all its processes, which read the rows of earlier runs "
+                     "only (default: the pytest-xdist run's id, else one of this process's own)")
+    g.addoption("--row-cache-refresh", action="store_true", help="serve nothing from --row-cache; store every row computed")
     g.addoption("--device", action="append", default=[], help="only these devices (cpu, cuda:0, ...)")
     g.addoption("--harness-shard", default=None, metavar="K/N",
                 help="run only shard K of N (1-based): trials split by expected cost, the same on every machine")
@@ -66,6 +72,9 @@ def _start(session, st: Session) -> None:
         for fw in st.frameworks:
             if fw in st.unavailable:
                 st.record(assemble.unavailable(fw, st.unavailable[fw]))
+    if st.cache is not None:
+        for fw in st.frameworks:
+            st.cache.environment(fw, env["frameworks"].get(fw), st.adapters.get(fw))
     out = session.config.getoption("shard_out")
     if out and st.worker in ("", FIRST_WORKER):
         environment.write(out, env)
@@ -86,8 +95,9 @@ def pytest_collection_finish(session):
     _start(session, st)
     if out and st.worker in ("", FIRST_WORKER):
         unavailable = sum(1 for fw in st.unavailable)
-        expected = trials + len(st.done) + (0 if session.config.getoption("resume") else unavailable)
-        Path(out).with_suffix(".expected.json").write_text(json.dumps({"rows": expected}))
+        cached = st.cache.served if st.cache is not None else 0
+        expected = trials + cached + len(st.done) + (0 if session.config.getoption("resume") else unavailable)
+        Path(out).with_suffix(".expected.json").write_text(json.dumps({"rows": expected, "cached": cached}))
 
 
 def pytest_sessionfinish(session):
@@ -119,6 +129,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for e in st.stale:
             tr.write_line(f"harness: {'error (--strict-known)' if strict else 'warning'}: {expectations.stale(e)}",
                           red=strict, yellow=not strict)
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_cached(session, config, items):
+    """--row-cache: the items chosen (by -k, --harness-shard) whose rows are cached are served, not run."""
+    st = config.stash.get(STATE, None)
+    if st is not None and st.cache is not None:
+        items[:] = st.cache.take(items, st.record)
 
 
 def _shard_cases(st: Session | None, items) -> list[Case]:

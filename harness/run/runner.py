@@ -4,7 +4,9 @@ Each framework process appends rows to its own JSONL shard and writes 'BEGIN <ro
 progress file before each trial. When a process dies (segfault, abort, OOM kill) or a trial runs
 past its time limit, the trial that had begun becomes a `crash` or `timeout` row and the process
 is started again with --resume, so the framework's remaining trials still run and nothing already
-written is lost. The shards are then merged into one report.
+written is lost. The shards are then merged into one report. With the row cache (harness/run/runcache.py)
+each process serves the rows cached for its trials, and a framework none of whose inputs changed since the
+last run is served from the cache without a process.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from harness.core import settings
 from harness.judge import assemble, expectations
 from harness.results.rows import Row, row_id
 from harness.results.shards import ShardWriter, consolidate, read_rows, shard_family
+from harness.run.runcache import RunCache, served_count
 from harness.run.schedule import ORACLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +52,12 @@ class FrameworkRun:
     workers: int = 0  # pytest-xdist workers (-n); 0 or 1: the trials run in the process itself
     worker_progress: dict[Path, dict] = field(default_factory=dict)  # per worker file: pos, pid, current, since
     on_line: Callable[[str, str], None] | None = None  # (progress file, line): every line read, for the console
+    served: int = 0  # rows served from the row cache by the process's earlier incarnations in this run
 
 
 def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None, keyword: str | None,
                    devices: list[str], resume: bool, ini: Path, shard: str | None = None, workers: int = 0,
-                   strict_known: bool = False) -> list[str]:
+                   strict_known: bool = False, cache: RunCache | None = None) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest", *map(str, case_paths),
         "-c", str(ini), "--rootdir", str(ini.parent), "--noconftest",
@@ -73,13 +77,17 @@ def pytest_command(fr: FrameworkRun, case_paths: list[Path], known: Path | None,
         cmd.append("--resume")
     if shard:
         cmd += ["--harness-shard", shard]
+    if cache is not None:
+        cmd += cache.pytest_options()
     if workers > 1:  # pytest-xdist; a crashed or killed worker is replaced and the others go on
         cmd += ["-n", str(workers), "--max-worker-restart", str(MAX_RESTARTS)]
     return cmd
 
 
-def _env(precision_mode: str | None = None) -> dict[str, str]:
+def _env(precision_mode: str | None = None, cache: RunCache | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if cache is not None:
+        cache.process_env(env)
     if precision_mode:
         settings.set_precision(precision_mode, env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -128,17 +136,22 @@ def _tail(path: Path, n: int = 1500) -> str:
 def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path, *, known: Path | None,
                    keyword: str | None = None, devices: list[str] = (), trial_timeout: float = 600.0,
                    resume: bool = False, shard: str | None = None, precision_mode: str | None = None,
-                   workers: int | dict[str, int] = 0, strict_known: bool = False, echo=print,
-                   progress=None) -> list[Path]:
+                   workers: int | dict[str, int] = 0, strict_known: bool = False, cache: Path | None = None,
+                   read_cache: bool = True, echo=print, progress=None) -> list[Path]:
     """Run every framework's process to completion; return the shard paths.
 
     workers: pytest-xdist workers of every framework's process, or per framework (see plan_workers).
+    cache: the row cache's folder (harness/run/runcache.py); None: every row is computed and nothing stored;
+    read_cache False: every row is computed and stored anew (--no-cache).
     progress: told every line of the progress files and, each poll, the frameworks done (harness/run/progress.py)."""
     shard_dir = out_dir / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     ini = shard_dir / "pytest.ini"
     ini.write_text("[pytest]\nharness_cases =\n" + "".join(f"    {p}\n" for p in case_paths))
     entries = expectations.load(known)
+    rc = RunCache(cache, read=read_cache) if cache is not None else None
+    env = _env(precision_mode, rc)
+    identity: dict[str, str | None] = {}
     runs: list[FrameworkRun] = []
     for name in frameworks:
         fr = FrameworkRun(name, shard_dir / f"{name}.jsonl", shard_dir / f"{name}.progress", shard_dir / f"{name}.log",
@@ -156,12 +169,20 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
             w.close()
             echo(f"  {name}: not installed ({', '.join(missing)})")
             fr.done = True
+        if rc is not None and not fr.done and not resume:
+            identity[name] = rc.identity(name, case_paths, env, keyword=keyword, devices=list(devices), shard=shard)
+            served = rc.serve(name, identity[name], fr.shard, entries)
+            if served is not None:
+                echo(f"  {name}: {served} rows from the cache (nothing they depend on changed)")
+                fr.done = True
+                identity.pop(name)
         runs.append(fr)
 
     def start(fr: FrameworkRun, resume_now: bool) -> None:
-        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard, fr.workers, strict_known)
+        cmd = pytest_command(fr, case_paths, known, keyword, list(devices), resume_now, ini, shard, fr.workers, strict_known,
+                             rc)
         log = open(fr.log, "a", encoding="utf-8")
-        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(precision_mode), cwd=str(out_dir),
+        fr.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(out_dir),
                                    start_new_session=True)
         log.close()
         fr.started = fr.started or time.monotonic()
@@ -204,7 +225,9 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
                 if fr.workers > 1:  # the controller has appended its workers' rows; unless it was killed first
                     consolidate(fr.shard)
                 fr.done = True
-                echo(f"  {fr.name}: {len(finished)} rows in {time.monotonic() - fr.started:.1f} s")
+                served = fr.served + served_count(fr.shard)
+                echo(f"  {fr.name}: {len(finished)} rows in {time.monotonic() - fr.started:.1f} s"
+                     + (f" ({served} from the cache)" if served else ""))
                 continue
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             if not in_flight:
@@ -213,6 +236,11 @@ def run_frameworks(frameworks: list[str], case_paths: list[Path], out_dir: Path,
             _restart(fr, start, echo)
     if progress:
         progress.tick([fr.name for fr in runs])
+    if rc is not None:
+        for fr in runs:
+            if fr.name in identity:
+                rc.settle(fr.name, identity[fr.name], fr.shard, clean=not fr.events)
+        rc.compact([fr.name for fr in runs])
     return [fr.shard for fr in runs]
 
 
@@ -307,6 +335,7 @@ def _restart(fr: FrameworkRun, start, echo) -> None:
         echo(f"  {fr.name}: stopped after {fr.restarts} restarts ({'; '.join(fr.events[-3:])})")
         return
     fr.restarts += 1
+    fr.served += served_count(fr.shard, reset=True)
     echo(f"  {fr.name}: {fr.events[-1]}; restarting to finish the remaining trials")
     start(fr, True)
 

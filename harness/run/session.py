@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from harness.judge import expectations, tolerances
 from harness.results.rows import Row
 from harness.results.shards import ShardWriter, read_rows, shard_family, worker_path
 from harness.run.schedule import ORACLE
+from harness.run.trialcache import TrialCache
 from harness.schema.model import Case
 from harness.trials import Trial, materialize
 
@@ -60,6 +62,12 @@ class Session:
         if self.progress and self.worker:
             self.progress.write(f"PID {os.getpid()}\n")  # the runner kills a hung worker alone
             self.progress.flush()
+        cache = config.getoption("row_cache")
+        run = (config.getoption("row_cache_run") or getattr(config, "workerinput", {}).get("testrunuid")
+               or f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        self.cache = (TrialCache(Path(cache), run, self.worker, self.worker in ("", FIRST_WORKER),
+                                 read=not config.getoption("row_cache_refresh"))
+                      if cache and not self.controller else None)
         self.ref_cache: dict[str, tuple] = {}
         # the observations of the case in progress, when it has relations: a relation item compares the
         # path's own observation (already made by the trial's item) with the partner's, computed anew
@@ -110,8 +118,11 @@ class Session:
     def recall(self, case: Case, key: tuple[str, str, str, str]) -> Observation | None:
         return self.obs_cache.get(key) if self.obs_case == case.id else None
 
-    def record(self, row: Row) -> None:
-        """Settle the row's final verdict (the known differences) and append it to the shard."""
+    def record(self, row: Row, cache_key: str | None = None) -> None:
+        """Settle the row's final verdict (the known differences) and append it to the shard; a row computed here
+        goes to the row cache first, as it was before the known differences (harness/run/trialcache.py)."""
+        if cache_key and self.cache is not None:
+            self.cache.put(row, cache_key)
         e = expectations.apply(row, self.entries)
         if e is not None:
             self.used.add(id(e))
@@ -131,6 +142,8 @@ class Session:
             self.progress.flush()
 
     def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
         if self.writer:
             self.writer.close()
         if self.progress:

@@ -1,4 +1,4 @@
-"""Parsed case files, parsed once per run: every framework process of a run loads the same files.
+"""Parsed case files, parsed once per run: every framework process of a run loads the same files (and the known differences).
 
 `cached(text, name, parse)` returns parse(text, name), memoized in the process by the text's hash,
 and, where HARNESS_CASE_CACHE names a directory (the runner sets it to one inside the run's output
@@ -34,8 +34,9 @@ def _code_key() -> str:
     return h.hexdigest()[:16]
 
 
-def cached(text: str, name: str, parse: Callable[[str, str], Any]) -> Any:
-    key = hashlib.sha256(f"{_code_key()}\0{name}\0{text}".encode()).hexdigest()
+def cached(text: str, name: str, parse: Callable[[str, str], Any], salt: str = "") -> Any:
+    """salt: what else the parse depends on (the code of a parser outside the schema package)."""
+    key = hashlib.sha256(f"{_code_key()}\0{salt}\0{name}\0{text}".encode()).hexdigest()
     if key in _MEMO:
         return _MEMO[key]
     folder = settings.case_cache()
