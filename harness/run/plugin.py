@@ -64,8 +64,14 @@ def pytest_collect_file(file_path: Path, parent):
     return None
 
 
-def _start(session, st: Session) -> None:
-    """Load this process's frameworks and record their environment, and a row for each one that cannot load."""
+def _start(session, st: Session, items) -> None:
+    """Once the items are known, load this process's frameworks and record their environment (the row cache's keys
+    include it) and a row for each one that cannot load. A session with no case item and no shard (the project's
+    own tests) loads none; the xdist controller neither: its workers run the trials."""
+    out = session.config.getoption("shard_out")
+    if st.started or st.controller or not (out or any(isinstance(i, TrialItem) for i in items)):
+        return
+    st.started = True
     env = environment.capture(st)
     if not session.config.getoption("resume") and st.worker in ("", FIRST_WORKER):
         # a framework that is missing or fails to import is a row of the report, not a silent gap
@@ -75,25 +81,21 @@ def _start(session, st: Session) -> None:
     if st.cache is not None:
         for fw in st.frameworks:
             st.cache.environment(fw, env["frameworks"].get(fw), st.adapters.get(fw))
-    out = session.config.getoption("shard_out")
     if out and st.worker in ("", FIRST_WORKER):
         environment.write(out, env)
 
 
 def pytest_collection_finish(session):
-    """Start the frameworks once the items are known (a session of the project's own tests, with no case items
-    and no shard, loads none), and write how many rows this process owes, so a merge can tell a finished shard
-    from a killed one. Under xdist every worker collects every item; the first one writes the count. Each
-    process's progress file names the trials it will run (the console's progress)."""
+    """Write how many rows this process owes, so a merge can tell a finished shard from a killed one.
+    Under xdist every worker collects every item; the first one writes the count. Each process's progress
+    file names the trials it will run (the console's progress)."""
     st = state(session.config)
     if st.progress:
         st.plan(sorted({Trial(i.case, i.dtype).id for i in session.items if isinstance(i, TrialItem)}))
     out = session.config.getoption("shard_out")
     trials = sum(1 for i in session.items if isinstance(i, TrialItem))
-    if st.controller or not (out or trials):
-        return  # the workers load the frameworks; the controller only schedules
-    _start(session, st)
-    if out and st.worker in ("", FIRST_WORKER):
+    _start(session, st, session.items)  # when the row cache did not start them already
+    if out and not st.controller and st.worker in ("", FIRST_WORKER):
         unavailable = sum(1 for fw in st.unavailable)
         cached = st.cache.served if st.cache is not None else 0
         expected = trials + cached + len(st.done) + (0 if session.config.getoption("resume") else unavailable)
@@ -136,6 +138,7 @@ def pytest_collection_modifyitems_cached(session, config, items):
     """--row-cache: the items chosen (by -k, --harness-shard) whose rows are cached are served, not run."""
     st = config.stash.get(STATE, None)
     if st is not None and st.cache is not None:
+        _start(session, st, items)  # a row's cache key includes its framework's environment
         items[:] = st.cache.take(items, st.record)
 
 

@@ -42,6 +42,7 @@ class Session:
         self.frameworks = names or [ORACLE, *adapters.registry()]
         self.devices_filter = [d for f in config.getoption("device") for d in f.split(",") if d]
         self.adapters: dict[str, Adapter] = {}
+        self.started = False  # the frameworks loaded and their environment recorded (plugin._start)
         self.unavailable: dict[str, str] = {}
         known = config.getoption("known") or str(Path(config.rootpath) / "known_differences.yaml")
         self.entries = expectations.load(known)
