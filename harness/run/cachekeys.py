@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.core import settings
+
 ROOT = Path(__file__).resolve().parents[2]
 # modules that cannot change a stored row (the module's docstring says why); a user's loss rows are never cached
 NOT_ROW_CODE = ("harness/report/", "harness/bench/", "harness/custom/", "harness/cli.py", "harness/__main__.py",
@@ -46,8 +48,9 @@ NOT_ROW_CODE = ("harness/report/", "harness/bench/", "harness/custom/", "harness
                 "harness/run/runner.py", "harness/run/schedule.py", "harness/run/runcache.py")
 STEERING = ("HARNESS_", "XLA_", "TF_", "JAX_", "KERAS_", "TORCH", "PYTORCH_", "CUDA_", "NVIDIA_", "CUBLAS_",
             "CUDNN_", "OMP_", "MKL_", "OPENBLAS_", "ONEDNN_", "DNNL_")
-# variables with those prefixes that name a place, steer a cache of compiled programs or a log, and change no number
-NOT_STEERING = frozenset({"HARNESS_CASE_CACHE", "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+# variables with those prefixes that name a place, steer a cache of compiled programs, a log or the console, and
+# change no number
+NOT_STEERING = frozenset({settings.CASE_CACHE, settings.PROGRESS_INTERVAL, "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES",
                           "JAX_LOG_COMPILES", "JAX_EXPLAIN_CACHE_MISSES", "JAX_LOGGING_LEVEL", "TF_CPP_MIN_LOG_LEVEL",
                           "TF_CPP_MAX_VLOG_LEVEL"})
