@@ -149,6 +149,16 @@ def in_scope(entry: Entry, rows: list[Row]) -> bool:
     return any(entry.matches(r) for r in rows if r.verdict != "unavailable")
 
 
+def covered(entries: list[Entry], rows: list[Row]) -> set[int]:
+    """The positions of the entries `in_scope` of these rows, each row meeting only the entries its framework, api,
+    device and dtype admit (`_candidates`)."""
+    found: set[int] = set()
+    for r in rows:
+        if r.verdict != "unavailable":
+            found.update(i for i in _candidates(entries, r) if i not in found and _any_matches(entries[i].case, str(r.case)))
+    return found
+
+
 def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
     """Strict entries in the scope of this run (`in_scope`) that match no row they apply to: every row of theirs
     is unsupported, expected an error or failed with a verdict they do not record. A strict entry applies to

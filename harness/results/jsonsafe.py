@@ -24,6 +24,8 @@ def clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return nonfinite(v)
     if isinstance(v, list):
+        if _all_finite_numbers(v):
+            return v  # the common case, a row's value list: no copy
         return [clean(x) for x in v]
     return v
 
@@ -31,7 +33,19 @@ def clean(v: Any) -> Any:
 def unclean(v: Any) -> Any:
     """The inverse of `clean`: the strings that stand for non-finite floats read back as floats."""
     if isinstance(v, list):
+        if _all_finite_numbers(v):
+            return v
         return [unclean(x) for x in v]
     if v in NONFINITE:
         return float(v)
     return v
+
+
+def _all_finite_numbers(v: list) -> bool:
+    """Whether every item is a finite number: then their sum is finite (an infinity or a NaN makes any sum
+    non-finite; a finite sum that overflows only sends the list the slow way). A string, a list or None
+    among them raises TypeError."""
+    try:
+        return math.isfinite(sum(v))
+    except (TypeError, OverflowError):
+        return False
