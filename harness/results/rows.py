@@ -104,8 +104,11 @@ class Row:
     repro: str = ""
 
     def to_json(self) -> str:
-        # field by field: asdict() would deep-copy every value list first
-        return json.dumps({f.name: clean(getattr(self, f.name)) for f in fields(self)}, allow_nan=False)
+        # field by field: asdict() would deep-copy every value list first; only the float fields can hold a NaN
+        d = {name: getattr(self, name) for name in COLUMNS}
+        for k in _NUMERIC:
+            d[k] = clean(d[k])
+        return json.dumps(d, allow_nan=False)
 
     @classmethod
     def from_json(cls, line: str) -> Row:
@@ -118,8 +121,7 @@ class Row:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Row:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{k: v for k, v in d.items() if k in _NAMES})
 
 
 def row_id(case: str, framework: str, api: str, device: str, dtype: str) -> str:
@@ -135,6 +137,7 @@ def parse_row_id(rid: str, framework: str) -> tuple[str, str, str, str]:
 
 
 COLUMNS = [f.name for f in fields(Row)]
+_NAMES = frozenset(COLUMNS)
 
 
 def no_reproducer(r: Row) -> str:
