@@ -343,13 +343,12 @@ def test_report_rerun_command_of_a_custom_row_is_a_check(torch_rows, tmp_path):
     if chromium is None:
         pytest.skip("headless Chromium is not installed")
     from harness.report import write_report
-    from tests.test_report_browser import _FLAGS
+    from tests import browser
 
     row = next(r for r in torch_rows if r.api == api("torch", "clipped") and r.verdict in FAILING)
     write_report(torch_rows, [], tmp_path)
     url = (tmp_path / "index.html").as_uri() + "#open=" + quote(row.row_id, safe="")
-    dom = subprocess.run([chromium, *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = browser.dump_dom(chromium, url, timeout=120).stdout
     want = (f"python -m harness check tests.user_losses.torch_losses:clipped --family {FAMILY} --framework torch "
             f"--cases {row.source.rsplit(':', 2)[0]} --beside none -k ")
     assert want in dom
