@@ -25,8 +25,7 @@ OPS = naive_script.OpsText(
 
 
 def _reduced(case: Case, expr: str) -> Lines:
-    red = case.params.reduction
-    return [f"out = {expr}"] + ([] if red == "none" else [f"out = {REDUCE[red].format(v='out')}"])
+    return [f"out = {expr}", *naive_script.reduced(OPS, case)]
 
 
 def _optax_integer(case: Case, x: str) -> Lines:

@@ -35,7 +35,8 @@ class OpsText:
 Lines = list[str]
 
 
-def _reduced(ops: OpsText, case: Case) -> Lines:
+def reduced(ops: OpsText, case: Case) -> Lines:
+    """The line that reduces `out` as the case's reduction says, in the framework's words (none for "none")."""
     red = case.params.reduction
     return [] if red == "none" else [f"out = {ops.reduce[red].format(v='out')}"]
 
@@ -49,7 +50,7 @@ def _from_log_probs(ops: OpsText, case: Case, logp_expr: str) -> Lines:
     else:
         t = "labels"
     lines.append(f"out = -{ops.sum_classes.format(v=f'({t} * logp)', a=a)}")
-    return lines + _reduced(ops, case)
+    return lines + reduced(ops, case)
 
 
 def softmax_then_log(ops: OpsText, case: Case, x: str) -> Lines:
@@ -80,7 +81,7 @@ def binary_from_probabilities(clip: bool):
         head = [f"p = {ops.clip.format(x=x, lo=LO, hi=HI)}"] if clip else []
         p = "p" if clip else x
         return [*head, f"out = -(labels * {ops.log.format(x=p)} + (1 - labels) * {ops.log.format(x=f'1 - {p}')})",
-                *_reduced(ops, case)]
+                *reduced(ops, case)]
     return lines
 
 
