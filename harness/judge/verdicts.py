@@ -10,6 +10,7 @@ import numpy as np
 
 from adapters.api import Observation
 from harness.core.dtypes import blocks, eps, finite_stats, ulp_distance
+from harness.judge import kinks
 from harness.judge.tolerances import Tolerance
 from harness.oracle import Reference
 from harness.schema import Case
@@ -62,8 +63,13 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
             f"but should be loss {list(ref.loss.shape)}, grad {list(ref.grad.shape)}",
         )
     m: dict[str, Any] = {}
+    ref_grad, sub_bad = ref.grad, ""
+    if ref.subgradient is not None:  # at a kink every element of the subdifferential is correct: the nearest one
+        ref_grad, km = kinks.nearest(ref.subgradient, ref.grad, grad)
+        m.update(km)
+        sub_bad = kinks.row_sums(ref.subgradient, grad, tol.grad_full(ref_grad))
     lm = _metrics(loss, ref.loss, tol, "loss", obs_dtype=obs.dtype)
-    gm = _metrics(grad, ref.grad, tol, "grad", obs_dtype=obs.dtype)
+    gm = _metrics(grad, ref_grad, tol, "grad", obs_dtype=obs.dtype)
     m.update(lm.pop("metrics"))
     m.update(gm.pop("metrics"))
     g_nan, g_inf, m["grad_norm"] = finite_stats(grad)
@@ -87,8 +93,8 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
         return Outcome("nonfinite", m, flags, d["nonfinite"])
     if lm["bad"]:
         return Outcome("loss_mismatch", m, flags, lm["bad"])
-    if gm["bad"]:
-        return Outcome("grad_mismatch", m, flags, gm["bad"])
+    if gm["bad"] or sub_bad:
+        return Outcome("grad_mismatch", m, flags, gm["bad"] or sub_bad)
     return Outcome("pass", m, flags)
 
 

@@ -55,6 +55,25 @@ class SoftmaxRows:
 
 
 @dataclass(frozen=True)
+class Subgradient:
+    """Where the loss is not differentiable (a hinge margin of exactly 0, a tie inside a max), every element of
+    the subdifferential is a correct gradient. `at0` and `at1` are the gradients with the derivative of every
+    max(0, m) at m = 0 (or of every tied max) taken as 0 and as 1; they differ only at the kinks, and each
+    element of the subdifferential lies, entry by entry, between them. Where the subdifferential is not a box
+    (a tie among several classes inside one max: the weights of the tied classes sum to 1), `row_sum` bounds
+    the sum of each row's gradient over `axis` (lo, hi), which with the box describes it exactly for the
+    families here; None where the box alone is exact (separable kinks)."""
+
+    at0: np.ndarray
+    at1: np.ndarray
+    row_sum: tuple[np.ndarray, np.ndarray] | None = None
+    axis: int = -1
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.minimum(self.at0, self.at1), np.maximum(self.at0, self.at1)
+
+
+@dataclass(frozen=True)
 class Reference:
     loss: np.ndarray  # float64; scalar for sum/mean, batch-shaped for none
     grad: np.ndarray  # float64, shape of the logits
@@ -67,10 +86,11 @@ class Reference:
     unreduced: np.ndarray | None = None
     scale: float = 1.0
     softmax: SoftmaxRows | None = None  # the softmax families' row quantities
+    subgradient: Subgradient | None = None  # where the loss has kinks: every correct gradient (grad is one of them)
 
 
 def reference(out, grad, wd, *, saturated: bool, rows: int, classes: int, unreduced, scale,
-              softmax: SoftmaxRows | None = None) -> Reference:
+              softmax: SoftmaxRows | None = None, subgradient: Subgradient | None = None) -> Reference:
     """The Reference of a trial computed in the working type wd: every array as float64, the precision named."""
     return Reference(
         loss=np.asarray(out, dtype=np.float64),
@@ -82,6 +102,7 @@ def reference(out, grad, wd, *, saturated: bool, rows: int, classes: int, unredu
         unreduced=np.asarray(unreduced, dtype=np.float64),
         scale=float(scale),
         softmax=softmax,
+        subgradient=subgradient,
     )
 
 

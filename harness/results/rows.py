@@ -75,6 +75,10 @@ class Row:
     grad_allowed: float | None = None
     grad_allowance: str = ""
     tolerance_source: str = ""  # "policy", or the case's override and its reason
+    # where the loss has kinks (harness/judge/kinks.py): how many gradient entries sit on one, and the derivative
+    # the framework took for the kinked max there (distinct values: 0, 0.5, 1, ...)
+    kinks: int = 0
+    subgradient: str = ""
     oracle_precision: str = ""
     message: str = ""
     traceback: str = ""
