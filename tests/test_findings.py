@@ -233,3 +233,17 @@ def test_an_entry_is_known_by_its_file_name_and_line(tmp_path):
     (e,) = expectations.load(p)
     line = 3 + KNOWN.splitlines().index("- case: masked-dense")
     assert e.ident == f"known_differences.yaml:{line}" and Path(e.location.rsplit(":", 2)[0]) == p
+
+
+def test_the_derivatives_taken_at_kinks_are_tabulated_per_path(tmp_path):
+    """Rows that sat on a kink list the derivative each path took, one line per (family, framework, path)."""
+    def row(fw, api, sub, kinks=2):
+        return Row(row_id=row_id("k", fw, api, "cpu", "float32"), case="k", family="hinge", framework=fw, api=api,
+                   device="cpu", dtype="float32", verdict="pass", kinks=kinks, subgradient=sub)
+
+    rows = [row("jax", "optax.hinge_loss", "0.5"), row("torch", "manual:relu", "0"), row("torch", "manual:relu", "0, 1"),
+            row("torch", "manual:clamp", "1", kinks=0)]
+    text = write_report(rows, [], tmp_path)["html"].read_text(encoding="utf-8")
+    table = text[text.index("<h3>Derivatives at kinks</h3>"):]
+    lines = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(\d+)</td></tr>", table)
+    assert lines == [("hinge", "jax", "optax.hinge_loss", "0.5", "1"), ("hinge", "torch", "manual:relu", "0, 1", "2")]

@@ -34,7 +34,7 @@ def section(rows: list[Row]) -> str:
         items += (f'<p>... and {len(found) - _MAX_SHOWN} more: <a href="#verdict=failing">every failing row</a>, '
                   '<a href="#verdict=known">every known one</a>.</p>')
     return (f'<section id="findings-sec"><h2>{esc(heading(found))}</h2><p class="note">{esc(note)}</p>'
-            f'<div class="findings">{items}</div>{_per_framework(rows, found)}</section>')
+            f'<div class="findings">{items}</div>{_per_framework(rows, found)}{_kinks(rows)}</section>')
 
 
 def _finding(f: Finding) -> str:
@@ -156,3 +156,22 @@ def _per_framework(rows: list[Row], found: list[Finding]) -> str:
             "&ndash;: its own paths cannot express the family.")
     return (f'<div class="perfw"><h3>By framework</h3><p class="note">{note}</p><table class="perfw">'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _kinks(rows: list[Row]) -> str:
+    """The derivative each path takes where the loss has a kink (harness/judge/kinks.py), by family and framework."""
+    taken: dict[tuple[str, str, str], tuple[set[str], int]] = {}
+    for r in rows:
+        if r.kinks and r.subgradient:
+            seen, n = taken.get((r.family, r.framework, r.api), (set(), 0))
+            taken[(r.family, r.framework, r.api)] = (seen | set(r.subgradient.split(", ")), n + 1)
+    if not taken:
+        return ""
+    body = "".join(f"<tr><td>{esc(fam)}</td><td>{esc(fw)}</td><td>{esc(api)}</td><td>{esc(', '.join(sorted(v)))}</td>"
+                   f"<td>{n}</td></tr>" for (fam, fw, api), (v, n) in sorted(taken.items()))
+    note = ("Where the loss is not differentiable (a hinge margin of exactly 0, a tie inside a max) every element of the "
+            "subdifferential is correct; this is the one each path takes, as the derivative of the kinked max "
+            "(0: relu-like, 0.5: split, 1: a >= test). Outside [0, 1] would be a grad_mismatch.")
+    return (f'<div class="kinks"><h3>Derivatives at kinks</h3><p class="note">{note}</p><table class="kinks"><thead><tr>'
+            "<th>family</th><th>framework</th><th>API path</th><th>derivative taken</th><th>rows</th></tr></thead>"
+            f"<tbody>{body}</tbody></table></div>")
