@@ -24,8 +24,9 @@ if precision.pinned():
 
 
 def _class_dim_is_1(case: Case, dtype: str) -> str | None:
+    """torch losses take the classes at dim 1 ([N, C, d...]), or at dim 0 of one unbatched example ([C])."""
     nd = len(case.predictions.shape)
-    if case.params.axis % nd != 1:
+    if nd > 1 and case.params.axis % nd != 1:
         return "torch losses take the class dimension at dim 1; moving it would be emulation"
     return None
 
@@ -68,11 +69,16 @@ def _cross_entropy_module(c: Call):
     return torch.nn.CrossEntropyLoss(**kw)(c.logits, c.labels), f"torch.nn.CrossEntropyLoss({_fmt(kw)})"
 
 
+def _dim(c: Call) -> int:
+    """The class dimension: 1, or 0 for one unbatched example."""
+    return 0 if c.logits.dim() == 1 else 1
+
+
 def _nll_log_softmax(c: Call):
     kw = _kwargs(c)
     return (
-        F.nll_loss(F.log_softmax(c.logits, dim=1), c.labels, **kw),
-        f"torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(dim=1), {_fmt(kw)})",
+        F.nll_loss(F.log_softmax(c.logits, dim=_dim(c)), c.labels, **kw),
+        f"torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(dim={_dim(c)}), {_fmt(kw)})",
     )
 
 

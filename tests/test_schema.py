@@ -201,3 +201,17 @@ def test_building_blocks_default_to_a_ones_cotangent_and_error_cases_may_have_wr
     (bad,) = load_text(_case("sparse_softmax_cross_entropy", "logits: [[1.0, 2.0], [3.0, 4.0]]",
                              "  labels: [[0], [1]]\n  expect: {error: true}\n"), "f.yaml")
     assert bad.labels.shape == (2, 1)
+
+
+def test_one_unbatched_example_is_a_case_and_its_label_a_number():
+    """logits [classes] with a scalar class index (the tutorials' worked example) load; a scalar label beside a
+    batch, or logits that are a single number, are refused with the field named."""
+    (case,) = load_text("- id: u\n  family: sparse_softmax_cross_entropy\n  description: d\n"
+                        "  logits: [2.5, -1.0, 0.8, 4.1, -0.3]\n  labels: 3\n", "u.yaml")
+    assert case.predictions.shape == (5,) and case.labels.shape == ()
+    for logits, labels, field, says in (("[[2.5, -1.0], [0.3, 0.1]]", "1", "u.labels", "does not match"),
+                                        ("2.5", "0", "u.logits", "expected a nested list")):
+        with pytest.raises(CaseFileError) as err:
+            load_text(f"- id: u\n  family: sparse_softmax_cross_entropy\n  description: d\n  logits: {logits}\n"
+                      f"  labels: {labels}\n", "u.yaml")
+        assert any(p.field == field and says in p.message for p in err.value.problems), err.value

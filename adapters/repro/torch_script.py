@@ -70,7 +70,8 @@ def _call(template: str, bce: bool = False) -> Callable[[Case, str], Lines]:
 CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "F.cross_entropy": _call("F.cross_entropy({x}, labels, {kw})"),
     "nn.CrossEntropyLoss": _call("torch.nn.CrossEntropyLoss({kw})({x}, labels)"),
-    "F.nll_loss(F.log_softmax)": _call("F.nll_loss(F.log_softmax({x}, dim=1), labels, {kw})"),
+    "F.nll_loss(F.log_softmax)": lambda case, x: _call(  # the class dimension: 1, or 0 for one unbatched example
+        f"F.nll_loss(F.log_softmax({{x}}, dim={0 if len(case.predictions.shape) == 1 else 1}), labels, {{kw}})")(case, x),
     "F.binary_cross_entropy_with_logits": _call("F.binary_cross_entropy_with_logits({x}, labels, {kw})", bce=True),
     "nn.BCEWithLogitsLoss": _call("torch.nn.BCEWithLogitsLoss({kw})({x}, labels)", bce=True),
     "F.binary_cross_entropy(torch.sigmoid)": _call("F.binary_cross_entropy(torch.sigmoid({x}), labels, {kw})", bce=True),

@@ -111,7 +111,8 @@ def kind(v: Any) -> str:
         return "a list"
     if v is None:
         return "nothing"
-    return f"{type(v).__name__} {v!r}"
+    base = next((t for t in (bool, int, float, str) if isinstance(v, t)), type(v))  # the YAML loader's ScalarFloat: float
+    return f"{base.__name__} {base(v)!r}" if base is not type(v) else f"{base.__name__} {v!r}"
 
 
 def did_you_mean(word: Any, known: Iterable[str]) -> str:

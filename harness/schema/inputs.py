@@ -20,6 +20,8 @@ def input_spec(m: dict, key: str, name: str, prefix: str, kind: str, allow_nan: 
     v, where, loc = m[key], f"{prefix}{key}", at(name, m, key)
     if isinstance(v, dict):
         return _generated(v, loc, name, where, "dense" if kind == "cotangent" else kind, logits, axis)
+    if kind == "sparse" and isinstance(v, int) and not isinstance(v, bool):
+        return Literal(values=v, shape=()), []  # one example's label, beside unbatched logits [classes]
     if not isinstance(v, list):
         return None, [Problem(loc, where, f"expected a nested list or a generator mapping, got {yamlfile.kind(v)}")]
     values = plain(v)
@@ -27,8 +29,6 @@ def input_spec(m: dict, key: str, name: str, prefix: str, kind: str, allow_nan: 
     if shape is None:
         return None, [Problem(loc, where, "ragged nested list: every row must have the same length")]
     why = _values_problem(flatten(values), kind, allow_nan)
-    if why is None and kind in ("logits", "probabilities") and len(shape) < 2:
-        why = f"expected at least 2 dimensions [batch, classes], got shape {list(shape)}"
     if why is not None:
         return None, [Problem(loc, where, why)]
     return Literal(values=values, shape=shape), []
