@@ -30,7 +30,7 @@ def _one_hot(h: HingeText, case: Case, x: str) -> str:
 
 def weston_watkins(h: HingeText, case: Case, x: str) -> Lines:
     m, pw = python(case.params.margin), case.params.p
-    lines = [_one_hot(h, case, x), f"x_y = {h.ops.sum_keep.format(v=f'{x} * t', a=-1)}",
+    lines = [_one_hot(h, case, x), f"x_y = {h.ops.sum_keep.format(v=f'({x} * t)', a=-1)}",
              f"z = {h.relu.format(v=f'{m} - x_y + {x}')} * (1 - t)"]
     if pw == 2:
         lines.append("z = z * z")
@@ -41,14 +41,14 @@ def weston_watkins(h: HingeText, case: Case, x: str) -> Lines:
 def crammer_singer(h: HingeText, case: Case, x: str) -> Lines:
     m = python(case.params.margin)
     return [_one_hot(h, case, x),
-            f"out = {h.max.format(v=f'{x} + {m} * (1 - t)')} - {h.ops.sum_classes.format(v=f'{x} * t', a=-1)}",
+            f"out = {h.max.format(v=f'({x} + {m} * (1 - t))')} - {h.ops.sum_classes.format(v=f'({x} * t)', a=-1)}",
             *naive_script.reduced(h.ops, case)]
 
 
 def categorical_hinge(h: HingeText, case: Case, x: str) -> Lines:
     m = python(case.params.margin)
-    return [f"pos = {h.ops.sum_classes.format(v=f'labels * {x}', a=-1)}",
-            f"neg = {h.max.format(v=f'(1 - labels) * {x}')}",
+    return [f"pos = {h.ops.sum_classes.format(v=f'(labels * {x})', a=-1)}",
+            f"neg = {h.max.format(v=f'((1 - labels) * {x})')}",
             f"out = {h.relu.format(v=f'neg - pos + {m}')}", *naive_script.reduced(h.ops, case)]
 
 
