@@ -444,6 +444,70 @@ class _Block(_Family):
         return [Val.term(v) for v in p], grad
 
 
+class _Hinge(_Family):
+    """The multi-class hinges, from their definitions (the oracle's docstring, harness/oracle/multiclass_hinge.py):
+    Weston-Watkins  l = s w_y / C sum_{j != y} max(0, m - x_y + x_j)^p
+    Crammer-Singer  l = s w_y max(0, m + max_{j != y} x_j - x_y)
+    Keras' categorical hinge  l = s max(0, max_c (1 - t_c) x_c - sum_c t_c x_c + m)   (t in {0, 1})
+    Each max is differentiated directly: at a kink the documented element of the subdifferential (the derivative
+    of max(0, v) at v = 0 is 1/2; the weight of a max is shared equally among the tied terms)."""
+
+    def __init__(self, case, inputs):
+        super().__init__(case, inputs)
+        self.m = _mp(self.p.margin)
+        if case.sparse:
+            self.lab = np.asarray(self.labels).astype(np.int64).reshape(-1)
+        else:
+            self.y = _dense_rows(self.labels, self.axis, self.R, self.C)
+
+    def weight(self, i):
+        return self.s[i] * (self.w[int(self.lab[i])] if self.case.sparse else ONE)
+
+    def row(self, i):
+        x, C, fam = self.xrow(i), self.C, self.case.family
+        if any(mp.isnan(v) for v in x):
+            return [Val.nan()], [Val.nan()] * C
+        W = self.weight(i)
+        g = [ZERO] * C
+        if fam == "weston_watkins_hinge":
+            y, k = int(self.lab[i]), W / C
+            terms = []
+            for j in range(C):
+                if j == y:
+                    continue
+                z = self.m - x[y] + x[j]
+                if z > 0:
+                    terms.append(z if self.p.p == 1 else z * z)
+                d = (ONE if z > 0 else (mp.mpf(0.5) if z == 0 else ZERO)) if self.p.p == 1 else 2 * max(z, ZERO)
+                g[j] = k * d
+                g[y] -= k * d
+            return [Val.of(*terms).scaled(k) if terms else Val()], [Val.term(v) for v in g]
+        if fam == "crammer_singer_hinge":
+            y = int(self.lab[i])
+            best = max(x[j] for j in range(C) if j != y) if C > 1 else -INF
+            h = self.m + best - x[y]
+            if h < 0 or C == 1:
+                return [Val()], [Val()] * C
+            tied = [j for j in range(C) if j != y and x[j] == best]
+            share = ONE / (len(tied) + (1 if h == 0 else 0))  # at h = 0 the label's own (zero) term ties too
+            for j in tied:
+                g[j] = W * share
+                g[y] -= W * share
+            return [Val.of(self.m + best, -x[y]).scaled(W) if h > 0 else Val()], [Val.term(v) for v in g]
+        t = [_mp(v) for v in self.y[i]]
+        b = [ZERO if t[c] == 1 else x[c] for c in range(C)]
+        neg = max(b)
+        pos = [t[c] * x[c] for c in range(C) if t[c] != 0]
+        h = neg - mp.fsum(pos) + self.m
+        if h < 0:
+            return [Val()], [Val()] * C
+        mu = ONE if h > 0 else mp.mpf(0.5)
+        tied = [c for c in range(C) if b[c] == neg]
+        for c in range(C):
+            g[c] = -W * mu * t[c] + (W * mu / len(tied) * (1 - t[c]) if c in tied else ZERO)
+        return [Val.of(neg, self.m, *[-v for v in pos]).scaled(W) if h > 0 else Val()], [Val.term(v) for v in g]
+
+
 FAMILIES = {
     "softmax_cross_entropy": _SoftmaxCE,
     "sparse_softmax_cross_entropy": _SoftmaxCE,
@@ -456,6 +520,9 @@ FAMILIES = {
     "log_softmax": _Block,
     "softmax": _Block,
     "logsumexp": _Block,
+    "weston_watkins_hinge": _Hinge,
+    "crammer_singer_hinge": _Hinge,
+    "categorical_hinge": _Hinge,
 }
 
 

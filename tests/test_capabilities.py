@@ -68,6 +68,14 @@ def _other_families() -> list[dict]:
             cid = f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}"
             cases.append({"id": cid, "family": family, "description": "capability matrix", key: x, "labels": y,
                           "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
+    hinge = [{}, {"margin": 0.5}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]}]
+    for family, y, options in (("weston_watkins_hinge", SPARSE, [*hinge, {"p": 2}, {"p": 2, "margin": 2.0}]),
+                               ("crammer_singer_hinge", SPARSE, hinge),
+                               ("categorical_hinge", DENSE, [o for o in hinge if "class_weights" not in o])):
+        for k, (opts, red) in enumerate(itertools.product(options, REDUCTIONS)):
+            cases.append({"id": f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}", "family": family,
+                          "description": "capability matrix", "logits": LOGITS, "labels": y,
+                          "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     for family in ("log_softmax", "softmax", "logsumexp"):
         for opts in ({}, {"axis": 0}):
             cases.append({"id": f"cap-{family}-{'-'.join(opts) or 'plain'}", "family": family,

@@ -166,6 +166,17 @@ OPTION_CASES = [
     one_case([[1.0, -2.0, 0.5], [30.0, 0.0, float("-inf")]], [[0.5, -1.0, 2.0], [1.0, 0.5, 0.0]], "log_softmax"),
     one_case([[1.0, -2.0, 0.5], [30.0, 0.0, 1.0]], [[0.5, -1.0, 2.0], [1.0, 0.0, 3.0]], "softmax"),
     one_case([[[1.0, -2.0], [0.5, 3.0]], [[30.0, 0.0], [1.0, 2.0]]], [[2.0, -0.5], [1.0, 0.25]], "logsumexp", axis=0),
+    # the multi-class hinges, with a kink (a margin of exactly 0, a tie of two) and a masked class in each
+    one_case([[1.0, -2.0, 0.25, 2.0], [0.3, 0.0, 4.0, -1.0], [1.0, 0.0, float("-inf"), 0.25]], [0, 2, 1],
+             "weston_watkins_hinge", class_weights=[1.0, 2.0, 0.5, 3.0], sample_weights=[1.0, 0.5, 2.0],
+             margin=0.75, reduction="mean"),
+    one_case([[1.0, -2.0, 0.5], [0.3, 0.0, 4.0], [0.5, -0.5, 0.25]], [0, 2, 1], "weston_watkins_hinge", p=2,
+             class_weights=[1.0, 2.0, 0.5], reduction="weighted_mean"),
+    one_case([[1.0, 3.0, 3.0], [0.3, 0.0, 4.0], [1.0, 0.0, float("-inf")]], [0, 2, 0], "crammer_singer_hinge",
+             sample_weights=[2.0, 1.0, 0.5], class_weights=[1.0, 0.5, 2.0], margin=1.5, reduction="sum"),
+    one_case([[-3.0, -5.0], [2.0, 0.5], [0.0, 1.0]], [[1, 0], [0, 1], [1, 0]], "categorical_hinge",
+             sample_weights=[1.0, 2.0, 0.5], reduction="weighted_mean"),
+    one_case([[0.5, 1.0, -1.0], [0.5, 0.5, 0.0]], [[1, 0, 1], [0, 0, 1]], "categorical_hinge", margin=0.25),
 ]
 
 

@@ -129,6 +129,34 @@ CASES = """\
   labels: [[1.0], [0.0], [0.0]]
   params: {reduction: mean, gamma: 1.5, alpha: 0.25}
   dtypes: [float32]
+- id: r-weston-watkins
+  family: weston_watkins_hinge
+  description: squared, a margin, a term at exactly 0
+  logits: [[1.0, 0.0, 0.5, -2.0], [0.25, 1.25, 0.25, 0.0]]
+  labels: [0, 1]
+  params: {p: 2, margin: 0.5, reduction: mean}
+  dtypes: [float32]
+- id: r-crammer-singer
+  family: crammer_singer_hinge
+  description: a tie inside the max, summed
+  logits: [[1.0, 3.0, 3.0], [0.5, -1.0, 2.0]]
+  labels: [0, 2]
+  params: {reduction: sum}
+  dtypes: [float32]
+- id: r-categorical-hinge
+  family: categorical_hinge
+  description: every other score negative, per row
+  logits: [[-3.0, -5.0, -1.0], [0.5, 1.5, -1.0]]
+  labels: [[1, 0, 0], [0, 1, 0]]
+  params: {reduction: none}
+  dtypes: [float32]
+- id: r-categorical-hinge-weights
+  family: categorical_hinge
+  description: sample weights, weighted mean
+  logits: [[-3.0, -5.0, -1.0], [0.5, 1.5, -1.0]]
+  labels: [[1, 0, 0], [0, 1, 0]]
+  params: {sample_weights: [2.0, 0.5], reduction: weighted_mean}
+  dtypes: [float64]
 - id: r-log-softmax
   family: log_softmax
   description: a cotangent

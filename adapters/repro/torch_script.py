@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import naive_script
+from adapters.repro import hinge_script, naive_script
 from adapters.repro.target import Code, Target, python, unknown_path
 from harness.schema import Case
 
@@ -83,6 +83,11 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     **naive_script.calls(OPS),
 }
 CALLS["naive:clip(logits)+F.cross_entropy"] = naive_script.clipped_logits(CALLS["F.cross_entropy"], OPS)
+CALLS.update({
+    "F.multi_margin_loss": hinge_script.torch_multi_margin(False),
+    "nn.MultiMarginLoss": hinge_script.torch_multi_margin(True),
+    **hinge_script.manual_calls(hinge_script.HingeText(OPS, "{v}.max(dim=-1).values", "torch.clamp({v}, min=0)")),
+})
 
 
 def tensor(name: str, dtype: str | None, device: str) -> str:

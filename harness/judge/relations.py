@@ -12,6 +12,8 @@ case's, where the two must agree:
     smoothed_labels  label_smoothing e         == dense labels (1 - e) t + e / C (sigmoid: (1 - e) z + e / 2)
     sum_mean         reduction mean (or sum)   == reduction sum (or mean), divided (multiplied) by the
                                                   count: rows kept, or elements for the sigmoid families
+    reverse_classes  the hinge families        == the classes in reverse order (labels C - 1 - y)
+    shift_scores     Weston-Watkins, Crammer-Singer == every score plus `by` (1), exact in the dtype
 
 Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
 mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
@@ -160,7 +162,28 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
 
         what = f"reduction {to}, {'divided' if to == 'sum' else 'multiplied'} by the count {count}"
         return Partner(c, inputs, back, what)
+    if k in ("reverse_classes", "shift_scores"):
+        return _hinge_partner(case, rel, inputs, dtype, base)
     raise ValueError(f"unknown relation kind {k!r}")
+
+
+def _hinge_partner(case: Case, rel: Relation, inputs: Inputs, dtype: str, base: dict) -> Partner:
+    """reverse_classes: the class axis reversed (labels mapped to C - 1 - y), the gradient reversed back;
+    shift_scores: every score plus `by` (exact: relation_rules checks), the same loss and gradient."""
+    p = case.params
+    x = np.asarray(inputs.logits)
+    a = p.axis % x.ndim
+    if rel.kind == "reverse_classes":
+        xb = np.ascontiguousarray(np.flip(x, a))
+        lab = np.asarray(inputs.labels)
+        yb = (case.num_classes - 1 - lab).astype(lab.dtype) if case.sparse else np.ascontiguousarray(np.flip(lab, a))
+        c = replace(case, predictions=_literal(xb), labels=_literal(yb), **base)
+        return Partner(c, replace(inputs, logits=xb, labels=yb), lambda loss, grad: (loss, np.flip(grad, a)),
+                       "the classes in reverse order")
+    by = float(rel.arg("by", 1.0))
+    xb = cast(x.astype(np.float64) + by, dtype)
+    c = replace(case, predictions=_literal(xb), **base)
+    return Partner(c, replace(inputs, logits=xb), lambda loss, grad: (loss, grad), f"every score plus {by:g}")
 
 
 class NothingToCount(ValueError):

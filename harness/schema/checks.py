@@ -102,6 +102,7 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
     if not spec.get("focal"):
         out += [Problem(at(name, written, k), f"{where}.{k}", "applies to the focal families only")
                 for k in ("gamma", "alpha") if k in written]
+    out += hinge_options(m, written, name, prefix, family, labels)
     if params.label_dtype != "int64" or "label_dtype" in written:
         loc = at(name, written, "label_dtype")
         dtype = params.label_dtype
@@ -127,6 +128,30 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
     if spec["input"] == "probabilities" and "sweep" in m:
         out.append(Problem(at(name, m, "sweep"), f"{prefix}sweep",
                            "a scale sweep multiplies logits; this family takes probabilities"))
+    return out
+
+
+def hinge_options(m: dict, written: dict, name: str, prefix: str, family: str, labels: InputSpec) -> list[Problem]:
+    """margin for the hinge families only, p for Weston-Watkins only; no label smoothing or ignored index there
+    (no framework's hinge has them); categorical_hinge labels one-hot or multi-hot (0 or 1)."""
+    hinge = FAMILIES[family].get("hinge")
+    where = f"{prefix}params"
+    out = []
+    if not hinge:
+        out += [Problem(at(name, written, "margin"), f"{where}.margin", "applies to the hinge families only")] \
+            if "margin" in written else []
+    if "p" in written and family != "weston_watkins_hinge":
+        out.append(Problem(at(name, written, "p"), f"{where}.p", "applies to weston_watkins_hinge only"))
+    if hinge:
+        out += [Problem(at(name, written, k), f"{where}.{k}", f"{family} has no {k} (no framework's hinge has one)")
+                for k in ("label_smoothing", "ignore_index") if k in written]
+    if family == "categorical_hinge" and "class_weights" in written:
+        out.append(Problem(at(name, written, "class_weights"), f"{where}.class_weights",
+                           "categorical_hinge weights rows only (sample_weights), as Keras' CategoricalHinge does"))
+    if family == "categorical_hinge" and isinstance(labels, Literal) and any(
+            x not in (0.0, 1.0) for x in flatten(labels.values)):
+        out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                           "categorical_hinge labels are one-hot or multi-hot: each 0 or 1"))
     return out
 
 

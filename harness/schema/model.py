@@ -25,6 +25,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
+    # the multi-class hinge in its three meanings (harness/oracle/multiclass_hinge.py): "hinge" marks them
+    "weston_watkins_hinge": {"labels": "sparse", "input": "logits", "hinge": True},
+    "crammer_singer_hinge": {"labels": "sparse", "input": "logits", "hinge": True},
+    "categorical_hinge": {"labels": "dense", "input": "logits", "hinge": True},
 }
 # Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
 # only in a case that expects an error (class indices must be integers).
@@ -73,6 +77,8 @@ class Params:
     gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
     alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
     label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
+    margin: float = 1.0  # hinge families: the margin a score must clear
+    p: int = 1  # weston_watkins_hinge: the power of each hinge term (1 or 2)
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -86,6 +92,8 @@ class Params:
             ("pos_weight", None),
             ("gamma", 2.0),
             ("alpha", None),
+            ("margin", 1.0),
+            ("p", 1),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)

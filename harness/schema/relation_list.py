@@ -10,12 +10,13 @@ from dataclasses import replace
 from functools import cache
 
 from harness.core import yamlfile
-from harness.core.fields import Field, Table, check_values, is_int, unknown_keys
+from harness.core.fields import Field, Table, check_values, finite, is_int, unknown_keys
 from harness.core.yamlfile import Problem, at, did_you_mean, plain
 from harness.schema import relation_rules as rules
 from harness.schema.model import Case, Relation
 
-ARGUMENTS = {"int": (is_int, "expected an integer, got {value!r}")}  # a kind of argument -> its rule
+ARGUMENTS = {"int": (is_int, "expected an integer, got {value!r}"),  # a kind of argument -> its rule
+             "float": (lambda v: finite(v) is not None, "expected a finite number, got {value!r}")}
 
 
 @cache

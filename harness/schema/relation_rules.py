@@ -6,6 +6,7 @@ the case loader needs to check a case file, and nothing else.
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from harness.schema.model import Case, Literal, Relation
@@ -16,7 +17,10 @@ KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of v
     "repeat_rows": {},
     "smoothed_labels": {},
     "sum_mean": {},
+    "reverse_classes": {},
+    "shift_scores": {"by": "float"},
 }
+HINGE_FAMILIES = ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge")
 SOFTMAX_FAMILIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
 SIGMOID_FAMILIES = ("sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy")
 
@@ -26,9 +30,11 @@ def problem(case: Case, rel: Relation) -> str | None:
     p = case.params
     if case.expect.error:
         return "a case that expects an error has no loss to relate"
+    k = rel.kind
+    if k in ("reverse_classes", "shift_scores"):
+        return _hinge_problem(case, rel)
     if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES):
         return f"relations are defined for the softmax and sigmoid cross-entropy families, not {case.family}"
-    k = rel.kind
     if k == "one_hot":
         if not case.sparse:
             return "one_hot relates integer labels to their one-hot form: the case needs sparse_softmax_cross_entropy"
@@ -75,4 +81,27 @@ def problem(case: Case, rel: Relation) -> str | None:
     elif k == "sum_mean":
         if p.reduction not in ("mean", "sum"):
             return f"sum_mean relates reductions mean and sum, not {p.reduction}"
+    return None
+
+
+def _hinge_problem(case: Case, rel: Relation) -> str | None:
+    """reverse_classes: the hinges (no class weights, which would move with the classes); shift_scores: the
+    shift-invariant ones, Weston-Watkins and Crammer-Singer, on literal scores that stay exact when shifted."""
+    if case.family not in HINGE_FAMILIES:
+        return f"{rel.kind} is defined for the hinge families, not {case.family}"
+    p = case.params
+    if p.class_weights is not None:
+        return "class weights belong to classes: the partner would need them reordered too"
+    if rel.kind == "shift_scores":
+        if case.family == "categorical_hinge":
+            return "Keras' categorical hinge is not shift invariant (it compares the other scores with the zeroed true class)"
+        if not isinstance(case.predictions, Literal):
+            return "shift_scores needs literal scores, so that it can check the shifted ones are exact"
+        x = np.asarray(case.predictions.values, dtype=np.float64)
+        by = float(rel.arg("by", 1.0))
+        for dtype in case.dtypes:
+            t = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+            xd = x.astype(t).astype(np.float64)
+            if not np.array_equal((xd + by).astype(t).astype(np.float64), xd + by):
+                return f"the scores shifted by {by:g} are not exact in {dtype}: pick another shift or dtypes"
     return None

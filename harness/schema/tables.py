@@ -83,6 +83,8 @@ def params_table(allow_nan: bool) -> Table:
               lambda v: tuple(float(x) for x in v) if isinstance(v, list) else float(v)),
         Field("gamma", (NOT_NEGATIVE,), float),
         Field("alpha", (UNIT,), float),
+        Field("margin", ((lambda v: finite(v) is not None, "expected a finite number, got {value!r}"),), float),
+        Field("p", ((lambda v: is_int(v) and v in (1, 2), "expected 1 or 2, got {value!r}"),), int),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
     ))
