@@ -80,3 +80,10 @@ def test_a_tie_inside_a_max_bounds_the_row_sum():
         assert out.verdict == "pass", (ok, out.message)
     out = _verdict(ref, [[-1.0, 1.0, 1.0]])
     assert out.verdict == "grad_mismatch" and "sums to" in out.message
+
+
+def test_a_choice_is_recorded_without_the_frameworks_rounding(hinge_ref):
+    """A derivative of 0 that came out 7e-9 off after a rounded sum is still the choice 0."""
+    g = np.array([[-1e-8, -1.0, 0.0, 1e-8]])
+    out = _verdict(hinge_ref, g)
+    assert out.metrics["subgradient"] == "0", out.metrics

@@ -39,7 +39,8 @@ def _choices(t: np.ndarray) -> str:
     """The distinct derivatives taken at the kinks, e.g. '0.5' or '0, 1'; outside [0, 1] is not a subgradient."""
     if not t.size:
         return "non-finite"
-    vals = sorted({float(f"{v:.3g}") + 0.0 for v in t})  # + 0.0: no "-0"
+    # to 3 decimals: a framework takes 0, 1/2, 1/3, 1; the rest is its rounding (a label entry is a rounded sum)
+    vals = sorted({float(f"{round(v, 3):.3g}") + 0.0 for v in t})  # + 0.0: no "-0"
     if len(vals) <= MAX_SHOWN:
         return ", ".join(f"{v:g}" for v in vals)
     return f"{len(vals)} values in [{vals[0]:g}, {vals[-1]:g}]"
