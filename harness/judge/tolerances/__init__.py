@@ -4,7 +4,8 @@
 from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the gradient's rounding, the
 reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
-`categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
+`categorical` (categorical cross-entropy from probabilities, categorical focal), `hinge` (hinge, squared
+hinge, soft margin, multilabel soft margin), `blocks` (the building
 blocks); `layout` serves terms computed by rows as flat blocks of the gradient.
 """
 
@@ -14,6 +15,7 @@ from harness.core.dtypes import eps
 from harness.judge.tolerances.blocks import block_model
 from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
 from harness.judge.tolerances.elementwise import elementwise_model
+from harness.judge.tolerances.hinge import hinge_model, multilabel_model, soft_margin_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.softmax import softmax_model
 from harness.oracle import Reference
@@ -33,6 +35,12 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = block_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_focal_crossentropy":
         model = categorical_focal_model(case, ref, inputs, u, acc, tiny)
+    elif fam in ("hinge", "squared_hinge"):
+        model = hinge_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "soft_margin":
+        model = soft_margin_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "multilabel_soft_margin":
+        model = multilabel_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
     else:
