@@ -76,16 +76,20 @@ def _multilabel(module: bool):
 
 
 HINGE = frozenset({"hinge"})
+# the relation sigmoid_form's partner (harness/judge/relations.py): the sigmoid cross-entropy of the same API style
+F_SIGMOID = (("sigmoid_cross_entropy", "F.binary_cross_entropy_with_logits"),)
+NN_SIGMOID = (("sigmoid_cross_entropy", "nn.BCEWithLogitsLoss"),)
 PATHS = [
     *(ApiPath(form, HINGE, _hinge(form, False), options=MARGIN_OPTIONS,
               doc="torch has no binary hinge loss: the formula as users write it") for form in HINGE_FORMS),
     ApiPath("manual:torch.clamp(1-y*x, min=0)**2", frozenset({"squared_hinge"}),
             _hinge("manual:torch.clamp(1-y*x, min=0)", True), options=MARGIN_OPTIONS),
     ApiPath("F.soft_margin_loss", frozenset({"soft_margin"}), _soft_margin(False),
-            doc="log(1 + exp(-y x)) computed as written, labels -1/1"),
-    ApiPath("nn.SoftMarginLoss", frozenset({"soft_margin"}), _soft_margin(True)),
+            doc="log(1 + exp(-y x)) computed as written, labels -1/1", partners=F_SIGMOID),
+    ApiPath("nn.SoftMarginLoss", frozenset({"soft_margin"}), _soft_margin(True), partners=NN_SIGMOID),
     ApiPath("F.multilabel_soft_margin_loss", frozenset({"multilabel_soft_margin"}), _multilabel(False),
-            options=frozenset({"class_weights"}), doc="labels in [0, 1]; the mean over classes, then the reduction"),
+            options=frozenset({"class_weights"}), doc="labels in [0, 1]; the mean over classes, then the reduction",
+            partners=F_SIGMOID),
     ApiPath("nn.MultiLabelSoftMarginLoss", frozenset({"multilabel_soft_margin"}), _multilabel(True),
-            options=frozenset({"class_weights"})),
+            options=frozenset({"class_weights"}), partners=NN_SIGMOID),
 ]

@@ -113,3 +113,41 @@ def test_the_kink_side_term_is_zero_for_every_label_the_schema_allows():
         tol = tolerances.for_trial(case, dtype, ref, inputs)
         terms = tol.grad_terms(0, 6)
         assert "kink side" in terms and not np.any(terms["kink side"])
+
+
+# --------------------------------------------------------------------------- the relation sigmoid_form
+
+RELATED = [
+    _case("soft_margin", "[[1, -1, 1], [-1, -1, 1]]", '{reduction: mean}', logits="[[0.5, -30.0, 2.0], [-0.25, 3.0, 90.0]]"),
+    _case("soft_margin", "[[1, 0, 1], [0, 0, 1]]", '{reduction: none, label_convention: "01"}'),
+    _case("multilabel_soft_margin", "[[1, 0, 0.25], [1, 1, 0]]", "{reduction: none, class_weights: [1.0, 2.0, 0.5]}"),
+    _case("multilabel_soft_margin", "[[1, 0, 0.25], [1, 1, 0]]", "{reduction: mean}"),
+    _case("multilabel_soft_margin", "[[1, 0, 0.25], [1, 1, 0]]",
+          "{reduction: weighted_mean, sample_weights: [2.0, 0.5], class_weights: [1.0, 2.0, 0.5]}"),
+]
+
+
+@pytest.mark.parametrize("text", RELATED)
+def test_the_sigmoid_partner_mapped_back_is_the_soft_margin(text):
+    """The relation's mapping, with the oracle on both sides (two formulas): the sigmoid cross-entropy of the
+    partner, mapped back onto the case, is the soft margin loss and gradient."""
+    from harness.judge import relations
+
+    (case,) = load_text(text.replace("params:", "relations: [sigmoid_form]\n  params:"), "r.yaml")
+    inputs = materialize(Trial(case, "float64"))
+    ref = oracle.compute(case, inputs, "float64")
+    pt = relations.partner(case, case.relations[0], inputs, "float64")
+    assert pt.case.family == "sigmoid_cross_entropy"
+    other = oracle.compute(pt.case, pt.inputs, "float64")
+    loss, grad = pt.to_case(other.loss, other.grad)
+    np.testing.assert_allclose(loss, ref.loss, rtol=4e-16)
+    np.testing.assert_allclose(grad, ref.grad, rtol=4e-16)
+
+
+def test_sigmoid_form_applies_to_the_soft_margins_only():
+    with pytest.raises(CaseFileError, match="sigmoid_form relates the soft margin families"):
+        load_text(_case("hinge", "[[1, -1, 1], [-1, -1, 1]]").replace("params:", "relations: [sigmoid_form]\n  params:"),
+                  "r.yaml")
+    with pytest.raises(CaseFileError, match="takes sigmoid_form only"):
+        load_text(_case("soft_margin", "[[1, -1, 1], [-1, -1, 1]]", "{reduction: mean}").replace(
+            "params:", "relations: [sum_mean]\n  params:"), "r.yaml")

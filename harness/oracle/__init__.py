@@ -2,9 +2,8 @@
 
 `compute(case, inputs, dtype)` is the one entry point. `core` holds the Reference it returns, the reductions
 and the shared arithmetic; one module per family group states its semantics: `softmax` (with `sparse_fast`,
-its large-trial path), `sigmoid`, `probabilities`, `focal`, `hinge` (the margin
-families) and `blocks`. `clipped` computes the losses behind
-the `clipped` flag.
+its large-trial path), `sigmoid`, `probabilities`, `focal`, `hinge` (the margin families) and `blocks`.
+`clipped` computes the losses behind the `clipped` flag.
 """
 
 from __future__ import annotations

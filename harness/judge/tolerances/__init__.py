@@ -5,8 +5,8 @@ from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the
 reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `hinge` (hinge, squared
-hinge, soft margin, multilabel soft margin), `blocks` (the building
-blocks); `layout` serves terms computed by rows as flat blocks of the gradient.
+hinge, soft margin, multilabel soft margin), `blocks` (the building blocks); `layout` serves terms
+computed by rows as flat blocks of the gradient.
 """
 
 from __future__ import annotations
