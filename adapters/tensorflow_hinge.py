@@ -23,12 +23,14 @@ def _weights(c: Call):
     """The weights= tensor (class weights times each row's sample weight) and its text; 1.0 without."""
     p = c.params
     w, text = 1.0, "1.0"
-    if p.class_weights is not None:
-        w, text = tf.constant(p.class_weights, dtype=c.logits.dtype), "class_weights"
+    nd = len(c.logits.shape)
+    if p.class_weights is not None:  # weights= must have the labels' rank (or 0): one row of class weights
+        w = tf.reshape(tf.constant(p.class_weights, dtype=c.logits.dtype), (1,) * (nd - 1) + (-1,))
+        text = "class_weights[None, :]"
     if c.sample_weights is not None:
-        sw = tf.reshape(c.sample_weights, (-1,) + (1,) * (len(c.logits.shape) - 1))
+        sw = tf.reshape(c.sample_weights, (-1,) + (1,) * (nd - 1))
         w = sw * (w if p.class_weights is not None else tf.ones_like(c.logits))
-        text = "sample_weights[:, None] * " + ("class_weights" if p.class_weights is not None else "tf.ones_like(logits)")
+        text = "sample_weights[:, None] * " + (text if p.class_weights is not None else "tf.ones_like(logits)")
     return w, text
 
 

@@ -151,11 +151,11 @@ CASES = """\
   params: {reduction: mean, label_convention: "01"}
   dtypes: [float16]
 - id: r-hinge-class-weights
-  family: squared_hinge
-  description: class weights and sample weights on the hand-written hinge
+  family: hinge
+  description: class weights (one row of them, as tf.compat.v1 needs) on every hinge that takes weights
   logits: [[1.0, -2.0, 0.5], [0.3, 1.5, -0.25]]
-  labels: [[1, -1, 1], [-1, 1, 1]]
-  params: {reduction: sum, class_weights: [1.0, 3.0, 0.5], sample_weights: [2.0, 0.5]}
+  labels: [[1, 0, 1], [0, 1, 1]]
+  params: {reduction: sum, class_weights: [1.0, 3.0, 0.5], label_convention: "01"}
   dtypes: [float32]
 - id: r-soft-margin
   family: soft_margin

@@ -51,11 +51,13 @@ def _v1_hinge(case: Case, x: str) -> Lines:
     reduction (SUM_BY_NONZERO_WEIGHTS), the others named."""
     p = case.params
     lines, w = [], "1.0"
+    nd = len(case.predictions.shape)
     if p.class_weights is not None:
-        lines.append(f"class_weights = tf.constant({python(list(p.class_weights))}, dtype={x}.dtype)")
+        row = ", ".join(["1"] * (nd - 1) + ["-1"])
+        lines.append(f"class_weights = tf.reshape(tf.constant({python(list(p.class_weights))}, dtype={x}.dtype), ({row},))")
         w = "class_weights"
     if p.sample_weights is not None:
-        shape = ", ".join(["-1"] + ["1"] * (len(case.predictions.shape) - 1))
+        shape = ", ".join(["-1"] + ["1"] * (nd - 1))
         other = "class_weights" if p.class_weights is not None else f"tf.ones_like({x})"
         lines.append(f"weights = tf.reshape(sample_weights, ({shape},)) * {other}")
         w = "weights"
