@@ -55,6 +55,9 @@ class ApiPath:
     check: Callable[[Case, str], str | None] | None = None  # further limits of the path: a reason, or None
     mode: str = ""  # how the adapter executes it: "" (eager), or a framework's compiled mode ("tf.function", "xla", "jit")
     doc: str = ""
+    # (family, path name) pairs: the path of the same framework that computes another family the way this one
+    # computes its own, for a relation's partner (harness/judge/relations.py) where the names do not say it
+    partners: tuple[tuple[str, str], ...] = ()
 
     def variant(self, mode: str) -> ApiPath:
         """The same path run in another execution mode, named `<name>@<mode>`."""

@@ -1,56 +1,49 @@
-"""The Keras 3 multi-class hinge paths, on every Keras backend: keras.losses.CategoricalHinge and categorical_hinge.
+"""Keras 3's margin-family paths: keras.losses.Hinge and keras.losses.SquaredHinge, on every Keras backend.
 
-Keras has one multi-class hinge, Crammer-Singer's with the true class zeroed rather than excluded
-(keras-team/keras#8083; harness/oracle/multiclass_hinge.py); Weston-Watkins and Crammer-Singer proper are
-declared absent. Like adapters/keras_paths.py, Keras is imported when a path runs (the backend is chosen first).
+Both take y_true in {-1, 1} and convert labels that are all 0 or 1 by 2 y - 1 (keras/src/losses/losses.py,
+convert_binary_labels_to_hinge), so either label_convention reaches them as it is; both average over the last
+axis before the reduction (as BinaryCrossentropy: adapters/keras_paths.py). Keras has no soft margin loss.
+Keras is imported when a path runs (adapters/keras_paths.py says why); `CLASSES` is read by the reproducer.
 """
 
 from __future__ import annotations
 
 from adapters import builders
 from adapters.api import ApiPath, Call
-from adapters.keras_paths import ALL_REDUCTIONS, KERAS_REDUCTION
 from harness.schema import Case
 
-CH = frozenset({"categorical_hinge"})
+CLASSES = {"hinge": "Hinge", "squared_hinge": "SquaredHinge"}
+REDUCTION = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size", "weighted_mean": "mean_with_sample_weight"}
 
 
-def _last_axis(case: Case, dtype: str) -> str | None:
-    nd = len(case.predictions.shape)
-    if case.params.axis % nd != nd - 1:
-        return "keras.losses.categorical_hinge reduces the last axis: classes must be last"
+def _limits(case: Case, dtype: str) -> str | None:
+    red, cls = case.params.reduction, CLASSES[case.family]
+    if red == "none":
+        return f"keras.losses.{cls} averages over the last axis: reduction='none' returns one loss per row, not one per element"
+    if red == "sum" and case.predictions.shape[-1] > 1:
+        return f"keras.losses.{cls} averages over the last axis: reduction='sum' adds the row means, not the elements"
     return None
 
 
-def _class(c: Call):
+def _loss(c: Call):
     import keras
 
-    red = KERAS_REDUCTION[c.params.reduction]
-    loss_obj = keras.losses.CategoricalHinge(reduction=red)
+    cls = CLASSES[c.case.family]
+    red = REDUCTION[c.params.reduction]
+    loss_obj = getattr(keras.losses, cls)(reduction=red)
     if c.sample_weights is not None:
         return (loss_obj(c.labels, c.logits, sample_weight=c.sample_weights),
-                f"keras.losses.CategoricalHinge(reduction={red!r})(labels, scores, sample_weight=...)")
-    return loss_obj(c.labels, c.logits), f"keras.losses.CategoricalHinge(reduction={red!r})(labels, scores)"
-
-
-def _function(c: Call):
-    import keras
-
-    out = keras.losses.categorical_hinge(c.labels, c.logits)
-    red = c.params.reduction
-    reduced = {"none": lambda v: v, "sum": keras.ops.sum, "mean": keras.ops.mean}[red](out)
-    return reduced, "keras.losses.categorical_hinge(labels, scores)" + ("" if red == "none" else f" -> keras.ops.{red}")
+                f"keras.losses.{cls}(reduction={red!r})(labels, scores, sample_weight=...)")
+    return loss_obj(c.labels, c.logits), f"keras.losses.{cls}(reduction={red!r})(labels, scores)"
 
 
 def paths() -> list[ApiPath]:
     return [
-        ApiPath("keras.losses.CategoricalHinge", CH, _class, options=frozenset({"sample_weights", "axis"}),
-                reductions=ALL_REDUCTIONS, check=_last_axis, doc="neg = max((1 - t) x): the true class zeroed"),
-        ApiPath("keras.losses.categorical_hinge", CH, _function, options=frozenset({"axis"}), check=_last_axis,
-                doc="the per-row function, reduced with keras.ops.sum/mean"),
-        builders.absent("(no Weston-Watkins hinge in Keras)", frozenset({"weston_watkins_hinge"}),
-                        "Keras has no multi-class hinge summed over the other classes (torch's multi_margin_loss)"),
-        builders.absent("(no Crammer-Singer hinge in Keras)", frozenset({"crammer_singer_hinge"}),
-                        "keras.losses.CategoricalHinge zeroes the true class instead of excluding it: another loss "
-                        "(categorical_hinge; keras-team/keras#8083)"),
+        *(ApiPath(f"keras.losses.{cls}", frozenset({family}), _loss,
+                  options=frozenset({"sample_weights", "label_convention"}),
+                  reductions=frozenset(REDUCTION), check=_limits,
+                  doc="labels -1/1, or all 0/1 (converted); the mean over the last axis, then the reduction")
+          for family, cls in CLASSES.items()),
+        builders.absent("(no soft margin loss in Keras)", frozenset({"soft_margin", "multilabel_soft_margin"}),
+                        "Keras has no soft margin losses (keras.losses.BinaryCrossentropy at labels (y + 1) / 2 is one)"),
     ]

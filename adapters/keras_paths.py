@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from adapters import keras_hinge
 from adapters.api import ApiPath, Call
 from harness.schema import Case, Params
 
@@ -180,4 +181,5 @@ def paths() -> list[ApiPath]:
         ApiPath("keras.losses(from_logits=False)", families, _loss_fn(False), options=options,
                 reductions=ALL_REDUCTIONS, check=_check(False),
                 doc="the same class on keras.ops.softmax/sigmoid outputs, as a Dense(activation=...) model gives it"),
+        *keras_hinge.paths(),
     ]

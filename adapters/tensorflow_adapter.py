@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from adapters import builders, naive, tensorflow_multiclass_hinge  # noqa: E402
+from adapters import builders, naive, tensorflow_hinge, tensorflow_multiclass_hinge  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core import precision
 from harness.schema import Case  # noqa: E402
@@ -140,6 +140,7 @@ PATHS += [
     *(p.variant("xla") for p in _BLOCKS),
     *naive.block_paths(OPS),
     *tensorflow_multiclass_hinge.paths(OPS),
+    *tensorflow_hinge.PATHS,
 ]
 
 

@@ -2,7 +2,8 @@
 
 Written from DESIGN.md's "Loss families and their exact semantics" directly (the focal families and the
 building blocks from their definitions in the families' docstrings: Lin et al.'s focal loss as Keras
-defines it, and the vector-Jacobian product of log_softmax, softmax and logsumexp). It imports nothing
+defines it, and the vector-Jacobian product of log_softmax, softmax and logsumexp; the margin families from
+the formulas stated in harness/oracle/hinge.py's docstring). It imports nothing
 from the harness, and it computes differently from the oracle: every element in mpmath at `DPS` digits,
 each gradient from its own derivation.
 
@@ -397,6 +398,69 @@ class _BinaryFocal(_Elementwise):
         return Val.of(vg * bce).scaled(al), grad
 
 
+class _Margin(_Elementwise):
+    """The binary margin families on scores x with labels y' = y (label_convention pm1) or 2 y - 1 (01)."""
+
+    def signed(self, z):
+        return 2 * z - 1 if self.p.label_convention == "01" else z
+
+
+class _Hinge(_Margin):
+    """max(0, 1 - y' x); d/dx = -y' where 1 - y' x > 0, 0 where < 0, and -y' KINK_SLOPE at 0 (any slope in
+    [0, 1] there is a subgradient; 1/2 is the mean of the one-sided derivatives, what a central difference gives)."""
+
+    KINK_SLOPE = mp.mpf(1) / 2
+
+    def element(self, x, zs, c):
+        y = self.signed(zs)
+        m = 1 - y * x
+        h = ONE if m > 0 else (self.KINK_SLOPE if m == 0 else ZERO)
+        return Val.term(m if m > 0 else ZERO), Val.term(-y * h)
+
+
+class _SquaredHinge(_Margin):
+    """max(0, 1 - y' x)^2; d/dx = -2 y' max(0, 1 - y' x)."""
+
+    def element(self, x, zs, c):
+        y = self.signed(zs)
+        m = 1 - y * x
+        mp_ = m if m > 0 else ZERO
+        return Val.term(mp_ * mp_), Val.term(-2 * y * mp_)
+
+
+class _SoftMargin(_Margin):
+    """log(1 + e^(-y' x)); d/dx = -y' / (1 + e^(y' x))."""
+
+    def element(self, x, zs, c):
+        y = self.signed(zs)
+        return Val.term(_softplus(-y * x)), Val.term(-y * _sigmoid(-y * x))
+
+
+class _MultilabelSoftMargin(_Family):
+    """One value per row: -(s_i / C) sum_c w_c (z log s(x_c) + (1 - z) log(1 - s(x_c))), z in [0, 1];
+    d/dx_c = (s_i w_c / C) ((1 - z) s(x_c) - z s(-x_c)). The weighted mean divides by sum_i s_i."""
+
+    def weight(self, i):
+        return self.s[i]
+
+    def row(self, i):
+        x, z = self.xrow(i), _as_mp_list(np.asarray(self.labels).reshape(self.R, self.C)[i])
+        k = self.s[i] / self.C
+        if any(mp.isnan(v) for v in x):
+            return [Val.nan()], [Val.nan() if mp.isnan(v) else
+                                 Val.of(k * self.w[c] * (1 - z[c]) * _sigmoid(v), -k * self.w[c] * z[c] * _sigmoid(-v))
+                                 for c, v in enumerate(x)]
+        terms, grad = [], []
+        for c in range(self.C):
+            W = k * self.w[c]
+            if z[c] != 0:
+                terms.append(W * z[c] * _softplus(-x[c]))
+            if z[c] != 1:
+                terms.append(W * (1 - z[c]) * _softplus(x[c]))
+            grad.append(Val.of(W * (1 - z[c]) * _sigmoid(x[c]), -W * z[c] * _sigmoid(-x[c])))
+        return [Val.of(*terms)], grad
+
+
 class _Block(_Family):
     """log_softmax, softmax (C values per row) and logsumexp (one), with the labels as cotangent g."""
 
@@ -517,6 +581,10 @@ FAMILIES = {
     "weighted_sigmoid_cross_entropy": _Sigmoid,
     "binary_crossentropy": _BinaryP,
     "binary_focal_crossentropy": _BinaryFocal,
+    "hinge": _Hinge,
+    "squared_hinge": _SquaredHinge,
+    "soft_margin": _SoftMargin,
+    "multilabel_soft_margin": _MultilabelSoftMargin,
     "log_softmax": _Block,
     "softmax": _Block,
     "logsumexp": _Block,

@@ -76,10 +76,28 @@ def _other_families() -> list[dict]:
             cases.append({"id": f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}", "family": family,
                           "description": "capability matrix", "logits": LOGITS, "labels": y,
                           "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
+    cases += _margin_families()
     for family in ("log_softmax", "softmax", "logsumexp"):
         for opts in ({}, {"axis": 0}):
             cases.append({"id": f"cap-{family}-{'-'.join(opts) or 'plain'}", "family": family,
                           "description": "capability matrix", "logits": LOGITS, "params": opts, "dtypes": ["float32"]})
+    return cases
+
+
+PM1 = [[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0], [1.0, 1.0, -1.0]]
+
+
+def _margin_families() -> list[dict]:
+    """The margin families: hinge, squared hinge and soft margin in both label conventions, multilabel soft margin."""
+    cases = []
+    weights = [{}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]}]
+    runs = [(f, y, {**w, **conv}) for f in ("hinge", "squared_hinge", "soft_margin")
+            for y, conv in ((PM1, {}), (BINARY, {"label_convention": "01"})) for w in weights]
+    runs += [("multilabel_soft_margin", BINARY, w) for w in weights]
+    for k, ((family, y, opts), red) in enumerate(itertools.product(runs, REDUCTIONS)):
+        cid = f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}"
+        cases.append({"id": cid, "family": family, "description": "capability matrix", "logits": LOGITS, "labels": y,
+                      "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     return cases
 
 

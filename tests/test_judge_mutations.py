@@ -118,7 +118,7 @@ def _scales(trial: Trial, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np
     sw = np.ones(rows) if inputs.sample_weights is None else np.abs(np.asarray(inputs.sample_weights, dtype=np.float64))
     q = 1.0 if p.pos_weight is None else np.abs(np.asarray(p.pos_weight, dtype=np.float64))
     w = np.broadcast_to(cw * sw.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape) * (1 + q)
-    if case.family in ("categorical_crossentropy", "categorical_focal_crossentropy"):  # per row, class axis last
+    if case.family in ("categorical_crossentropy", "categorical_focal_crossentropy", "multilabel_soft_margin"):  # per row
         w = np.broadcast_to(sw.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape) * cw.max()
         scale = 1 + np.max(np.where(np.isfinite(x), np.abs(x), 0.0), axis=-1)
         if case.family == "categorical_crossentropy":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,15 +41,15 @@ def test_random_documents_of_case_keys(doc):
     _load(json.dumps(doc, allow_nan=True).replace("NaN", ".nan").replace("Infinity", ".inf"))
 
 
-def test_exponential_aliases_are_refused_quickly(tmp_path):
+def test_exponential_aliases_are_refused_by_counting(tmp_path):
+    """A billion-laughs document is refused by counting its nodes (the message says so), never by expanding
+    10**9 values; run_cli's timeout only guards against a hang (speed is measured in make bench, not here)."""
     lines = ["- &a0 [" + ", ".join(["1.0"] * 10) + "]"]
     lines += [f"- &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]  # 10**9 leaves
     lines += ["- id: laughs", "  family: sparse_softmax_cross_entropy", "  description: d", "  logits: *a8", "  labels: [0]"]
     (tmp_path / "laughs.yaml").write_text("\n".join(lines) + "\n")
-    t0 = time.monotonic()
     r = run_cli("validate", str(tmp_path / "laughs.yaml"))
     assert r.returncode == 2 and "nodes" in r.stderr and "Traceback" not in r.stderr
-    assert time.monotonic() - t0 < 60  # refused by counting, never by expanding 10**9 values
 
 
 def test_deep_nesting_is_refused():

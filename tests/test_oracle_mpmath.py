@@ -193,6 +193,23 @@ OPTION_CASES += [
     _probs_case([[0.3, 0.8], [0.6, 0.05]], [[0.25, 0.9], [0.5, 0.0]], "binary_crossentropy",
                 class_weights=[2.0, 0.5], sample_weights=[1.0, 4.0], reduction="mean", label_smoothing=0.2),
 ]
+# the margin families: kinks (margins of exactly 0), both label conventions, weights, every reduction
+MARGIN_CASES = [
+    one_case([[1.0, -1.0, 0.5], [-1.0, 3.0, float("inf")]], [[1, -1, 1], [-1, -1, 1]], "hinge",
+             class_weights=[1.0, 2.0, 0.5], sample_weights=[3.0, 0.5], reduction="weighted_mean"),
+    one_case([[1.0, -1.0, 0.5], [-1.0, 3.0, float("-inf")]], [[1, 0, 1], [0, 0, 0]], "hinge", label_convention="01",
+             reduction="mean"),
+    one_case([[1.0, -1.0, 0.5], [-1.0, 3.0, 100.0]], [[1, 0, 1], [0, 0, 1]], "squared_hinge", label_convention="01",
+             sample_weights=[2.0, 0.25], reduction="sum"),
+    one_case([[0.5, -40.0, 2.0], [-0.25, 3.0, 800.0]], [[1, -1, -1], [1, 1, -1]], "soft_margin",
+             class_weights=[1.0, 2.0, 0.5]),
+    one_case([[0.5, -40.0, 2.0], [-0.25, 3.0, 800.0]], [[1, 0, 0], [1, 1, 0]], "soft_margin", label_convention="01",
+             reduction="mean"),
+    one_case([[0.5, -40.0, 2.0], [-0.25, 3.0, 0.0]], [[1, 0, 0.25], [1, 1, 0]], "multilabel_soft_margin",
+             class_weights=[1.0, 2.0, 0.5], sample_weights=[2.0, 0.5], reduction="weighted_mean"),
+    one_case([[0.5, -1.0, 2.0], [-0.25, 3.0, 0.0]], [[1, 0, 0], [1, 1, 0.5]], "multilabel_soft_margin"),
+]
+OPTION_CASES += MARGIN_CASES
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
@@ -366,3 +383,20 @@ def test_a_zero_class_weight_on_a_masked_label_contributes_nothing(reduction, pa
         monkeypatch.setattr(oracle_core, "EXTENDED_MAX_ELEMENTS", 0)
     problems = check_full(case, inputs, "float64")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", [c for c in MARGIN_CASES if c.family == "hinge"], ids=lambda c: c.params.reduction)
+def test_the_hinges_subgradient_spans_both_slopes_at_its_kinks(case, dtype, monkeypatch):
+    """At margins of exactly 0 the oracle's Subgradient holds the gradients with the kink's slope 0 (at0) and 1
+    (at1); the reference with KINK_SLOPE 0 and 1 gives each, and they differ exactly at the kinks."""
+    inputs = materialize(Trial(case, dtype))
+    ref = oracle.compute(case, inputs, dtype)
+    assert ref.subgradient is not None
+    kinks = ref.subgradient.at0 != ref.subgradient.at1
+    assert kinks.sum() == 3, kinks  # the scores of exactly +-1 against labels of their sign
+    for slope, got in ((0, ref.subgradient.at0), (1, ref.subgradient.at1)):
+        monkeypatch.setattr(mp_reference._Hinge, "KINK_SLOPE", mp.mpf(slope))
+        problems = mismatches("grad", got, mp_reference.exact(case, inputs).grad, K_GRAD)
+        assert not problems, "\n".join(problems)
+

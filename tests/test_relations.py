@@ -146,7 +146,9 @@ NOT_FUSED = ("naive:", "keras.losses(from_logits=False)", "F.binary_cross_entrop
 CANNOT = {("torch", "move_axis"): "torch losses take the class dimension at dim 1",
           ("jax", "repeat_rows"): "optax's losses take no class or sample weights",
           ("tensorflow", "repeat_rows"): "the tf.nn ops take no weights (Keras is its own framework, keras-*)",
-          ("tensorflow", "smoothed_labels"): "the tf.nn ops have no label_smoothing"}
+          ("tensorflow", "smoothed_labels"): "the tf.nn ops have no label_smoothing",
+          ("jax", "sigmoid_form"): "optax has no soft margin loss",
+          ("tensorflow", "sigmoid_form"): "TensorFlow has no soft margin loss"}
 
 
 @pytest.mark.skipif(not have("torch", "tensorflow", "jax", "optax"), reason="needs torch, tensorflow and jax installed")

@@ -156,6 +156,47 @@ CASES = """\
   logits: [[-3.0, -5.0, -1.0], [0.5, 1.5, -1.0]]
   labels: [[1, 0, 0], [0, 1, 0]]
   params: {sample_weights: [2.0, 0.5], reduction: weighted_mean}
+- id: r-hinge
+  family: hinge
+  description: 0/1 labels, sample weights, a kink, mean
+  logits: [[1.0, -2.0, 0.5], [0.3, 1.5, -0.25]]
+  labels: [[1, 0, 1], [0, 1, 1]]
+  params: {reduction: mean, sample_weights: [2.0, 0.5], label_convention: "01"}
+  dtypes: [float32]
+- id: r-hinge-pm1
+  family: hinge
+  description: -1/1 labels, one score per row, sum
+  logits: [[1.0], [-2.0], [0.5]]
+  labels: [[1], [1], [-1]]
+  params: {reduction: sum}
+  dtypes: [float64]
+- id: r-squared-hinge
+  family: squared_hinge
+  description: 0/1 labels, mean
+  logits: [[1.0, -2.0, 0.5], [0.3, 1.5, -0.25]]
+  labels: [[1, 0, 1], [0, 1, 1]]
+  params: {reduction: mean, label_convention: "01"}
+  dtypes: [float16]
+- id: r-hinge-class-weights
+  family: hinge
+  description: class weights (one row of them, as tf.compat.v1 needs) on every hinge that takes weights
+  logits: [[1.0, -2.0, 0.5], [0.3, 1.5, -0.25]]
+  labels: [[1, 0, 1], [0, 1, 1]]
+  params: {reduction: sum, class_weights: [1.0, 3.0, 0.5], label_convention: "01"}
+  dtypes: [float32]
+- id: r-soft-margin
+  family: soft_margin
+  description: one overflowing exp(-y x), sum
+  logits: [[0.5, -100.0], [2.0, 3.0]]
+  labels: [[1, 1], [-1, 1]]
+  params: {reduction: sum}
+  dtypes: [float32]
+- id: r-multilabel-soft-margin
+  family: multilabel_soft_margin
+  description: class weights, mean over rows
+  logits: [[0.5, -1.0, 2.0], [-0.25, 3.0, 0.0]]
+  labels: [[1, 0, 0], [1, 1, 0]]
+  params: {reduction: mean, class_weights: [1.0, 2.0, 0.5]}
   dtypes: [float64]
 - id: r-log-softmax
   family: log_softmax

@@ -57,6 +57,15 @@ def _block(fn: str) -> Callable[[Case, str], Lines]:
     return lambda case, x: [f"out = {fn}({x}, axis={case.params.axis})"]
 
 
+def _hinge(squared: bool) -> Callable[[Case, str], Lines]:
+    """adapters/jax_hinge.py: labels -1/1 (2 y - 1 for 0/1 labels) into optax.hinge_loss, squared by hand."""
+    def lines(case: Case, x: str) -> Lines:
+        y = "2 * labels - 1" if case.params.label_convention == "01" else "labels"
+        expr = f"optax.hinge_loss({x}, {y})"
+        return _reduced(case, f"jnp.square({expr})" if squared else expr)
+    return lines
+
+
 CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "optax.softmax_cross_entropy":
         lambda case, x: _reduced(case, f"optax.softmax_cross_entropy({x}, labels, axis={case.params.axis})"),
@@ -70,6 +79,8 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "jax.nn.log_softmax": _block("jax.nn.log_softmax"),
     "jax.nn.softmax": _block("jax.nn.softmax"),
     "jax.nn.logsumexp": _block("jax.nn.logsumexp"),
+    "optax.hinge_loss": _hinge(False),
+    "manual:jnp.square(optax.hinge_loss)": _hinge(True),
     **naive_script.calls(OPS),
     "optax.losses.multiclass_hinge_loss": hinge_script.optax_hinge(OPS),
     **hinge_script.manual_calls(hinge_script.HingeText(OPS, "jnp.max({v}, axis=-1)", "jnp.maximum({v}, 0)")),

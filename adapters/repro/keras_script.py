@@ -9,6 +9,8 @@ torch.autograd.grad; none on NumPy, whose rows hold the loss only.
 
 from __future__ import annotations
 
+from adapters.keras_hinge import CLASSES as HINGE_CLASSES
+from adapters.keras_hinge import REDUCTION as HINGE_REDUCTION
 from adapters.keras_paths import LOSSES, loss_kwargs
 from adapters.repro import hinge_script, jax_script, tensorflow_script, torch_script
 from adapters.repro.target import Code, NoScript, Target, device_index, indent, python, unknown_path
@@ -43,7 +45,16 @@ def _ops_loss(name: str, axis: bool):
     return lines
 
 
+def _hinge_class(case: Case, x: str) -> Lines:
+    """adapters/keras_hinge.py: the class with the reduction only, on the scores."""
+    cls, red = HINGE_CLASSES[case.family], HINGE_REDUCTION[case.params.reduction]
+    sw = ", sample_weight=sample_weights" if case.params.sample_weights is not None else ""
+    return [f"loss_fn = keras.losses.{cls}(reduction={red!r})", f"out = loss_fn(labels, {x}{sw})"]
+
+
 CALLS = {
+    "keras.losses.Hinge": _hinge_class,
+    "keras.losses.SquaredHinge": _hinge_class,
     "keras.ops.categorical_crossentropy": _ops_loss("categorical_crossentropy", True),
     "keras.ops.binary_crossentropy": _ops_loss("binary_crossentropy", False),
     "keras.losses(from_logits=True)": lambda case, x: _loss_class(case, x, True),

@@ -46,6 +46,26 @@ def _block(fn: str) -> Callable[[Case, str], Lines]:
     return lambda case, x: [f"out = {fn}({x}, axis={case.params.axis})"]
 
 
+def _v1_hinge(case: Case, x: str) -> Lines:
+    """adapters/tensorflow_hinge.py: class weights times each row's sample weight as weights=; mean is the default
+    reduction (SUM_BY_NONZERO_WEIGHTS), the others named."""
+    p = case.params
+    lines, w = [], "1.0"
+    nd = len(case.predictions.shape)
+    if p.class_weights is not None:
+        row = ", ".join(["1"] * (nd - 1) + ["-1"])
+        lines.append(f"class_weights = tf.reshape(tf.constant({python(list(p.class_weights))}, dtype={x}.dtype), ({row},))")
+        w = "class_weights"
+    if p.sample_weights is not None:
+        shape = ", ".join(["-1"] + ["1"] * (nd - 1))
+        other = "class_weights" if p.class_weights is not None else f"tf.ones_like({x})"
+        lines.append(f"weights = tf.reshape(sample_weights, ({shape},)) * {other}")
+        w = "weights"
+    red = {"none": "NONE", "sum": "SUM", "weighted_mean": "MEAN"}.get(p.reduction)
+    kw = f", reduction=tf.compat.v1.losses.Reduction.{red}" if red else ""
+    return [*lines, f"out = tf.compat.v1.losses.hinge_loss(labels, {x}, weights={w}{kw})"]
+
+
 CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "tf.nn.softmax_cross_entropy_with_logits": _softmax_xent,
     "tf.nn.sparse_softmax_cross_entropy_with_logits": _sparse_softmax_xent,
@@ -56,6 +76,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "tf.nn.log_softmax": _block("tf.nn.log_softmax"),
     "tf.nn.softmax": _block("tf.nn.softmax"),
     "tf.reduce_logsumexp": _block("tf.reduce_logsumexp"),
+    "tf.compat.v1.losses.hinge_loss": _v1_hinge,
     **naive_script.calls(OPS),
     **hinge_script.manual_calls(hinge_script.HingeText(OPS, "tf.reduce_max({v}, axis=-1)", "tf.maximum({v}, 0.0)")),
 }
@@ -114,6 +135,7 @@ def code(t: Target) -> Code:
     body += [f"with tf.device({device_name(t.device)!r}):",
              f"    {x} = {constant(x, t.dtype)}",
              f"    labels = {constant('labels', None if case.sparse else t.dtype)}",
+             *([f"    sample_weights = {constant('sample_weights', t.dtype)}"] if case.params.sample_weights is not None else []),
              f"    out, grad = step({x}, labels)",
              f"grad = tf.zeros_like({x}) if grad is None else grad",
              "return out.numpy().astype(np.float64), grad.numpy().astype(np.float64)"]

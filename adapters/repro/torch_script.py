@@ -89,6 +89,44 @@ CALLS.update({
     **hinge_script.manual_calls(hinge_script.HingeText(OPS, "{v}.max(dim=-1).values", "torch.clamp({v}, min=0)")),
 })
 
+HINGE_FORMS = {  # adapters/torch_hinge.py: the hand-written hinges, on the margin m
+    "manual:torch.clamp(1-y*x, min=0)": "torch.clamp({m}, min=0)",
+    "manual:F.relu(1-y*x)": "F.relu({m})",
+    "manual:torch.maximum(1-y*x, 0)": "torch.maximum({m}, torch.zeros_like({m}))",
+}
+
+
+def _hinge(form: str, squared: bool) -> Callable[[Case, str], Lines]:
+    """torch_hinge: labels to -1/1 (2 y - 1 for 0/1 labels), the hinge, squared, times the weights, reduced."""
+    def lines(case: Case, x: str) -> Lines:
+        p = case.params
+        y = "(2 * labels - 1)" if p.label_convention == "01" else "labels"
+        out = [f"m = 1 - {y} * {x}", f"out = {HINGE_FORMS[form].format(m='m')}" + (" ** 2" if squared else "")]
+        if p.class_weights is not None:
+            out.append("out = out * class_weights")
+        if p.sample_weights is not None:
+            nd = len(case.predictions.shape)
+            out.append(f"out = out * sample_weights.reshape({', '.join(['-1'] + ['1'] * (nd - 1))})")
+        return out + naive_script.reduced(OPS, case)
+    return lines
+
+
+def _margin(template: str) -> Callable[[Case, str], Lines]:
+    def lines(case: Case, x: str) -> Lines:
+        w = "weight=class_weights, " if case.params.class_weights is not None else ""
+        return ["out = " + template.format(x=x, w=w, red=python(case.params.reduction))]
+    return lines
+
+
+CALLS.update({
+    **{form: _hinge(form, False) for form in HINGE_FORMS},
+    "manual:torch.clamp(1-y*x, min=0)**2": _hinge("manual:torch.clamp(1-y*x, min=0)", True),
+    "F.soft_margin_loss": _margin("F.soft_margin_loss({x}, labels, reduction={red})"),
+    "nn.SoftMarginLoss": _margin("torch.nn.SoftMarginLoss(reduction={red})({x}, labels)"),
+    "F.multilabel_soft_margin_loss": _margin("F.multilabel_soft_margin_loss({x}, labels, {w}reduction={red})"),
+    "nn.MultiLabelSoftMarginLoss": _margin("torch.nn.MultiLabelSoftMarginLoss({w}reduction={red})({x}, labels)"),
+})
+
 
 def tensor(name: str, dtype: str | None, device: str) -> str:
     """torch_adapter._tensor: torch.from_numpy on the device; bfloat16 from its exact float32 values."""

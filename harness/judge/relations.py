@@ -14,6 +14,11 @@ case's, where the two must agree:
                                                   count: rows kept, or elements for the sigmoid families
     reverse_classes  the hinge families        == the classes in reverse order (labels C - 1 - y)
     shift_scores     Weston-Watkins, Crammer-Singer == every score plus `by` (1), exact in the dtype
+    sigmoid_form     soft_margin log(1 + e^(-y' x))
+                                               == sigmoid_cross_entropy at labels z = (y' + 1) / 2, the
+                                                  same weights and reduction; multilabel_soft_margin ==
+                                                  the sigmoid cross-entropy per element (reduction none),
+                                                  averaged over each row's classes, then the case's reduction
 
 Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
 mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
@@ -22,7 +27,9 @@ Each framework runs both sides through one API path: the case's path, or, where 
 another family, the sibling path that framework names the same way without "sparse_" or
 "_with_integer_labels" (tf.nn.sparse_softmax_cross_entropy_with_logits and
 tf.nn.softmax_cross_entropy_with_logits, optax.softmax_cross_entropy_with_integer_labels and
-optax.softmax_cross_entropy); a path with no sibling makes the relation unsupported there.
+optax.softmax_cross_entropy), or the one the path names as its partner for that family (ApiPath.partners:
+F.soft_margin_loss and F.binary_cross_entropy_with_logits); a path with no sibling makes the relation
+unsupported there.
 
 Tolerance: each side may be off the truth by its own policy tolerance (harness/judge/tolerances/), in
 opposite directions, so the two may differ elementwise by the sum of both allowances, the partner's
@@ -164,6 +171,8 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
         return Partner(c, inputs, back, what)
     if k in ("reverse_classes", "shift_scores"):
         return _hinge_partner(case, rel, inputs, dtype, base)
+    if k == "sigmoid_form":
+        return _sigmoid_form(case, inputs, dtype, base)
     raise ValueError(f"unknown relation kind {k!r}")
 
 
@@ -186,6 +195,32 @@ def _hinge_partner(case: Case, rel: Relation, inputs: Inputs, dtype: str, base: 
     return Partner(c, replace(inputs, logits=xb), lambda loss, grad: (loss, grad), f"every score plus {by:g}")
 
 
+def _sigmoid_form(case: Case, inputs: Inputs, dtype: str, base: dict) -> Partner:
+    """The soft margin families as the sigmoid cross-entropy (see the module docstring)."""
+    p = case.params
+    y = np.asarray(inputs.labels, dtype=np.float64)
+    params = replace(p, label_convention="pm1")
+    if case.family == "soft_margin":
+        z = cast(((2 * y - 1 if p.label_convention == "01" else y) + 1) / 2, dtype)
+        c = replace(case, family="sigmoid_cross_entropy", labels=_literal(z), params=params, **base)
+        return Partner(c, replace(inputs, labels=z), lambda loss, grad: (loss, grad),
+                       "sigmoid_cross_entropy at labels (y + 1) / 2")
+    C = np.asarray(inputs.logits).shape[-1]
+    c = replace(case, family="sigmoid_cross_entropy", params=replace(params, reduction="none"), **base)
+    sw = np.ones(np.asarray(inputs.logits).shape[0]) if inputs.sample_weights is None else \
+        np.asarray(inputs.sample_weights, dtype=np.float64)
+    red = p.reduction
+    f = {"none": 1.0, "sum": 1.0, "mean": 1.0 / len(sw) if len(sw) else 0.0,
+         "weighted_mean": 1.0 / sw.sum() if sw.sum() else 0.0}[red]
+
+    def back(loss, grad):
+        rows = np.asarray(loss, dtype=np.float64).sum(-1) / C
+        out = rows if red == "none" else np.asarray(rows.sum() * f)
+        return out, np.asarray(grad, dtype=np.float64) * (f / C)
+
+    return Partner(c, inputs, back, f"sigmoid_cross_entropy per element, the mean over {C} classes, then {red}")
+
+
 class NothingToCount(ValueError):
     """The partner is undefined for these inputs (a mean over no rows): the relation says nothing here."""
 
@@ -194,6 +229,9 @@ def partner_path(path: ApiPath, family: str, paths: list[ApiPath]) -> ApiPath | 
     """The path that runs the partner: the same one where it computes the partner's family, else its sibling."""
     if family in path.families:
         return path
+    named = dict(path.partners).get(family)
+    if named is not None:
+        return next((q for q in paths if q.name == named and family in q.families), None)
     key = _sibling_key(path.name)
     for q in paths:
         if family in q.families and _sibling_key(q.name) == key:

@@ -40,9 +40,32 @@ def elementwise(m: dict, name: str, prefix: str, family: str, params: Params, la
     if params.pos_weight is not None and family != "weighted_sigmoid_cross_entropy":
         out.append(Problem(at(name, m, "params"), f"{prefix}params.pos_weight",
                            "applies to weighted_sigmoid_cross_entropy only"))
+    spec = FAMILIES[family]
+    if spec.get("label_convention"):
+        return out + margin_labels(m, name, prefix, family, params, labels)
     if isinstance(labels, Literal) and any(not (0.0 <= x <= 1.0) and not (allow_nan and x != x)
                                            for x in flatten(labels.values)):
         out.append(Problem(at(name, m, "labels"), f"{prefix}labels", "sigmoid labels are probabilities in [0, 1]"))
+    if spec.get("row_mean") and labels is not None and len(labels.shape) != 2:
+        out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                           f"{family} takes [rows, classes]: labels and scores of 2 dimensions"))
+    if spec.get("row_mean") and params.label_smoothing:
+        out.append(Problem(at(name, m, "params"), f"{prefix}params.label_smoothing", f"does not apply to {family}"))
+    return out
+
+
+def margin_labels(m: dict, name: str, prefix: str, family: str, params: Params, labels: InputSpec | None) -> list[Problem]:
+    """The binary margin families: labels in {-1, 1} (label_convention pm1) or {0, 1} (01); no label smoothing."""
+    out = []
+    if params.label_smoothing:
+        out.append(Problem(at(name, m, "params"), f"{prefix}params.label_smoothing", f"does not apply to {family}"))
+    allowed = (-1.0, 1.0) if params.label_convention == "pm1" else (0.0, 1.0)
+    if isinstance(labels, Literal):
+        bad = [x for x in flatten(labels.values) if x not in allowed]
+        if bad:
+            out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                               f"label {bad[0]!r} with label_convention {params.label_convention}: labels are "
+                               f"{allowed[0]:g} or {allowed[1]:g}"))
     return out
 
 
@@ -103,6 +126,9 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
         out += [Problem(at(name, written, k), f"{where}.{k}", "applies to the focal families only")
                 for k in ("gamma", "alpha") if k in written]
     out += hinge_options(m, written, name, prefix, family, labels)
+    if not spec.get("label_convention") and "label_convention" in written:
+        out.append(Problem(at(name, written, "label_convention"), f"{where}.label_convention",
+                           "applies to the binary margin families only (hinge, squared_hinge, soft_margin)"))
     if params.label_dtype != "int64" or "label_dtype" in written:
         loc = at(name, written, "label_dtype")
         dtype = params.label_dtype

@@ -22,6 +22,12 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "binary_crossentropy": {"labels": "elementwise", "input": "probabilities"},
     "categorical_focal_crossentropy": {"labels": "dense", "input": "logits", "focal": True},
     "binary_focal_crossentropy": {"labels": "elementwise", "input": "logits", "focal": True},
+    # margin families (harness/oracle/hinge.py): scores, labels read by label_convention (pm1 or 01);
+    # multilabel_soft_margin: labels in [0, 1], one loss per row (the mean over its classes)
+    "hinge": {"labels": "elementwise", "input": "logits", "label_convention": True},
+    "squared_hinge": {"labels": "elementwise", "input": "logits", "label_convention": True},
+    "soft_margin": {"labels": "elementwise", "input": "logits", "label_convention": True},
+    "multilabel_soft_margin": {"labels": "elementwise", "input": "logits", "row_mean": True},
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
@@ -32,6 +38,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
 }
 # Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
 # only in a case that expects an error (class indices must be integers).
+LABEL_CONVENTIONS = ("pm1", "01")  # binary margin families: labels in {-1, 1} or in {0, 1}
 LABEL_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
 ERROR_LABEL_DTYPES = ("float32", "float64")
 REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
@@ -79,6 +86,7 @@ class Params:
     label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
     margin: float = 1.0  # hinge families: the margin a score must clear
     p: int = 1  # weston_watkins_hinge: the power of each hinge term (1 or 2)
+    label_convention: str = "pm1"  # binary margin families: labels in {-1, 1} (pm1) or {0, 1} (01)
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -94,6 +102,7 @@ class Params:
             ("alpha", None),
             ("margin", 1.0),
             ("p", 1),
+            ("label_convention", "pm1"),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)

@@ -19,10 +19,12 @@ KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of v
     "sum_mean": {},
     "reverse_classes": {},
     "shift_scores": {"by": "float"},
+    "sigmoid_form": {},
 }
 HINGE_FAMILIES = ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge")
 SOFTMAX_FAMILIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
 SIGMOID_FAMILIES = ("sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy")
+SOFT_MARGIN_FAMILIES = ("soft_margin", "multilabel_soft_margin")  # the relation sigmoid_form only
 
 
 def problem(case: Case, rel: Relation) -> str | None:
@@ -33,8 +35,12 @@ def problem(case: Case, rel: Relation) -> str | None:
     k = rel.kind
     if k in ("reverse_classes", "shift_scores"):
         return _hinge_problem(case, rel)
-    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES):
-        return f"relations are defined for the softmax and sigmoid cross-entropy families, not {case.family}"
+    if (k == "sigmoid_form") != (case.family in SOFT_MARGIN_FAMILIES):
+        return (f"sigmoid_form relates the soft margin families ({', '.join(SOFT_MARGIN_FAMILIES)}) to the sigmoid "
+                f"cross-entropy, and they take no other relation; {case.family} takes "
+                + ("sigmoid_form only" if case.family in SOFT_MARGIN_FAMILIES else "no sigmoid_form"))
+    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES, *SOFT_MARGIN_FAMILIES):
+        return f"relations are defined for the softmax, sigmoid and soft margin families, not {case.family}"
     if k == "one_hot":
         if not case.sparse:
             return "one_hot relates integer labels to their one-hot form: the case needs sparse_softmax_cross_entropy"

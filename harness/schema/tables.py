@@ -15,7 +15,7 @@ from typing import Any
 from harness.core.dtypes import FLOAT_DTYPES
 from harness.core.fields import Field, Table, as_tuple, finite, is_bool, is_int, is_mapping, is_number, nonblank
 from harness.core.yamlfile import did_you_mean
-from harness.schema.model import ERROR_LABEL_DTYPES, FAMILIES, LABEL_DTYPES, REDUCTIONS
+from harness.schema.model import ERROR_LABEL_DTYPES, FAMILIES, LABEL_CONVENTIONS, LABEL_DTYPES, REDUCTIONS
 
 MAPPING = (is_mapping, "expected a mapping, got {kind}")
 MAPPING_OR_NULL = (lambda v: v is None or is_mapping(v), MAPPING[1])
@@ -87,6 +87,8 @@ def params_table(allow_nan: bool) -> Table:
         Field("p", ((lambda v: is_int(v) and v in (1, 2), "expected 1 or 2, got {value!r}"),), int),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
+        Field("label_convention", ((lambda v: v in LABEL_CONVENTIONS,
+                                    f"expected one of {', '.join(LABEL_CONVENTIONS)}, got {{value!r}}"),), str),
     ))
 
 

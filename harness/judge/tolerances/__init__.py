@@ -5,8 +5,8 @@ from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the
 reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
-blocks), `multiclass_hinge` (Weston-Watkins, Crammer-Singer, Keras' categorical hinge); `layout` serves terms
-computed by rows as flat blocks of the gradient.
+blocks), `hinge` (hinge, squared hinge, soft margin, multilabel soft margin), `multiclass_hinge`
+(Weston-Watkins, Crammer-Singer, Keras' categorical hinge); `layout` serves terms computed by rows as flat blocks of the gradient.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from harness.core.dtypes import eps
 from harness.judge.tolerances.blocks import block_model
 from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
 from harness.judge.tolerances.elementwise import elementwise_model
+from harness.judge.tolerances.hinge import hinge_model, multilabel_model, soft_margin_model
 from harness.judge.tolerances.multiclass_hinge import multiclass_hinge_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.softmax import softmax_model
@@ -37,6 +38,12 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = categorical_focal_model(case, ref, inputs, u, acc, tiny)
     elif fam in ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge"):
         model = multiclass_hinge_model(case, ref, inputs, u, acc, tiny)
+    elif fam in ("hinge", "squared_hinge"):
+        model = hinge_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "soft_margin":
+        model = soft_margin_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "multilabel_soft_margin":
+        model = multilabel_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
     else:
