@@ -23,9 +23,12 @@ $(STAMP): $(REQS)
 conformance: $(STAMP)
 	$(PY) -m harness run --cases cases --out reports $(if $(AS_DEPLOYED),--as-deployed) $(ARGS)
 
+# The tests spread over one pytest-xdist worker per core, a test file per worker (its module fixtures run once);
+# TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m ruff check harness adapters tests examples conftest.py
-	$(PY) -m pytest tests -q $(ARGS)
+	$(PY) -m pytest tests -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(ARGS)
 
 # Ratios of the harness's cost to the frameworks' own (overhead, oracle, suite, growth, memory); ~5 min.
 bench: $(STAMP)
