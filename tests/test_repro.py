@@ -156,6 +156,7 @@ CASES = """\
   logits: [[-3.0, -5.0, -1.0], [0.5, 1.5, -1.0]]
   labels: [[1, 0, 0], [0, 1, 0]]
   params: {sample_weights: [2.0, 0.5], reduction: weighted_mean}
+  dtypes: [float64]
 - id: r-hinge
   family: hinge
   description: 0/1 labels, sample weights, a kink, mean
