@@ -57,6 +57,10 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "tf.nn.softmax": _block("tf.nn.softmax"),
     "tf.reduce_logsumexp": _block("tf.reduce_logsumexp"),
     **naive_script.calls(OPS),
+    "manual:poly1(tf.nn.softmax_cross_entropy_with_logits)": lambda case, x: [  # adapters/tensorflow_single.py
+        f"pt = tf.reduce_sum(labels * tf.nn.softmax({x}), axis=-1)",
+        f"ce = tf.nn.softmax_cross_entropy_with_logits(labels, {x})",
+        f"out = ce + {python(case.params.epsilon)} * (1 - pt)", *naive_script.reduced(OPS, case)],
 }
 
 _DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}

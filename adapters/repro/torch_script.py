@@ -83,6 +83,10 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     **naive_script.calls(OPS),
 }
 CALLS["naive:clip(logits)+F.cross_entropy"] = naive_script.clipped_logits(CALLS["F.cross_entropy"], OPS)
+CALLS["manual:poly1(F.cross_entropy)"] = lambda case, x: [  # adapters/torch_single.py
+    f"ce = F.cross_entropy({x}, labels, reduction='none')",
+    f"pt = (labels * torch.softmax({x}, dim=-1)).sum(dim=-1)",
+    f"out = ce + {python(case.params.epsilon)} * (1 - pt)", *naive_script.reduced(OPS, case)]
 
 
 def tensor(name: str, dtype: str | None, device: str) -> str:

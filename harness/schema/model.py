@@ -22,6 +22,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "binary_crossentropy": {"labels": "elementwise", "input": "probabilities"},
     "categorical_focal_crossentropy": {"labels": "dense", "input": "logits", "focal": True},
     "binary_focal_crossentropy": {"labels": "elementwise", "input": "logits", "focal": True},
+    "poly1_cross_entropy": {"labels": "dense", "input": "logits", "options": ("epsilon",)},
+    "generalized_cross_entropy": {"labels": "sparse", "input": "probabilities", "options": ("q",)},
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
@@ -72,6 +74,8 @@ class Params:
     pos_weight: float | tuple[float, ...] | None = None  # weighted_sigmoid_cross_entropy: scalar or per class
     gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
     alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
+    epsilon: float = 2.0  # poly1_cross_entropy: the coefficient of (1 - p_t) added to the cross-entropy (optax's default)
+    q: float = 0.5  # generalized_cross_entropy: the exponent of (1 - p_y^q) / q, in (0, 1) (Keras' default)
     label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
 
     def non_default(self) -> dict[str, Any]:
@@ -86,6 +90,8 @@ class Params:
             ("pos_weight", None),
             ("gamma", 2.0),
             ("alpha", None),
+            ("epsilon", 2.0),
+            ("q", 0.5),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)

@@ -83,6 +83,8 @@ def params_table(allow_nan: bool) -> Table:
               lambda v: tuple(float(x) for x in v) if isinstance(v, list) else float(v)),
         Field("gamma", (NOT_NEGATIVE,), float),
         Field("alpha", (UNIT,), float),
+        Field("epsilon", ((lambda v: finite(v) is not None, "expected a finite number, got {value!r}"),), float),
+        Field("q", ((lambda v: finite(v) is not None and 0 < v < 1, "expected a number in (0, 1), got {value!r}"),), float),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
     ))

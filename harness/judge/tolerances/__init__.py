@@ -4,7 +4,8 @@
 from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the gradient's rounding, the
 reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
-`categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
+`categorical` (categorical cross-entropy from probabilities, categorical focal), `single` (poly-1,
+generalized cross-entropy), `blocks` (the building
 blocks); `layout` serves terms computed by rows as flat blocks of the gradient.
 """
 
@@ -15,6 +16,7 @@ from harness.judge.tolerances.blocks import block_model
 from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
 from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
+from harness.judge.tolerances.single import generalized_model, poly1_model
 from harness.judge.tolerances.softmax import softmax_model
 from harness.oracle import Reference
 from harness.schema.model import Case
@@ -33,6 +35,10 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = block_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_focal_crossentropy":
         model = categorical_focal_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "poly1_cross_entropy":
+        model = poly1_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "generalized_cross_entropy":
+        model = generalized_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
     else:
