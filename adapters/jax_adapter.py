@@ -18,7 +18,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from adapters import builders, jax_hinge, jax_multiclass_hinge, naive  # noqa: E402
+from adapters import builders, jax_hinge, jax_multiclass_hinge, jax_single, naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core.dtypes import np_dtype  # noqa: E402
 
@@ -136,6 +136,7 @@ PATHS += [
                  "optax has sigmoid_focal_loss only; there is no softmax (categorical) focal loss"),
     *jax_multiclass_hinge.paths(OPS),
     *jax_hinge.PATHS,
+    *jax_single.PATHS,
 ]
 
 

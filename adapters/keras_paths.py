@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adapters import keras_hinge
+from adapters import builders, keras_hinge
 from adapters.api import ApiPath, Call
 from harness.schema import Case, Params
 
@@ -94,12 +94,18 @@ LOSSES: dict[str, KerasLoss] = {
     "binary_focal_crossentropy": KerasLoss(
         "BinaryFocalCrossentropy", "sigmoid", frozenset({"label_smoothing", "sample_weights", "gamma", "alpha"}),
         check=_binary_limits),
+    # generalized cross-entropy: probabilities and integer labels; the class has no from_logits (it takes
+    # probabilities only) and no axis (classes last)
+    "generalized_cross_entropy": KerasLoss(
+        "CategoricalGeneralizedCrossEntropy", None, frozenset({"sample_weights", "q"}),
+        doc="(1 - p_y**q) / q on the probabilities as given, p_y picked by a one-hot product"),
 }
+NO_FROM_LOGITS = frozenset({"CategoricalGeneralizedCrossEntropy"})  # classes without the argument
 
 
 def loss_kwargs(entry: KerasLoss, p: Params, from_logits: bool) -> dict:
     """Constructor arguments of the Keras loss class for the case's options."""
-    kw: dict = {"from_logits": from_logits}
+    kw: dict = {} if entry.cls in NO_FROM_LOGITS else {"from_logits": from_logits}
     if "axis" in entry.options:
         kw["axis"] = p.axis
     if p.label_smoothing:
@@ -112,6 +118,8 @@ def loss_kwargs(entry: KerasLoss, p: Params, from_logits: bool) -> dict:
         kw["gamma"] = p.gamma
         if p.alpha is not None:
             kw.update(apply_class_balancing=True, alpha=p.alpha)
+    elif entry.cls == "CategoricalGeneralizedCrossEntropy":
+        kw["q"] = p.q
     kw["reduction"] = KERAS_REDUCTION[p.reduction]
     return kw
 
@@ -182,4 +190,7 @@ def paths() -> list[ApiPath]:
                 reductions=ALL_REDUCTIONS, check=_check(False),
                 doc="the same class on keras.ops.softmax/sigmoid outputs, as a Dense(activation=...) model gives it"),
         *keras_hinge.paths(),
+        builders.absent("(no poly-1 loss in keras)", frozenset({"poly1_cross_entropy"}),
+                        "Keras has no PolyLoss; a user writes it with the backend framework's ops (the paper's "
+                        "listing: the manual: paths of torch and tensorflow)"),
     ]

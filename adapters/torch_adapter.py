@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import builders, naive, torch_hinge, torch_multiclass_hinge
+from adapters import builders, naive, torch_hinge, torch_multiclass_hinge, torch_single
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
 from harness.schema import Case
@@ -174,6 +174,7 @@ PATHS = [
                  "PyTorch has no focal loss; torchvision.ops.sigmoid_focal_loss lives outside torch and is not a dependency"),
     *torch_multiclass_hinge.paths(OPS),
     *torch_hinge.PATHS,
+    *torch_single.PATHS,
 ]
 
 

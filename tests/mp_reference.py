@@ -667,3 +667,8 @@ def loss(case, logits, labels, class_weights=None, sample_weights=None):
 
 def to_float(v) -> float:
     return float(v) if not mp.isnan(v) else float("nan")
+
+# the families of tests/mp_single.py (imported last: it builds on the classes above)
+from tests.mp_single import FAMILIES as _SINGLE  # noqa: E402
+
+FAMILIES.update(_SINGLE)

@@ -52,7 +52,7 @@ BINARY = [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
 
 
 def _other_families() -> list[dict]:
-    """The elementwise, probability, focal and building-block families, with the options each may take."""
+    """The elementwise, probability, focal, single-framework and building-block families, with the options each may take."""
     cases = []
     common = [{}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]}, {"label_smoothing": 0.1}]
     table = {
@@ -62,6 +62,10 @@ def _other_families() -> list[dict]:
         "categorical_crossentropy": ("probabilities", PROBS, DENSE, [*common, {"axis": 0}]),
         "binary_focal_crossentropy": ("logits", LOGITS, BINARY, [*common, {"gamma": 0.5}, {"alpha": 0.25}]),
         "categorical_focal_crossentropy": ("logits", LOGITS, DENSE, [*common, {"gamma": 0.5}, {"alpha": 0.25}]),
+        "poly1_cross_entropy": ("logits", LOGITS, DENSE, [{}, {"sample_weights": [2.0, 1.0, 0.5]}, {"epsilon": -1.0},
+                                                          {"axis": 0}]),
+        "generalized_cross_entropy": ("probabilities", PROBS, SPARSE, [{}, {"sample_weights": [2.0, 1.0, 0.5]},
+                                                                       {"q": 0.9}]),
     }
     for family, (key, x, y, options) in table.items():
         for k, (opts, red) in enumerate(itertools.product(options, REDUCTIONS)):

@@ -211,6 +211,21 @@ MARGIN_CASES = [
 ]
 OPTION_CASES += MARGIN_CASES
 
+# the losses only one framework ships (tests/mp_single.py): poly-1 with soft, unnormalised and masked targets,
+# sample weights and each reduction; generalized cross-entropy at small, certain and NaN probabilities
+OPTION_CASES += [
+    one_case([[1.0, -2.0, 0.5], [0.3, 0.0, 4.0]], [[0.2, 0.5, 0.3], [0.0, 1.0, 0.0]], "poly1_cross_entropy",
+             epsilon=2.0, sample_weights=[2.0, 0.5], reduction="weighted_mean"),
+    one_case([[1.0, float("-inf"), 0.5], [30.0, 0.0, -5.0]], [[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]], "poly1_cross_entropy",
+             epsilon=-1.0, reduction="sum"),
+    one_case([[[1.0, -1.0], [0.5, 2.0], [0.0, 3.0]], [[2.0, 0.0], [1.0, 1.0], [-1.0, 0.5]]],
+             [[[1, 0], [0, 0.5], [0, 0.5]], [[0, 0.25], [1, 0.25], [0, 0.5]]], "poly1_cross_entropy",
+             axis=1, epsilon=5.45, reduction="mean"),
+    _probs_case([[0.2, 0.5, 0.3], [1e-30, 0.0, 1.0], [0.0, 0.0, 1.0]], [1, 0, 2], "generalized_cross_entropy",
+                q=0.3, sample_weights=[1.0, 3.0, 0.5], reduction="weighted_mean"),
+    _probs_case([[0.2, 0.5, 0.3], [1e-20, 0.25, 0.75]], [2, 0], "generalized_cross_entropy", q=0.9),
+]
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("case", OPTION_CASES, ids=lambda c: f"{c.family}-{c.params.reduction}")

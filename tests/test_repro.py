@@ -199,6 +199,20 @@ CASES = """\
   labels: [[1, 0, 0], [1, 1, 0]]
   params: {reduction: mean, class_weights: [1.0, 2.0, 0.5]}
   dtypes: [float64]
+- id: r-poly1
+  family: poly1_cross_entropy
+  description: poly-1, soft labels summing to 1
+  logits: [[1.0, 2.0, 3.0], [-1.0, 0.0, 12.0]]
+  labels: [[0.0, 0.0, 1.0], [0.5, 0.25, 0.25]]
+  params: {reduction: sum, epsilon: 1.5}
+  dtypes: [float32]
+- id: r-generalized
+  family: generalized_cross_entropy
+  description: generalized cross-entropy, sample weights
+  probabilities: [[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]]
+  labels: [2, 1]
+  params: {reduction: weighted_mean, q: 0.7, sample_weights: [2.0, 0.5]}
+  dtypes: [float32]
 - id: r-log-softmax
   family: log_softmax
   description: a cotangent

@@ -76,6 +76,8 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "optax.sigmoid_binary_cross_entropy": lambda case, x: _reduced(case, f"optax.sigmoid_binary_cross_entropy({x}, labels)"),
     "naive:clip(logits)+optax.softmax_cross_entropy_with_integer_labels": naive_script.clipped_logits(_optax_integer, OPS),
     "optax.sigmoid_focal_loss": _focal,
+    "optax.losses.poly_loss_cross_entropy": lambda case, x: _reduced(
+        case, f"optax.losses.poly_loss_cross_entropy({x}, labels, epsilon={python(case.params.epsilon)}, axis={case.params.axis})"),
     "jax.nn.log_softmax": _block("jax.nn.log_softmax"),
     "jax.nn.softmax": _block("jax.nn.softmax"),
     "jax.nn.logsumexp": _block("jax.nn.logsumexp"),

@@ -79,6 +79,10 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "tf.compat.v1.losses.hinge_loss": _v1_hinge,
     **naive_script.calls(OPS),
     **hinge_script.manual_calls(hinge_script.HingeText(OPS, "tf.reduce_max({v}, axis=-1)", "tf.maximum({v}, 0.0)")),
+    "manual:poly1(tf.nn.softmax_cross_entropy_with_logits)": lambda case, x: [  # adapters/tensorflow_single.py
+        f"pt = tf.reduce_sum(labels * tf.nn.softmax({x}), axis=-1)",
+        f"ce = tf.nn.softmax_cross_entropy_with_logits(labels, {x})",
+        f"out = ce + {python(case.params.epsilon)} * (1 - pt)", *naive_script.reduced(OPS, case)],
 }
 
 _DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}

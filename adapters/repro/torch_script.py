@@ -126,6 +126,10 @@ CALLS.update({
     "F.multilabel_soft_margin_loss": _margin("F.multilabel_soft_margin_loss({x}, labels, {w}reduction={red})"),
     "nn.MultiLabelSoftMarginLoss": _margin("torch.nn.MultiLabelSoftMarginLoss({w}reduction={red})({x}, labels)"),
 })
+CALLS["manual:poly1(F.cross_entropy)"] = lambda case, x: [  # adapters/torch_single.py
+    f"ce = F.cross_entropy({x}, labels, reduction='none')",
+    f"pt = (labels * torch.softmax({x}, dim=-1)).sum(dim=-1)",
+    f"out = ce + {python(case.params.epsilon)} * (1 - pt)", *naive_script.reduced(OPS, case)]
 
 
 def tensor(name: str, dtype: str | None, device: str) -> str:

@@ -3,14 +3,15 @@
 `compute(case, inputs, dtype)` is the one entry point. `core` holds the Reference it returns, the reductions
 and the shared arithmetic; one module per family group states its semantics: `softmax` (with `sparse_fast`,
 its large-trial path), `sigmoid`, `probabilities`, `focal`, `hinge` (the binary margin families),
-`multiclass_hinge` and `blocks`. `clipped` computes the losses behind the `clipped` flag.
+`multiclass_hinge`, `single` (the losses only one framework ships) and `blocks`. `clipped` computes the
+losses behind the `clipped` flag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.oracle import blocks, focal, hinge, multiclass_hinge, probabilities, sigmoid, softmax
+from harness.oracle import blocks, focal, hinge, multiclass_hinge, probabilities, sigmoid, single, softmax
 from harness.oracle.core import Reference, SoftmaxRows, times
 from harness.schema import Case
 from harness.trials import Inputs
@@ -27,6 +28,8 @@ ORACLES: dict[str, Callable[[Case, Inputs, str], Reference]] = {
     "squared_hinge": hinge.squared_hinge,
     "soft_margin": hinge.soft_margin,
     "multilabel_soft_margin": hinge.multilabel_soft_margin,
+    "poly1_cross_entropy": single.poly1_cross_entropy,
+    "generalized_cross_entropy": single.generalized_cross_entropy,
     "log_softmax": blocks.block,
     "softmax": blocks.block,
     "logsumexp": blocks.block,

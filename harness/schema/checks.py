@@ -129,6 +129,12 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
     if not spec.get("label_convention") and "label_convention" in written:
         out.append(Problem(at(name, written, "label_convention"), f"{where}.label_convention",
                            "applies to the binary margin families only (hinge, squared_hinge, soft_margin)"))
+    own = spec.get("options", ())  # a family's own options (poly1: epsilon; generalized: q)
+    out += [Problem(at(name, written, k), f"{where}.{k}", f"applies to {'poly1_cross_entropy' if k == 'epsilon' else 'generalized_cross_entropy'} only")
+            for k in ("epsilon", "q") if k in written and k not in own]
+    if own:  # these families define sample weights only: no library gives them class weights, smoothing or ignoring
+        out += [Problem(at(name, written, k), f"{where}.{k}", f"{family} defines no {k} (only sample_weights)")
+                for k in ("class_weights", "label_smoothing", "ignore_index") if k in written]
     if params.label_dtype != "int64" or "label_dtype" in written:
         loc = at(name, written, "label_dtype")
         dtype = params.label_dtype

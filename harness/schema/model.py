@@ -28,6 +28,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "squared_hinge": {"labels": "elementwise", "input": "logits", "label_convention": True},
     "soft_margin": {"labels": "elementwise", "input": "logits", "label_convention": True},
     "multilabel_soft_margin": {"labels": "elementwise", "input": "logits", "row_mean": True},
+    "poly1_cross_entropy": {"labels": "dense", "input": "logits", "options": ("epsilon",)},
+    "generalized_cross_entropy": {"labels": "sparse", "input": "probabilities", "options": ("q",)},
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
@@ -83,6 +85,8 @@ class Params:
     pos_weight: float | tuple[float, ...] | None = None  # weighted_sigmoid_cross_entropy: scalar or per class
     gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
     alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
+    epsilon: float = 2.0  # poly1_cross_entropy: the coefficient of (1 - p_t) added to the cross-entropy (optax's default)
+    q: float = 0.5  # generalized_cross_entropy: the exponent of (1 - p_y^q) / q, in (0, 1) (Keras' default)
     label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
     margin: float = 1.0  # hinge families: the margin a score must clear
     p: int = 1  # weston_watkins_hinge: the power of each hinge term (1 or 2)
@@ -103,6 +107,8 @@ class Params:
             ("margin", 1.0),
             ("p", 1),
             ("label_convention", "pm1"),
+            ("epsilon", 2.0),
+            ("q", 0.5),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)

@@ -85,6 +85,8 @@ def params_table(allow_nan: bool) -> Table:
         Field("alpha", (UNIT,), float),
         Field("margin", ((lambda v: finite(v) is not None, "expected a finite number, got {value!r}"),), float),
         Field("p", ((lambda v: is_int(v) and v in (1, 2), "expected 1 or 2, got {value!r}"),), int),
+        Field("epsilon", ((lambda v: finite(v) is not None, "expected a finite number, got {value!r}"),), float),
+        Field("q", ((lambda v: finite(v) is not None and 0 < v < 1, "expected a number in (0, 1), got {value!r}"),), float),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
         Field("label_convention", ((lambda v: v in LABEL_CONVENTIONS,

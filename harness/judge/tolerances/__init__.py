@@ -6,7 +6,8 @@ reductions, a case's override) and holds the Tolerance; each family's error mode
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
 blocks), `hinge` (hinge, squared hinge, soft margin, multilabel soft margin), `multiclass_hinge`
-(Weston-Watkins, Crammer-Singer, Keras' categorical hinge); `layout` serves terms computed by rows as flat blocks of the gradient.
+(Weston-Watkins, Crammer-Singer, Keras' categorical hinge), `single` (poly-1, generalized cross-entropy);
+`layout` serves terms computed by rows as flat blocks of the gradient.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.hinge import hinge_model, multilabel_model, soft_margin_model
 from harness.judge.tolerances.multiclass_hinge import multiclass_hinge_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
+from harness.judge.tolerances.single import generalized_model, poly1_model
 from harness.judge.tolerances.softmax import softmax_model
 from harness.oracle import Reference
 from harness.schema.model import Case
@@ -44,6 +46,10 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = soft_margin_model(case, ref, inputs, u, acc, tiny)
     elif fam == "multilabel_soft_margin":
         model = multilabel_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "poly1_cross_entropy":
+        model = poly1_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "generalized_cross_entropy":
+        model = generalized_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
     else:
