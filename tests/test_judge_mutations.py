@@ -118,19 +118,67 @@ def _scales(trial: Trial, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np
     sw = np.ones(rows) if inputs.sample_weights is None else np.abs(np.asarray(inputs.sample_weights, dtype=np.float64))
     q = 1.0 if p.pos_weight is None else np.abs(np.asarray(p.pos_weight, dtype=np.float64))
     w = np.broadcast_to(cw * sw.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape) * (1 + q)
-    if case.family in ("categorical_crossentropy", "categorical_focal_crossentropy", "multilabel_soft_margin"):  # per row
+    if case.family in ("categorical_crossentropy", "categorical_focal_crossentropy", "multilabel_soft_margin",
+                       "weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge", "poly1_cross_entropy",
+                       "generalized_cross_entropy"):  # one loss per row (the class axis moved last)
+        a = p.axis % x.ndim
+        x = np.moveaxis(x, a, -1)
+        rows = x.shape[0]
+        sw = np.ones(rows) if inputs.sample_weights is None else np.abs(np.asarray(inputs.sample_weights, dtype=np.float64))
         w = np.broadcast_to(sw.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape) * cw.max()
         scale = 1 + np.max(np.where(np.isfinite(x), np.abs(x), 0.0), axis=-1)
         if case.family == "categorical_crossentropy":
             scale = 1 + np.max(np.where(x > 0, np.abs(np.log(np.where(x > 0, x, 1))), 0.0), axis=-1)
+        if case.family == "poly1_cross_entropy":  # CE + e (1 - p_t): its terms, and the gradient's (1 + e p_t)(p - t), reach |e|
+            scale = scale + abs(p.epsilon)
         elem = (w.max(-1) * scale)
         loss_w = elem.reshape(ref.loss.shape) if p.reduction == "none" else np.asarray(abs(ref.scale) * elem.sum())
-        return loss_w, w * abs(ref.scale) * (1 + (case.family == "categorical_focal_crossentropy") * scale[..., None])
+        g = w * abs(ref.scale) * (1 + (case.family == "categorical_focal_crossentropy") * scale[..., None]
+                                  + (case.family == "poly1_cross_entropy") * abs(p.epsilon))
+        if case.family in ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge"):
+            g = g * (1 + _near_kink(x, p.margin, RESOLUTION * eps(trial.dtype) * scale, case.family)[..., None] * scale[..., None])
+        return loss_w, np.moveaxis(g, -1, a)
     else:
         elem = w * (1 + np.where(np.isfinite(x), np.abs(x), 0.0))
     loss_w = elem.reshape(ref.loss.shape) if p.reduction == "none" else np.asarray(abs(ref.scale) * w.sum()
                                                                                        * (1 + np.abs(x[np.isfinite(x)]).max(initial=0)))
     return loss_w, w * abs(ref.scale)
+
+
+def _near_kink(x: np.ndarray, margin: float, within: np.ndarray, family: str) -> np.ndarray:
+    """Per row (classes last): whether two scores (and, for Keras' categorical hinge, the zeroed true class's 0)
+    differ by 0 or by the margin to within `within`: there the dtype cannot tell which side of a kink the row
+    is on, and a hinge's gradient entries are resolved only to their jump (1/C, or 1)."""
+    v = np.where(np.isfinite(x), x, np.nan)
+    if family == "categorical_hinge":
+        v = np.concatenate([v, np.zeros(v.shape[:-1] + (1,))], axis=-1)
+    d = v[..., :, None] - v[..., None, :]
+    gaps = np.stack([np.abs(d), np.abs(d - margin), np.abs(d + margin)])
+    n = v.shape[-1]
+    off_diag = ~np.eye(n, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        near = (gaps <= within[None, ..., None, None]) & off_diag
+    return near.any(axis=(0, -1, -2)).astype(np.float64)
+
+
+def _a_subgradient(ref, grad, dt: str) -> bool:
+    """Whether a mutated gradient is itself correct: where the loss has kinks (the oracle's Subgradient, held to
+    mpmath at both slopes), every entry between the two one-sided gradients (the rounded answer elsewhere) and
+    every row's sum within its bounds. Zeroing a hinge's gradient at margins of exactly 0 is such a one."""
+    sub = ref.subgradient
+    if sub is None:
+        return False
+    lo, hi = sub.bounds()
+    g = np.asarray(grad, dtype=np.float64)
+    rounded = cast(ref.grad, dt).astype(np.float64)
+    inside = np.where(lo < hi, (g >= cast(lo, dt)) & (g <= cast(hi, dt)), g == rounded)
+    if not inside.all():
+        return False
+    if sub.row_sum is None:
+        return True
+    s = g.sum(axis=sub.axis)
+    slack = 4 * eps(dt) * np.abs(g).sum(axis=sub.axis)
+    return bool(np.all((s >= sub.row_sum[0] - slack) & (s <= sub.row_sum[1] + slack)))
 
 
 @lru_cache(maxsize=1)
@@ -158,6 +206,9 @@ def _results() -> tuple[dict, list[str], list[str], list[str]]:
         for name, (loss, grad, q, idx) in _mutants(ref, D[dt]).items():
             if idx.size == 0:
                 counts[dt]["unchanged"] += 1  # the answer is all zeros: this mutant is the answer itself
+                continue
+            if q == "grad" and _a_subgradient(ref, grad, dt):
+                counts[dt]["subgradient"] += 1  # at a kink: another correct gradient, not a wrong answer
                 continue
             counts[dt]["mutants"] += 1
             if verdict(loss, grad).verdict != "pass":
