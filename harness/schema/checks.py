@@ -23,6 +23,7 @@ from harness.schema.model import (
     SWEEPS,
     Case,
     Expect,
+    Generated,
     InputSpec,
     Literal,
     Params,
@@ -124,9 +125,26 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
             what = ", ".join([*(["reduction"] if params.reduction != "none" else []), *extra])
             out.append(Problem(at(name, m, "params"), where,
                                f"{family} is a building block: it takes only axis (reduction is none), not {what}"))
-    if spec["input"] == "probabilities" and "sweep" in m:
+    if spec["input"] != "logits" and "sweep" in m:
         out.append(Problem(at(name, m, "sweep"), f"{prefix}sweep",
-                           "a scale sweep multiplies logits; this family takes probabilities"))
+                           f"a scale sweep multiplies logits; this family takes {spec['input'].replace('_', '-')}"))
+    if "options" in spec:  # a family that defines only some options (nll_loss, kl_divergence)
+        out += [Problem(at(name, written, k) if k in written else at(name, m, "params"), f"{where}.{k}",
+                        f"{family} does not take {k} (it takes: {', '.join(spec['options'])})")
+                for k in params.non_default() if k not in spec["options"]]
+    elif "log_target" in written:
+        out.append(Problem(at(name, written, "log_target"), f"{where}.log_target", "applies to kl_divergence only"))
+    if family == "kl_divergence" and isinstance(labels, Literal):
+        t = [x for x in flatten(labels.values) if x == x]
+        if params.log_target and any(not x <= 0 for x in t):
+            out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                               "with log_target: true the labels are log-probabilities: <= 0 (-.inf for 0)"))
+        elif not params.log_target and any(not 0 <= x <= 1 for x in t):
+            out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                               "the labels are probabilities in [0, 1] (log_target: true for log-probabilities)"))
+    if isinstance(labels, Generated) and (labels.name == "log_soft") != (family == "kl_divergence" and params.log_target):
+        out.append(Problem(at(name, m, "labels"), f"{prefix}labels.generate", "log_soft makes log-targets: for "
+                           "kl_divergence with log_target: true, which takes no other generator"))
     return out
 
 

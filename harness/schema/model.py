@@ -12,7 +12,8 @@ from harness.core.yamlfile import Location
 # adapters implement. "labels": how the second input relates to the first (dense: same shape, a
 # distribution over the class axis; sparse: integer class per row; elementwise: same shape, each in
 # [0, 1]; cotangent: the upstream gradient of a building block, shaped like its output, ones when
-# omitted). "input": what the first input holds, and so the key a case writes it under.
+# omitted). "input": what the first input holds, and so the key a case writes it under. "options": where
+# given, the only options (Params.non_default) the family defines; the others are refused when the file loads.
 FAMILIES: dict[str, dict[str, Any]] = {
     "softmax_cross_entropy": {"labels": "dense", "input": "logits"},
     "sparse_softmax_cross_entropy": {"labels": "sparse", "input": "logits"},
@@ -25,6 +26,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
+    "nll_loss": {"labels": "sparse", "input": "log_probabilities", "options": ("class_weights", "ignore_index", "axis")},
+    "kl_divergence": {"labels": "dense", "input": "log_probabilities", "options": ("axis", "log_target", "sample_weights")},
 }
 # Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
 # only in a case that expects an error (class indices must be integers).
@@ -73,6 +76,7 @@ class Params:
     gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
     alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
     label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
+    log_target: bool = False  # kl_divergence: the labels are log-probabilities log t, not probabilities t
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -86,6 +90,7 @@ class Params:
             ("pos_weight", None),
             ("gamma", 2.0),
             ("alpha", None),
+            ("log_target", False),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)
@@ -130,7 +135,7 @@ class Case:
     id: str
     family: str
     description: str
-    predictions: InputSpec  # the model's output: logits, or probabilities for the probability families (input_kind)
+    predictions: InputSpec  # the model's output: logits, probabilities or log-probabilities (input_kind)
     labels: InputSpec
     params: Params = Params()
     tags: tuple[str, ...] = ()
@@ -157,7 +162,7 @@ class Case:
 
     @property
     def input_kind(self) -> str:
-        """"logits" or "probabilities": what `predictions` holds."""
+        """"logits", "probabilities" or "log_probabilities": what `predictions` holds."""
         return FAMILIES[self.family]["input"]
 
     @property

@@ -41,6 +41,7 @@ CASE = Table((
                     "expected a list of non-empty strings"),), tuple),
     Field("logits"),  # the inputs: harness/schema/inputs.py
     Field("probabilities"),
+    Field("log_probabilities"),
     Field("labels"),
     Field("params", (MAPPING,)),  # its fields: params_table
     Field("dtypes", ((lambda v: isinstance(v, list) and bool(v) and all(d in FLOAT_DTYPES for d in v),
@@ -83,6 +84,7 @@ def params_table(allow_nan: bool) -> Table:
               lambda v: tuple(float(x) for x in v) if isinstance(v, list) else float(v)),
         Field("gamma", (NOT_NEGATIVE,), float),
         Field("alpha", (UNIT,), float),
+        Field("log_target", ((is_bool, "expected true or false, got {value!r}"),)),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
     ))
