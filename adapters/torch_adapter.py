@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import builders, naive
+from adapters import builders, naive, torch_logprob
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
 from harness.schema import Case
@@ -166,6 +166,7 @@ PATHS = [
     *naive.block_paths(OPS),
     builders.absent("(no focal loss in torch)", frozenset({"categorical_focal_crossentropy", "binary_focal_crossentropy"}),
                  "PyTorch has no focal loss; torchvision.ops.sigmoid_focal_loss lives outside torch and is not a dependency"),
+    *torch_logprob.PATHS,
 ]
 
 

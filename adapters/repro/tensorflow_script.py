@@ -57,6 +57,9 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "tf.nn.softmax": _block("tf.nn.softmax"),
     "tf.reduce_logsumexp": _block("tf.reduce_logsumexp"),
     **naive_script.calls(OPS),
+    # adapters/tensorflow_logprob.py: the labels' every axis is a batch axis of the gather
+    "manual:-tf.gather(log_probabilities)": lambda case, x: _reduced(
+        case, f"-tf.gather({x}, labels, axis=-1, batch_dims={len(case.predictions.shape) - 1})"),
 }
 
 _DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}
