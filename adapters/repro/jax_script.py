@@ -73,8 +73,8 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     **naive_script.calls(OPS),
     # adapters/jax_logprob.py
     "optax.kl_divergence": lambda case, x: _reduced(case, f"optax.kl_divergence({x}, labels, axis={case.params.axis})"),
-    "optax.kl_divergence_with_log_targets":
-        lambda case, x: _reduced(case, f"optax.kl_divergence_with_log_targets({x}, labels, axis={case.params.axis})"),
+    "optax.losses.kl_divergence_with_log_targets": lambda case, x: _reduced(
+        case, f"optax.losses.kl_divergence_with_log_targets({x}, labels, axis={case.params.axis})"),
     "manual:-take_along_axis(log_probabilities)": lambda case, x: [
         f"picked = jnp.take_along_axis({x}, jnp.expand_dims(labels, {case.params.axis}), axis={case.params.axis})",
         *_reduced(case, f"-jnp.squeeze(picked, {case.params.axis})")],
