@@ -45,7 +45,7 @@ def nll_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: float, 
     with np.errstate(invalid="ignore"):
         wq = np.where(w == 0, 0.0, w * np.abs(q[np.arange(R), safe] if C else np.zeros(R)))
     vR = v_sum(acc, R) if p.reduction == "weighted_mean" else 0.0
-    row = {"weight times log-probability, rounded": u * wq, "weighted mean's denominator": vR * wq}
+    row = {"weight times log-probability, rounded": u * wq, "weighted mean's denominator": vR * wq if vR else 0 * w}
     f = np.where(kept, abs(ref.scale), 0.0)
     g = np.zeros((R, C))
     if C:
