@@ -18,7 +18,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from adapters import builders, jax_hinge, jax_multiclass_hinge, jax_single, naive  # noqa: E402
+from adapters import builders, jax_hinge, jax_logprob, jax_multiclass_hinge, jax_single, naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core.dtypes import np_dtype  # noqa: E402
 
@@ -137,6 +137,7 @@ PATHS += [
     *jax_multiclass_hinge.paths(OPS),
     *jax_hinge.PATHS,
     *jax_single.PATHS,
+    *jax_logprob.PATHS,
 ]
 
 

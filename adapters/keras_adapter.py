@@ -54,9 +54,9 @@ class KerasAdapter(Adapter):
 
     def __init__(self):
         self.keras = select_backend(self.backend)
-        from adapters import keras_multiclass_hinge, keras_paths
+        from adapters import keras_logprob, keras_multiclass_hinge, keras_paths
 
-        self._paths = keras_paths.paths() + keras_multiclass_hinge.paths()
+        self._paths = keras_paths.paths() + keras_multiclass_hinge.paths() + keras_logprob.paths()
 
     def version(self) -> str:
         return f"{self.keras.__version__} ({self.backend} {self._backend_version()})"

@@ -12,7 +12,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from adapters import builders, naive, tensorflow_hinge, tensorflow_multiclass_hinge, tensorflow_single  # noqa: E402
+from adapters import (  # noqa: E402
+    builders,
+    naive,
+    tensorflow_hinge,
+    tensorflow_logprob,
+    tensorflow_multiclass_hinge,
+    tensorflow_single,
+)
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core import precision
 from harness.schema import Case  # noqa: E402
@@ -142,6 +149,7 @@ PATHS += [
     *tensorflow_multiclass_hinge.paths(OPS),
     *tensorflow_hinge.PATHS,
     *tensorflow_single.PATHS,
+    *tensorflow_logprob.PATHS,
 ]
 
 

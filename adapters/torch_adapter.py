@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import builders, naive, torch_hinge, torch_multiclass_hinge, torch_single
+from adapters import builders, naive, torch_hinge, torch_logprob, torch_multiclass_hinge, torch_single
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
 from harness.schema import Case
@@ -175,6 +175,7 @@ PATHS = [
     *torch_multiclass_hinge.paths(OPS),
     *torch_hinge.PATHS,
     *torch_single.PATHS,
+    *torch_logprob.PATHS,
 ]
 
 

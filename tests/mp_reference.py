@@ -4,6 +4,10 @@ Written from DESIGN.md's "Loss families and their exact semantics" directly (the
 building blocks from their definitions in the families' docstrings: Lin et al.'s focal loss as Keras
 defines it, and the vector-Jacobian product of log_softmax, softmax and logsumexp; the margin families from
 the formulas stated in harness/oracle/hinge.py's docstring). It imports nothing
+Written from DESIGN.md's "Loss families and their exact semantics" directly (the focal families, the
+families on log-probabilities (nll_loss, kl_divergence) and the building blocks from their definitions in
+the families' docstrings: Lin et al.'s focal loss as Keras
+defines it, and the vector-Jacobian product of log_softmax, softmax and logsumexp). It imports nothing
 from the harness, and it computes differently from the oracle: every element in mpmath at `DPS` digits,
 each gradient from its own derivation.
 
@@ -570,9 +574,56 @@ class _Hinge(_Family):
         for c in range(C):
             g[c] = -W * mu * t[c] + (W * mu / len(tied) * (1 - t[c]) if c in tied else ZERO)
         return [Val.of(neg, self.m, *[-v for v in pos]).scaled(W) if h > 0 else Val()], [Val.term(v) for v in g]
+class _NLL(_SoftmaxCE):
+    """nll_loss on log-probabilities q taken as given: l = -w_y q_y, dl/dq_c = -w_y at c = y (whatever q_y is,
+    -inf and NaN included: the loss is linear in q), 0 elsewhere; q at other classes is never read."""
+
+    def row(self, i):
+        grad = [Val()] * self.C
+        if not self.kept(i):
+            return [Val()], grad
+        y = int(self.lab[i])
+        w, qy = self.w[y], _mp(self.x[i][y])
+        grad[y] = Val.term(-w)
+        if mp.isnan(qy):
+            return [Val.nan()], grad
+        return [Val.term(ZERO if w == 0 else -w * qy)], grad
+
+
+class _KL(_Family):
+    """kl_divergence on log-predictions q: l = s sum_c t_c (log t_c - q_c), 0 log 0 = 0 (a zero target's term is
+    0 even at q_c = -inf), t = exp(r) for log-targets r; dl/dq_c = -s t_c; mean by rows, weighted_mean by sum s."""
+
+    def __init__(self, case, inputs):
+        super().__init__(case, inputs)
+        self.y = _dense_rows(self.labels, self.axis, self.R, self.C)
+
+    def weight(self, i):
+        return self.s[i]
+
+    def row(self, i):
+        q, given, s = self.xrow(i), _as_mp_list(self.y[i]), self.s[i]
+        if self.p.log_target:
+            t = [ZERO if r == -INF else mp.exp(r) for r in given]
+            log_t = given
+        else:
+            t = given
+            log_t = [mp.log(v) if v > 0 else -INF for v in given]
+        grad = [Val.term(-s * tc) for tc in t]
+        if s == 0:  # a zero sample weight: the row counts for nothing, whatever its terms
+            return [Val()], grad
+        if any(mp.isnan(v) for v in q + t):
+            return [Val.nan()], grad
+        terms = []
+        for tc, lt, qc in zip(t, log_t, q, strict=True):
+            if tc != 0:
+                terms += [tc * lt, -tc * qc] if qc != -INF else [INF]
+        return [Val.of(*terms).scaled(s)], grad
 
 
 FAMILIES = {
+    "nll_loss": _NLL,
+    "kl_divergence": _KL,
     "softmax_cross_entropy": _SoftmaxCE,
     "sparse_softmax_cross_entropy": _SoftmaxCE,
     "categorical_focal_crossentropy": _FocalCE,

@@ -53,6 +53,7 @@ BINARY = [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
 
 def _other_families() -> list[dict]:
     """The elementwise, probability, focal, single-framework and building-block families, with the options each may take."""
+    """The elementwise, probability, focal, log-probability and building-block families, with the options each may take."""
     cases = []
     common = [{}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]}, {"label_smoothing": 0.1}]
     table = {
@@ -81,6 +82,7 @@ def _other_families() -> list[dict]:
                           "description": "capability matrix", "logits": LOGITS, "labels": y,
                           "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     cases += _margin_families()
+    cases += _log_probability_families()
     for family in ("log_softmax", "softmax", "logsumexp"):
         for opts in ({}, {"axis": 0}):
             cases.append({"id": f"cap-{family}-{'-'.join(opts) or 'plain'}", "family": family,
@@ -102,6 +104,26 @@ def _margin_families() -> list[dict]:
         cid = f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}"
         cases.append({"id": cid, "family": family, "description": "capability matrix", "logits": LOGITS, "labels": y,
                       "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
+LOG_PROBS = [[-0.5, -1.2, -2.0], [-0.1, -3.0, -2.5], [-1.1, -1.1, -1.1]]
+LOG_TARGETS = [[-1.4, -0.3, -3.0], [-0.7, -1.4, -1.4], [-1.1, -1.1, -1.1]]
+
+
+def _log_probability_families() -> list[dict]:
+    """nll_loss and kl_divergence, with the options each defines (classes at axis 1 on [batch, classes, positions])."""
+    cases = []
+    seq = [[[v, v / 2] for v in row] for row in LOG_PROBS]
+    table = {
+        "nll_loss": [({}, LOG_PROBS, SPARSE), ({"class_weights": [1.0, 4.0, 0.5]}, LOG_PROBS, SPARSE),
+                     ({"ignore_index": -100}, LOG_PROBS, [2, -100, 1]), ({"axis": 1}, seq, [[y, y] for y in SPARSE])],
+        "kl_divergence": [({}, LOG_PROBS, PROBS), ({"log_target": True}, LOG_PROBS, LOG_TARGETS),
+                          ({"sample_weights": [2.0, 1.0, 0.5]}, LOG_PROBS, PROBS),
+                          ({"axis": 1}, seq, [[[t, t] for t in row] for row in PROBS])],
+    }
+    for family, options in table.items():
+        for k, ((opts, x, y), red) in enumerate(itertools.product(options, REDUCTIONS)):
+            cid = f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}"
+            cases.append({"id": cid, "family": family, "description": "capability matrix", "log_probabilities": x,
+                          "labels": y, "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     return cases
 
 

@@ -8,7 +8,8 @@ below the dtype's resolution there, |change| <= RESOLUTION * eps * W (8: the han
 to eps W, that forming such an element takes: the exponent, the normaliser, p, the subtraction), where W is the size of the terms
 the element is formed from (`_scales`): a loss row's weight s A (times 1 + log C, the normaliser every
 row carries, plus sum_c |dl/dx_c| |x_c|: what rounding the logits by one ULP changes), a gradient entry's |f| A (the factor of A p - a), an elementwise loss's weight (times
-1 + |x| where x z' is rounded), a softmax output's p (1 + |x - max|), a cotangent's size. A confident
+1 + |x| where x z' is rounded), a softmax output's p (1 + |x - max|), a cotangent's size, an NLL row's
+|w_y| (1 + |q_y|) and a KL row's sum_c t_c (1 + |log t_c| + |q_c|) (a gradient entry's |f w_y|, |f t_c|). A confident
 correct prediction (loss e^-100, gradient e^-100 beside terms of size 1) is such a case in every dtype.
 The survivors are counted per dtype and the README publishes the kill rate (`test_kill_rate_in_readme`).
 """
@@ -111,6 +112,8 @@ def _scales(trial: Trial, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np
         else:
             out_w = np.broadcast_to(1 + math.log(C), xm.shape) + dist
         return np.moveaxis(out_w, -1, p.axis % x.ndim), np.moveaxis(grad_w, -1, p.axis % x.ndim)
+    if case.input_kind == "log_probabilities":
+        return _log_probability_scales(case, inputs, ref)
     # elementwise and probability families: the element's weight
     C = x.shape[-1]
     cw = np.ones(C) if inputs.class_weights is None else np.abs(np.asarray(inputs.class_weights, dtype=np.float64))
@@ -179,6 +182,35 @@ def _a_subgradient(ref, grad, dt: str) -> bool:
     s = g.sum(axis=sub.axis)
     slack = 4 * eps(dt) * np.abs(g).sum(axis=sub.axis)
     return bool(np.all((s >= sub.row_sum[0] - slack) & (s <= sub.row_sum[1] + slack)))
+def _log_probability_scales(case, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np.ndarray]:
+    """nll_loss: a row's W is |w_y| (1 + |q_y|), a gradient entry's |f w_y|; kl_divergence: a row's W is
+    |s| sum_c t_c (1 + |log t_c| + |q_c|) (each term's log, difference and product), an entry's |f t_c|."""
+    p = case.params
+    ax = p.axis % np.ndim(inputs.logits)
+    q = np.moveaxis(np.asarray(inputs.logits, dtype=np.float64), ax, -1)
+    R, C = int(np.prod(q.shape[:-1])), q.shape[-1]
+    q = q.reshape(R, C)
+    fin = np.where(np.isfinite(q), np.abs(q), 0.0)
+    if case.family == "nll_loss":
+        y = np.asarray(inputs.labels, dtype=np.int64).reshape(-1)
+        kept = np.ones(R, bool) if p.ignore_index is None else y != p.ignore_index
+        safe = np.where(kept, y, 0)
+        cw = np.ones(C) if inputs.class_weights is None else np.abs(np.asarray(inputs.class_weights, dtype=np.float64))
+        w = np.where(kept, cw[safe], 0.0)
+        row = w * (1 + fin[np.arange(R), safe])
+        g = np.zeros((R, C))
+        g[np.arange(R), safe] = w
+    else:
+        given = np.moveaxis(np.asarray(inputs.labels, dtype=np.float64), ax, -1).reshape(R, C)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t, log_t = (np.exp(given), given) if p.log_target else (given, np.log(given))
+            sw = np.ones(R) if inputs.sample_weights is None else np.abs(np.repeat(
+                np.asarray(inputs.sample_weights, dtype=np.float64), R // len(inputs.sample_weights)))
+            row = sw * np.where(t > 0, t * (1 + np.abs(np.where(t > 0, log_t, 0.0)) + fin), 0.0).sum(-1)
+            g = sw[:, None] * np.nan_to_num(t)
+    loss_w = row.reshape(ref.loss.shape) if p.reduction == "none" else np.asarray(abs(ref.scale) * row.sum())
+    grad_w = np.moveaxis((abs(ref.scale) * g).reshape(*np.moveaxis(np.asarray(inputs.logits), ax, -1).shape), -1, ax)
+    return loss_w, grad_w
 
 
 @lru_cache(maxsize=1)

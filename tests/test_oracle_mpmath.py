@@ -227,6 +227,28 @@ OPTION_CASES += [
 ]
 
 
+def _log_probs_case(log_probabilities, labels, family, **params):
+    text = (f"- id: t\n  family: {family}\n  description: t\n  log_probabilities: {json.dumps(log_probabilities)}\n"
+            f"  labels: {json.dumps(labels)}\n  params: {json.dumps(params)}\n")
+    (case,) = load_text(text.replace("-Infinity", "-.inf"), "t.yaml")
+    return case
+
+
+NEG_INF = float("-inf")
+OPTION_CASES += [
+    _log_probs_case([[-0.5, -1.2, NEG_INF], [-0.1, -3.0, -2.0], [-0.3, -0.4, -0.5]], [0, 2, -100], "nll_loss",
+                    class_weights=[1.0, 2.0, 3.0], ignore_index=-100, reduction="weighted_mean"),
+    _log_probs_case([[[-0.5, -2.0], [-1.5, -0.1], [-3.0, -4.0]], [[-0.2, -0.7], [-1.0, -1.0], [-2.0, -0.3]]],
+                    [[2, 0], [1, 1]], "nll_loss", axis=1, reduction="mean"),
+    _log_probs_case([[-0.6, -1.3, -2.2], [-0.01, -5.0, -7.0]], [[0.2, 0.5, 0.3], [1.0, 0.0, 0.0]], "kl_divergence",
+                    sample_weights=[2.0, 0.5], reduction="weighted_mean"),
+    _log_probs_case([[-0.6, NEG_INF, -2.2], [-0.01, -5.0, -7.0]], [[-1.2, NEG_INF, -0.4], [-0.5, -1.0, -2.0]],
+                    "kl_divergence", log_target=True, reduction="none"),
+    _log_probs_case([[[-0.5, -2.0], [-1.5, -0.1]], [[-0.2, -0.7], [-1.0, -1.0]]],
+                    [[[0.3, 1.0], [0.7, 0.0]], [[0.5, 0.25], [0.5, 0.75]]], "kl_divergence", axis=1, reduction="sum"),
+]
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("case", OPTION_CASES, ids=lambda c: f"{c.family}-{c.params.reduction}")
 def test_oracle_matches_mpmath_on_every_family_and_option(case, dtype):

@@ -231,6 +231,34 @@ CASES = """\
   logits: [[1.0, 2.0, 3.0], [100.0, 0.0, -5.0]]
   labels: [1.0, -0.5]
   dtypes: [bfloat16]
+- id: r-nll-options
+  family: nll_loss
+  description: log-probabilities, class weights and an ignored row, weighted mean
+  log_probabilities: [[-0.5, -1.2, -2.0], [-0.1, -3.0, -2.5], [-1.1, -1.1, -1.1]]
+  labels: [1, 0, 2]
+  params: {reduction: weighted_mean, class_weights: [1.0, 2.0, 0.5], ignore_index: 0}
+  dtypes: [float32]
+- id: r-nll
+  family: nll_loss
+  description: log-probabilities, mean
+  log_probabilities: [[-0.5, -1.2, -2.0], [-0.1, -3.0, -2.5]]
+  labels: [1, 0]
+  params: {reduction: mean}
+  dtypes: [float32]
+- id: r-kl
+  family: kl_divergence
+  description: targets with a zero, sum
+  log_probabilities: [[-0.5, -1.2, -2.0], [-0.1, -3.0, -2.5]]
+  labels: [[0.25, 0.75, 0.0], [0.5, 0.25, 0.25]]
+  params: {reduction: sum}
+  dtypes: [float32]
+- id: r-kl-log-target
+  family: kl_divergence
+  description: log-targets, batch mean
+  log_probabilities: [[-0.5, -1.2, -2.0], [-0.1, -3.0, -2.5]]
+  labels: [[-1.4, -0.3, -3.0], [-0.7, -1.4, -1.4]]
+  params: {reduction: mean, log_target: true}
+  dtypes: [float64]
 """
 
 

@@ -86,6 +86,13 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     **naive_script.calls(OPS),
     "optax.losses.multiclass_hinge_loss": hinge_script.optax_hinge(OPS),
     **hinge_script.manual_calls(hinge_script.HingeText(OPS, "jnp.max({v}, axis=-1)", "jnp.maximum({v}, 0)")),
+    # adapters/jax_logprob.py
+    "optax.kl_divergence": lambda case, x: _reduced(case, f"optax.kl_divergence({x}, labels, axis={case.params.axis})"),
+    "optax.losses.kl_divergence_with_log_targets": lambda case, x: _reduced(
+        case, f"optax.losses.kl_divergence_with_log_targets({x}, labels, axis={case.params.axis})"),
+    "manual:-take_along_axis(log_probabilities)": lambda case, x: [
+        f"picked = jnp.take_along_axis({x}, jnp.expand_dims(labels, {case.params.axis}), axis={case.params.axis})",
+        *_reduced(case, f"-jnp.squeeze(picked, {case.params.axis})")],
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from adapters.keras_hinge import CLASSES as HINGE_CLASSES
 from adapters.keras_hinge import REDUCTION as HINGE_REDUCTION
-from adapters.keras_paths import LOSSES, loss_kwargs
+from adapters.keras_paths import KERAS_REDUCTION, LOSSES, loss_kwargs
 from adapters.repro import hinge_script, jax_script, tensorflow_script, torch_script
 from adapters.repro.target import Code, NoScript, Target, device_index, indent, python, unknown_path
 from harness.schema import Case
@@ -50,6 +50,9 @@ def _hinge_class(case: Case, x: str) -> Lines:
     cls, red = HINGE_CLASSES[case.family], HINGE_REDUCTION[case.params.reduction]
     sw = ", sample_weight=sample_weights" if case.params.sample_weights is not None else ""
     return [f"loss_fn = keras.losses.{cls}(reduction={red!r})", f"out = loss_fn(labels, {x}{sw})"]
+def _ops_reduced(case: Case, lines: Lines) -> Lines:
+    red = case.params.reduction
+    return lines + ([] if red == "none" else [f"out = keras.ops.{red}(out)"])
 
 
 CALLS = {
@@ -60,6 +63,16 @@ CALLS = {
     "keras.losses(from_logits=True)": lambda case, x: _loss_class(case, x, True),
     "keras.losses(from_logits=False)": lambda case, x: _loss_class(case, x, False),
     **hinge_script.KERAS_CALLS,
+    # adapters/keras_logprob.py: Keras' KL on the probabilities keras.ops.exp(log_probabilities)
+    "keras.losses.KLDivergence": lambda case, x: [
+        f"loss_fn = keras.losses.KLDivergence(reduction={python(KERAS_REDUCTION[case.params.reduction])})",
+        f"out = loss_fn(labels, keras.ops.exp({x})"
+        + (", sample_weight=sample_weights)" if case.params.sample_weights is not None else ")")],
+    "keras.losses.kl_divergence": lambda case, x: _ops_reduced(
+        case, [f"out = keras.losses.kl_divergence(labels, keras.ops.exp({x}))"]),
+    "manual:-take_along_axis(log_probabilities)": lambda case, x: _ops_reduced(case, [
+        f"picked = keras.ops.take_along_axis({x}, keras.ops.expand_dims(labels, -1), axis=-1)",
+        "out = -keras.ops.squeeze(picked, -1)"]),
 }
 
 

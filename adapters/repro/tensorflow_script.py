@@ -83,6 +83,9 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
         f"pt = tf.reduce_sum(labels * tf.nn.softmax({x}), axis=-1)",
         f"ce = tf.nn.softmax_cross_entropy_with_logits(labels, {x})",
         f"out = ce + {python(case.params.epsilon)} * (1 - pt)", *naive_script.reduced(OPS, case)],
+    # adapters/tensorflow_logprob.py: the labels' every axis is a batch axis of the gather
+    "manual:-tf.gather(log_probabilities)": lambda case, x: _reduced(
+        case, f"-tf.gather({x}, labels, axis=-1, batch_dims={len(case.predictions.shape) - 1})"),
 }
 
 _DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}

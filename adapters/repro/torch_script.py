@@ -57,6 +57,12 @@ def _bce(case: Case, x: str) -> tuple[Lines, str]:
     return lines, ", ".join(kw)
 
 
+def _kl_kwargs(case: Case) -> str:
+    """torch_logprob.kl_reduction: 'sum', or 'batchmean' for a mean over the rows; log_target as the case says."""
+    red = "sum" if case.params.reduction == "sum" else "batchmean"
+    return f"reduction={red!r}, log_target={case.params.log_target}"
+
+
 def _call(template: str, bce: bool = False) -> Callable[[Case, str], Lines]:
     def lines(case: Case, x: str) -> Lines:
         if bce:
@@ -81,6 +87,11 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "F.softmax": lambda case, x: [f"out = F.softmax({x}, dim={case.params.axis})"],
     "torch.logsumexp": lambda case, x: [f"out = torch.logsumexp({x}, dim={case.params.axis})"],
     **naive_script.calls(OPS),
+    # adapters/torch_logprob.py: nll_loss takes reduction, weight= and ignore_index= as cross_entropy does
+    "F.nll_loss": _call("F.nll_loss({x}, labels, {kw})"),
+    "nn.NLLLoss": _call("torch.nn.NLLLoss({kw})({x}, labels)"),
+    "F.kl_div": lambda case, x: [f"out = F.kl_div({x}, labels, {_kl_kwargs(case)})"],
+    "nn.KLDivLoss": lambda case, x: [f"out = torch.nn.KLDivLoss({_kl_kwargs(case)})({x}, labels)"],
 }
 CALLS["naive:clip(logits)+F.cross_entropy"] = naive_script.clipped_logits(CALLS["F.cross_entropy"], OPS)
 CALLS.update({

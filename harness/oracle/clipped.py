@@ -33,9 +33,9 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
     Each entry is (name, the loss with the guard, where the guard bites): the second has the loss's shape,
     True where the guard changes a term that counts (a clipped probability, a clamped log), so that a loss
     the guard leaves alone is never said to be explained by it. Cross-entropy families only (not the focal
-    ones or the building blocks); float64."""
+    ones, the building blocks or the families on log-probabilities); float64."""
     fam = case.family
-    if case.block or fam.endswith("focal_crossentropy"):
+    if case.block or fam.endswith("focal_crossentropy") or case.input_kind == "log_probabilities":
         return []
 
     def clip(lo: float, hi: float):  # log q, log(1 - q), and where the clip changes q (in either term)

@@ -23,6 +23,7 @@ from harness.schema.model import (
     SWEEPS,
     Case,
     Expect,
+    Generated,
     InputSpec,
     Literal,
     Params,
@@ -115,6 +116,8 @@ def shapes(m: dict, name: str, prefix: str, family: str, logits: InputSpec, labe
     return out
 
 
+_OWN_OPTIONS = {"epsilon": "poly1_cross_entropy", "q": "generalized_cross_entropy", "log_target": "kl_divergence"}
+
 def family_options(m: dict, name: str, prefix: str, family: str, params: Params, logits: InputSpec,
                    labels: InputSpec, expect: Expect) -> list[Problem]:
     """Options that belong to some families only."""
@@ -129,12 +132,6 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
     if not spec.get("label_convention") and "label_convention" in written:
         out.append(Problem(at(name, written, "label_convention"), f"{where}.label_convention",
                            "applies to the binary margin families only (hinge, squared_hinge, soft_margin)"))
-    own = spec.get("options", ())  # a family's own options (poly1: epsilon; generalized: q)
-    out += [Problem(at(name, written, k), f"{where}.{k}", f"applies to {'poly1_cross_entropy' if k == 'epsilon' else 'generalized_cross_entropy'} only")
-            for k in ("epsilon", "q") if k in written and k not in own]
-    if own:  # these families define sample weights only: no library gives them class weights, smoothing or ignoring
-        out += [Problem(at(name, written, k), f"{where}.{k}", f"{family} defines no {k} (only sample_weights)")
-                for k in ("class_weights", "label_smoothing", "ignore_index") if k in written]
     if params.label_dtype != "int64" or "label_dtype" in written:
         loc = at(name, written, "label_dtype")
         dtype = params.label_dtype
@@ -157,9 +154,27 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
             what = ", ".join([*(["reduction"] if params.reduction != "none" else []), *extra])
             out.append(Problem(at(name, m, "params"), where,
                                f"{family} is a building block: it takes only axis (reduction is none), not {what}"))
-    if spec["input"] == "probabilities" and "sweep" in m:
+    if spec["input"] != "logits" and "sweep" in m:
         out.append(Problem(at(name, m, "sweep"), f"{prefix}sweep",
-                           "a scale sweep multiplies logits; this family takes probabilities"))
+                           f"a scale sweep multiplies logits; this family takes {spec['input'].replace('_', '-')}"))
+    if "options" in spec:  # a family that defines only some options (nll_loss, kl_divergence, poly-1, generalized)
+        out += [Problem(at(name, written, k) if k in written else at(name, m, "params"), f"{where}.{k}",
+                        f"{family} does not take {k} (it takes: {', '.join(spec['options'])})")
+                for k in params.non_default() if k not in spec["options"]]
+    else:  # the options only such a family defines
+        out += [Problem(at(name, written, k), f"{where}.{k}", f"applies to {owner} only")
+                for k, owner in _OWN_OPTIONS.items() if k in written]
+    if family == "kl_divergence" and isinstance(labels, Literal):
+        t = [x for x in flatten(labels.values) if x == x]
+        if params.log_target and any(not x <= 0 for x in t):
+            out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                               "with log_target: true the labels are log-probabilities: <= 0 (-.inf for 0)"))
+        elif not params.log_target and any(not 0 <= x <= 1 for x in t):
+            out.append(Problem(at(name, m, "labels"), f"{prefix}labels",
+                               "the labels are probabilities in [0, 1] (log_target: true for log-probabilities)"))
+    if isinstance(labels, Generated) and (labels.name == "log_soft") != (family == "kl_divergence" and params.log_target):
+        out.append(Problem(at(name, m, "labels"), f"{prefix}labels.generate", "log_soft makes log-targets: for "
+                           "kl_divergence with log_target: true, which takes no other generator"))
     return out
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.core import settings
 from harness.core.yamlfile import did_you_mean
+from harness.schema.logprob_generators import log_soft, log_softmax_normal
 
 # Refuse shapes beyond this many elements per input before allocating anything
 # (2**27 float64 elements = 1 GiB). `harness run --max-elements` overrides it.
@@ -204,7 +205,7 @@ def class_weights(name: Any, args: dict[str, Any], classes: int) -> tuple[float,
 
 def masked_classes(spec: Any) -> tuple[int, ...]:
     """The classes a case's generated logits mask (none for other logits)."""
-    if getattr(spec, "name", None) == "masked":
+    if getattr(spec, "name", None) in ("masked", "log_softmax_normal"):
         return tuple(spec.args.get("classes", ()))
     return ()
 
@@ -233,6 +234,11 @@ TABLE: dict[str, Generator] = {
         Generator("uniform_probabilities", "probabilities", "independent probabilities uniform on [low, high) (rows need not sum to 1)", {
             "shape": _SHAPE, "seed": _SEED, "low": Param("number", default=0.0),
             "high": Param("number", default=1.0)}, _uniform_probabilities),
+        Generator("log_softmax_normal", "log_probabilities", "log_softmax over the last axis of scale * standard "
+                  "normal logits, the listed classes at -inf", {"shape": _SHAPE, "seed": _SEED, "scale": Param(
+                      "number", default=1.0), "classes": Param("int_list", doc="masked classes")}, log_softmax_normal),
+        Generator("log_soft", "dense", "log of `soft` labels (-inf on masked classes): log-targets", {
+            "seed": _SEED, "concentration": Param("number", default=1.0), "on_masked": _ON_MASKED}, log_soft),
         Generator("constant", "sparse", "the same class index on every row", {
             "value": Param("int", required=True)}, _constant_label),
         Generator("randint", "sparse", "uniform random class indices, one per row (never a masked class)", {
@@ -297,9 +303,9 @@ def validate(name: Any, args: dict[str, Any], kind: str, logits_shape: tuple[int
     for k, p in g.params.items():
         if p.required and k not in args:
             raise GeneratorError(f"generator {name!r} needs {k!r} ({p.doc})", k)
-    if kind in ("logits", "probabilities"):
+    if kind in ("logits", "probabilities", "log_probabilities"):
         shape = g.shape_of(args) if g.shape_of else tuple(args["shape"])
-        if name == "masked":
+        if name in ("masked", "log_softmax_normal") and "classes" in args:
             ax = args.get("axis", -1)
             if not -len(shape) <= ax < len(shape):
                 raise GeneratorError(f"axis {ax} out of range for shape {list(shape)}", "axis")
@@ -328,7 +334,7 @@ def generate(name: str, args: dict[str, Any], logits_shape: tuple[int, ...] | No
     g = TABLE[name]
     kw = {k: p.default for k, p in g.params.items() if not p.required}
     kw.update(args)
-    if g.kind in ("logits", "probabilities"):
+    if g.kind in ("logits", "probabilities", "log_probabilities"):
         if "shape" in kw:
             kw["shape"] = tuple(kw["shape"])
         return np.asarray(g.fn(**kw), dtype=np.float64)

@@ -15,8 +15,8 @@ from harness.schema.model import Generated, InputSpec, Literal
 
 def input_spec(m: dict, key: str, name: str, prefix: str, kind: str, allow_nan: bool,
                logits: InputSpec | None = None, axis: int = -1) -> tuple[InputSpec | None, list[Problem]]:
-    """The input a case mapping writes under `key`, or its problem. kind: "logits", "probabilities", "sparse"
-    (integer labels), "dense" (float labels) or "cotangent"; label generators need the logits' shape."""
+    """The input a case mapping writes under `key`, or its problem. kind: "logits", "probabilities",
+    "log_probabilities", "sparse" (integer labels), "dense" (float labels) or "cotangent"; label generators need the logits' shape."""
     v, where, loc = m[key], f"{prefix}{key}", at(name, m, key)
     if isinstance(v, dict):
         return _generated(v, loc, name, where, "dense" if kind == "cotangent" else kind, logits, axis)
@@ -61,6 +61,8 @@ def _values_problem(flat: list[Any], kind: str, allow_nan: bool) -> str | None:
         return "NaN in labels (set allow_nan: true if the case means it)"
     if kind == "probabilities" and any(not (0.0 <= x <= 1.0) and not (allow_nan and _nan(x)) for x in flat):
         return "probabilities must lie in [0, 1] (rows need not sum to 1)"
+    if kind == "log_probabilities" and any(not x <= 0 and not (allow_nan and _nan(x)) for x in flat):
+        return "log-probabilities must be <= 0 (-.inf for a probability of 0; rows need not be normalised)"
     return None
 
 

@@ -12,7 +12,8 @@ from harness.core.yamlfile import Location
 # adapters implement. "labels": how the second input relates to the first (dense: same shape, a
 # distribution over the class axis; sparse: integer class per row; elementwise: same shape, each in
 # [0, 1]; cotangent: the upstream gradient of a building block, shaped like its output, ones when
-# omitted). "input": what the first input holds, and so the key a case writes it under.
+# omitted). "input": what the first input holds, and so the key a case writes it under. "options": where
+# given, the only options (Params.non_default) the family defines; the others are refused when the file loads.
 FAMILIES: dict[str, dict[str, Any]] = {
     "softmax_cross_entropy": {"labels": "dense", "input": "logits"},
     "sparse_softmax_cross_entropy": {"labels": "sparse", "input": "logits"},
@@ -28,8 +29,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "squared_hinge": {"labels": "elementwise", "input": "logits", "label_convention": True},
     "soft_margin": {"labels": "elementwise", "input": "logits", "label_convention": True},
     "multilabel_soft_margin": {"labels": "elementwise", "input": "logits", "row_mean": True},
-    "poly1_cross_entropy": {"labels": "dense", "input": "logits", "options": ("epsilon",)},
-    "generalized_cross_entropy": {"labels": "sparse", "input": "probabilities", "options": ("q",)},
+    "poly1_cross_entropy": {"labels": "dense", "input": "logits", "options": ("epsilon", "sample_weights", "axis")},
+    "generalized_cross_entropy": {"labels": "sparse", "input": "probabilities", "options": ("q", "sample_weights", "axis")},
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
@@ -37,6 +38,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "weston_watkins_hinge": {"labels": "sparse", "input": "logits", "hinge": True},
     "crammer_singer_hinge": {"labels": "sparse", "input": "logits", "hinge": True},
     "categorical_hinge": {"labels": "dense", "input": "logits", "hinge": True},
+    "nll_loss": {"labels": "sparse", "input": "log_probabilities", "options": ("class_weights", "ignore_index", "axis")},
+    "kl_divergence": {"labels": "dense", "input": "log_probabilities", "options": ("axis", "log_target", "sample_weights")},
 }
 # Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
 # only in a case that expects an error (class indices must be integers).
@@ -91,6 +94,7 @@ class Params:
     margin: float = 1.0  # hinge families: the margin a score must clear
     p: int = 1  # weston_watkins_hinge: the power of each hinge term (1 or 2)
     label_convention: str = "pm1"  # binary margin families: labels in {-1, 1} (pm1) or {0, 1} (01)
+    log_target: bool = False  # kl_divergence: the labels are log-probabilities log t, not probabilities t
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -109,6 +113,7 @@ class Params:
             ("label_convention", "pm1"),
             ("epsilon", 2.0),
             ("q", 0.5),
+            ("log_target", False),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)
@@ -153,7 +158,7 @@ class Case:
     id: str
     family: str
     description: str
-    predictions: InputSpec  # the model's output: logits, or probabilities for the probability families (input_kind)
+    predictions: InputSpec  # the model's output: logits, probabilities or log-probabilities (input_kind)
     labels: InputSpec
     params: Params = Params()
     tags: tuple[str, ...] = ()
@@ -180,7 +185,7 @@ class Case:
 
     @property
     def input_kind(self) -> str:
-        """"logits" or "probabilities": what `predictions` holds."""
+        """"logits", "probabilities" or "log_probabilities": what `predictions` holds."""
         return FAMILIES[self.family]["input"]
 
     @property

@@ -71,15 +71,15 @@ def case(m: dict, index: int, name: str) -> tuple[Case | None, list[Problem]]:
 
 
 def _input_keys(m: dict, name: str, prefix: str) -> list[Problem]:
-    """The first input is written under the name of what it holds (logits or probabilities); the labels are
+    """The first input is written under the name of what it holds (logits, probabilities or log_probabilities); the labels are
     required except for a building block's cotangent."""
     family = m["family"]
     if not (isinstance(family, str) and family in FAMILIES):
         return []
     inkey = FAMILIES[family]["input"]
-    other = "probabilities" if inkey == "logits" else "logits"
-    if other in m:
-        return [Problem(at(name, m, other), f"{prefix}{other}", f"{family} takes {inkey}: write '{inkey}:'")]
+    for other in ("logits", "probabilities", "log_probabilities"):
+        if other != inkey and other in m:
+            return [Problem(at(name, m, other), f"{prefix}{other}", f"{family} takes {inkey}: write '{inkey}:'")]
     needed = (inkey,) if FAMILIES[family]["labels"] == "cotangent" else (inkey, "labels")
     return [Problem(at(name, m), f"{prefix}{k}", REQUIRED) for k in needed if k not in m]
 

@@ -41,6 +41,7 @@ CASE = Table((
                     "expected a list of non-empty strings"),), tuple),
     Field("logits"),  # the inputs: harness/schema/inputs.py
     Field("probabilities"),
+    Field("log_probabilities"),
     Field("labels"),
     Field("params", (MAPPING,)),  # its fields: params_table
     Field("dtypes", ((lambda v: isinstance(v, list) and bool(v) and all(d in FLOAT_DTYPES for d in v),
@@ -87,6 +88,7 @@ def params_table(allow_nan: bool) -> Table:
         Field("p", ((lambda v: is_int(v) and v in (1, 2), "expected 1 or 2, got {value!r}"),), int),
         Field("epsilon", ((lambda v: finite(v) is not None, "expected a finite number, got {value!r}"),), float),
         Field("q", ((lambda v: finite(v) is not None and 0 < v < 1, "expected a number in (0, 1), got {value!r}"),), float),
+        Field("log_target", ((is_bool, "expected true or false, got {value!r}"),)),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
         Field("label_convention", ((lambda v: v in LABEL_CONVENTIONS,

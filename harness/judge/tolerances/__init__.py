@@ -6,8 +6,9 @@ reductions, a case's override) and holds the Tolerance; each family's error mode
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
 blocks), `hinge` (hinge, squared hinge, soft margin, multilabel soft margin), `multiclass_hinge`
-(Weston-Watkins, Crammer-Singer, Keras' categorical hinge), `single` (poly-1, generalized cross-entropy);
-`layout` serves terms computed by rows as flat blocks of the gradient.
+(Weston-Watkins, Crammer-Singer, Keras' categorical hinge), `single` (poly-1, generalized cross-entropy),
+`logprob` (nll_loss, kl_divergence on log-probabilities); `layout` serves terms computed by rows as flat blocks
+of the gradient.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from harness.judge.tolerances.blocks import block_model
 from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
 from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.hinge import hinge_model, multilabel_model, soft_margin_model
+from harness.judge.tolerances.logprob import kl_model, nll_model
 from harness.judge.tolerances.multiclass_hinge import multiclass_hinge_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.single import generalized_model, poly1_model
@@ -52,6 +54,10 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = generalized_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "nll_loss":
+        model = nll_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "kl_divergence":
+        model = kl_model(case, ref, inputs, u, acc, tiny)
     else:
         model = elementwise_model(case, ref, inputs, u, acc, tiny)
     row_terms, grad_terms, grad_floor = model
