@@ -2,7 +2,7 @@
 
 `compute(case, inputs, dtype)` is the one entry point. `core` holds the Reference it returns, the reductions
 and the shared arithmetic; one module per family group states its semantics: `softmax` (with `sparse_fast`,
-its large-trial path), `sigmoid`, `probabilities`, `focal` and `blocks`. `clipped` computes the losses behind
+its large-trial path), `sigmoid`, `probabilities`, `focal`, `blocks` and `ctc`. `clipped` computes the losses behind
 the `clipped` flag.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.oracle import blocks, focal, probabilities, sigmoid, softmax
+from harness.oracle import blocks, ctc, focal, probabilities, sigmoid, softmax
 from harness.oracle.core import Reference, SoftmaxRows, times
 from harness.schema import Case
 from harness.trials import Inputs
@@ -26,6 +26,7 @@ ORACLES: dict[str, Callable[[Case, Inputs, str], Reference]] = {
     "log_softmax": blocks.block,
     "softmax": blocks.block,
     "logsumexp": blocks.block,
+    "ctc": ctc.ctc_loss,
 }
 
 

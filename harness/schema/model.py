@@ -25,12 +25,16 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "log_softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "softmax": {"labels": "cotangent", "input": "logits", "block": True},
     "logsumexp": {"labels": "cotangent", "input": "logits", "block": True, "reduces_classes": True},
+    # sequence: labels [batch, S] of class indices, each item's sequence padded after it with the blank
+    # (harness/oracle/ctc.py); the logits are [batch, time, classes]
+    "ctc": {"labels": "sequence", "input": "logits"},
 }
 # Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
 # only in a case that expects an error (class indices must be integers).
 LABEL_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
 ERROR_LABEL_DTYPES = ("float32", "float64")
-REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
+# label_length_mean: PyTorch's CTC 'mean', the mean over items of each loss divided by its label length
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean", "label_length_mean")
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 
 
@@ -73,6 +77,9 @@ class Params:
     gamma: float = 2.0  # focal families: exponent of the modulating factor (1 - p_t)^gamma
     alpha: float | None = None  # focal families: balancing weight (binary: alpha_t; categorical: a factor)
     label_dtype: str = "int64"  # sparse families: the integer dtype the labels reach the framework in
+    blank: int = 0  # ctc: the blank's class index (also the labels' padding)
+    zero_infinity: bool = False  # ctc: an infinite loss (no alignment) and its gradient become 0
+    input_lengths: tuple[int, ...] | None = None  # ctc: frames per item (all of them when None)
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -86,6 +93,9 @@ class Params:
             ("pos_weight", None),
             ("gamma", 2.0),
             ("alpha", None),
+            ("blank", 0),
+            ("zero_infinity", False),
+            ("input_lengths", None),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)
@@ -145,6 +155,11 @@ class Case:
     @property
     def sparse(self) -> bool:
         return FAMILIES[self.family]["labels"] == "sparse"
+
+    @property
+    def integer_labels(self) -> bool:
+        """Labels that are class indices (sparse families, CTC's label sequences): they keep an integer dtype."""
+        return FAMILIES[self.family]["labels"] in ("sparse", "sequence")
 
     @property
     def elementwise(self) -> bool:

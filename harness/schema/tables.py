@@ -85,6 +85,11 @@ def params_table(allow_nan: bool) -> Table:
         Field("alpha", (UNIT,), float),
         Field("label_dtype", ((lambda v: v in LABEL_DTYPES + ERROR_LABEL_DTYPES,
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
+        Field("blank", ((lambda v: is_int(v) and v >= 0, "expected a class index >= 0, got {value!r}"),), int),
+        Field("zero_infinity", ((is_bool, "expected true or false, got {value!r}"),), bool),
+        Field("input_lengths", ((lambda v: isinstance(v, list) and bool(v) and all(is_int(x) and x >= 1 for x in v),
+                                 "expected a non-empty list of integers >= 1 (frames per item), got {value!r}"),),
+              lambda v: tuple(int(x) for x in v)),
     ))
 
 
