@@ -204,7 +204,7 @@ class JaxAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         dev = _device(device)
         x = jax.device_put(np.asarray(inputs.logits, dtype=np_dtype(dtype)), dev)
-        labels = np.asarray(inputs.labels) if case.sparse else np.asarray(inputs.labels, dtype=np_dtype(dtype))
+        labels = np.asarray(inputs.labels) if case.integer_labels else np.asarray(inputs.labels, dtype=np_dtype(dtype))
         labels = jax.device_put(labels, dev)  # class indices keep their dtype
         fn, calls = self._fn(path, case)
         out, g = fn(x, labels)

@@ -227,7 +227,7 @@ class TensorFlowAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         with tf.device(_device_name(device)):
             x = _const(inputs.logits, dtype)
-            labels = tf.constant(np.asarray(inputs.labels)) if case.sparse else _const(inputs.labels, dtype)  # indices keep their dtype
+            labels = tf.constant(np.asarray(inputs.labels)) if case.integer_labels else _const(inputs.labels, dtype)  # indices keep their dtype
             sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
             step, calls = self._step(path, case)
             out, g = step(x, labels, sw)

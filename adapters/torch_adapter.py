@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import builders, naive
+from adapters import builders, naive, torch_ctc
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
 from harness.schema import Case
@@ -166,6 +166,7 @@ PATHS = [
     *naive.block_paths(OPS),
     builders.absent("(no focal loss in torch)", frozenset({"categorical_focal_crossentropy", "binary_focal_crossentropy"}),
                  "PyTorch has no focal loss; torchvision.ops.sigmoid_focal_loss lives outside torch and is not a dependency"),
+    *torch_ctc.PATHS,
 ]
 
 
@@ -226,7 +227,7 @@ class TorchAdapter(Adapter):
 
     def evaluate(self, path, case, inputs, dtype, device):
         x = _tensor(inputs.logits, dtype, device).requires_grad_(True)
-        labels = _tensor(inputs.labels, None if case.sparse else dtype, device)  # class indices keep their dtype
+        labels = _tensor(inputs.labels, None if case.integer_labels else dtype, device)  # class indices keep their dtype
         cw = None if inputs.class_weights is None else _tensor(inputs.class_weights, dtype, device)
         sw = None if inputs.sample_weights is None else _tensor(inputs.sample_weights, dtype, device)
         out, call = path.fn(Call(logits=x, labels=labels, case=case, class_weights=cw, sample_weights=sw))

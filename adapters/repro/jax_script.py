@@ -113,7 +113,7 @@ def code(t: Target) -> Code:
         body += ["run = jax.jit(run)", ""]
     body += [f"device = {device(t)}",
              f"out, grad = run(jax.device_put({array(x, t.dtype)}, device), "
-             f"jax.device_put({array('labels', None if case.sparse else t.dtype)}, device))",
+             f"jax.device_put({array('labels', None if case.integer_labels else t.dtype)}, device))",
              "return np.asarray(out).astype(np.float64), np.asarray(grad).astype(np.float64)"]
     prelude = ["os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')", "",
                "import jax", "", *precision(t), "", "import jax.numpy as jnp", "import numpy as np", "import optax"]

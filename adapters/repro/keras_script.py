@@ -55,7 +55,7 @@ def _tensors(backend: str, t: Target, x: str) -> Lines:
     """Each backend adapter's `_tensor`: the first input and the weights in the trial dtype, the labels too unless they
     are class indices (int64 on TensorFlow, JAX and NumPy; their own dtype on torch)."""
     case = t.case
-    names = [(x, t.dtype), ("labels", None if case.sparse else t.dtype)]
+    names = [(x, t.dtype), ("labels", None if case.integer_labels else t.dtype)]
     if case.params.sample_weights is not None:
         names.append(("sample_weights", t.dtype))
     out = []

@@ -112,7 +112,7 @@ def code(t: Target) -> Code:
         body += ["step = tf.function(step, jit_compile=True)", ""]
     body += [f"with tf.device({device_name(t.device)!r}):",
              f"    {x} = {constant(x, t.dtype)}",
-             f"    labels = {constant('labels', None if case.sparse else t.dtype)}",
+             f"    labels = {constant('labels', None if case.integer_labels else t.dtype)}",
              f"    out, grad = step({x}, labels)",
              f"grad = tf.zeros_like({x}) if grad is None else grad",
              "return out.numpy().astype(np.float64), grad.numpy().astype(np.float64)"]

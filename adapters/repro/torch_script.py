@@ -117,7 +117,7 @@ def call_lines(t: Target, x: str) -> Lines:
 def inputs(t: Target, x: str) -> Lines:
     """The tensors a path receives: the first input, the labels (class indices keep their dtype) and the weights."""
     case, dev = t.case, t.device
-    lines = [f"{x} = {tensor(x, t.dtype, dev)}", f"labels = {tensor('labels', None if case.sparse else t.dtype, dev)}"]
+    lines = [f"{x} = {tensor(x, t.dtype, dev)}", f"labels = {tensor('labels', None if case.integer_labels else t.dtype, dev)}"]
     for w in ("class_weights", "sample_weights"):
         if getattr(case.params, w) is not None:
             lines.append(f"{w} = {tensor(w, t.dtype, dev)}")

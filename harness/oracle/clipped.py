@@ -35,7 +35,7 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
     the guard leaves alone is never said to be explained by it. Cross-entropy families only (not the focal
     ones or the building blocks); float64."""
     fam = case.family
-    if case.block or fam.endswith("focal_crossentropy"):
+    if case.block or fam.endswith("focal_crossentropy") or fam == "ctc":  # CTC clips no probability
         return []
 
     def clip(lo: float, hi: float):  # log q, log(1 - q), and where the clip changes q (in either term)

@@ -5,7 +5,7 @@ from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the
 reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
-blocks); `layout` serves terms computed by rows as flat blocks of the gradient.
+blocks), `ctc` (the CTC loss); `layout` serves terms computed by rows as flat blocks of the gradient.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from harness.core.dtypes import eps
 from harness.judge.tolerances.blocks import block_model
 from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
+from harness.judge.tolerances.ctc import ctc_model
 from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.softmax import softmax_model
@@ -33,6 +34,8 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = block_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_focal_crossentropy":
         model = categorical_focal_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "ctc":
+        model = ctc_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
     else:
