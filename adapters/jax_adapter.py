@@ -18,7 +18,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from adapters import builders, naive  # noqa: E402
+from adapters import builders, jax_ctc, naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core.dtypes import np_dtype  # noqa: E402
 
@@ -134,6 +134,7 @@ PATHS += [
                  "optax's cross-entropies take logits; from probabilities JAX users write the loss by hand (the manual: path)"),
     builders.absent("(no categorical focal loss in optax)", frozenset({"categorical_focal_crossentropy"}),
                  "optax has sigmoid_focal_loss only; there is no softmax (categorical) focal loss"),
+    *jax_ctc.PATHS,
 ]
 
 

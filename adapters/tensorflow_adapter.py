@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from adapters import builders, naive  # noqa: E402
+from adapters import builders, naive, tensorflow_ctc  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core import precision
 from harness.schema import Case  # noqa: E402
@@ -139,6 +139,7 @@ PATHS += [
     *(p.variant("tf.function") for p in _BLOCKS),
     *(p.variant("xla") for p in _BLOCKS),
     *naive.block_paths(OPS),
+    *tensorflow_ctc.PATHS,
 ]
 
 

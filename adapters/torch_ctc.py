@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from adapters.api import ApiPath, Call
-from harness.oracle.ctc import lengths
+from harness.oracle.ctc import input_lengths
 
 CTC = frozenset({"ctc"})
 OPTIONS = frozenset({"blank", "zero_infinity", "input_lengths"})
@@ -18,12 +18,12 @@ def _arguments(c: Call):
     """(log_probs [T, B, C], targets, input_lengths, target_lengths, keyword arguments) as users pass them: the
     batch-major logits through log_softmax and transposed to time-major, padded targets with their lengths."""
     p = c.params
-    label_lengths, input_lengths = lengths(c.case, c.labels.cpu().numpy())
+    frames = input_lengths(c.case)
     log_probs = F.log_softmax(c.logits, dim=-1).transpose(0, 1)
     kw = {"blank": p.blank, "reduction": REDUCTIONS[p.reduction], "zero_infinity": p.zero_infinity}
     dev = c.logits.device
-    return (log_probs, c.labels, torch.as_tensor(input_lengths, device=dev), torch.as_tensor(label_lengths, device=dev),
-            kw)
+    target_lengths = (c.labels != p.blank).sum(-1)  # the labels that are not the blank (its padding)
+    return log_probs, c.labels, torch.as_tensor(frames, device=dev), target_lengths, kw
 
 
 def _fmt(kw: dict) -> str:
@@ -34,14 +34,14 @@ def _ctc_loss(c: Call):
     lp, targets, il, tl, kw = _arguments(c)
     return (F.ctc_loss(lp, targets, il, tl, **kw),
             f"torch.nn.functional.ctc_loss(torch.nn.functional.log_softmax(logits, dim=-1).transpose(0, 1), "
-            f"targets, input_lengths, target_lengths, {_fmt(kw)})")
+            f"targets, input_lengths, target_lengths=(targets != blank).sum(-1), {_fmt(kw)})")
 
 
 def _ctc_module(c: Call):
     lp, targets, il, tl, kw = _arguments(c)
     return (torch.nn.CTCLoss(**kw)(lp, targets, il, tl),
             f"torch.nn.CTCLoss({_fmt(kw)})(torch.nn.functional.log_softmax(logits, dim=-1).transpose(0, 1), "
-            f"targets, input_lengths, target_lengths)")
+            f"targets, input_lengths, target_lengths=(targets != blank).sum(-1))")
 
 
 _WHY_MEAN = ("reduction='mean' divides each item's loss by its target length before averaging (label_length_mean); "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import naive_script
+from adapters.repro import ctc_script, naive_script
 from adapters.repro.target import Code, Target, classes, device_index, indent, python, unknown_path
 from harness.schema import Case
 
@@ -71,6 +71,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "jax.nn.softmax": _block("jax.nn.softmax"),
     "jax.nn.logsumexp": _block("jax.nn.logsumexp"),
     **naive_script.calls(OPS),
+    **ctc_script.JAX,
 }
 
 

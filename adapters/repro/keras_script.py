@@ -10,7 +10,7 @@ torch.autograd.grad; none on NumPy, whose rows hold the loss only.
 from __future__ import annotations
 
 from adapters.keras_paths import LOSSES, loss_kwargs
-from adapters.repro import jax_script, tensorflow_script, torch_script
+from adapters.repro import ctc_script, jax_script, tensorflow_script, torch_script
 from adapters.repro.target import Code, NoScript, Target, device_index, indent, python, unknown_path
 from harness.schema import Case
 
@@ -48,6 +48,7 @@ CALLS = {
     "keras.ops.binary_crossentropy": _ops_loss("binary_crossentropy", False),
     "keras.losses(from_logits=True)": lambda case, x: _loss_class(case, x, True),
     "keras.losses(from_logits=False)": lambda case, x: _loss_class(case, x, False),
+    **ctc_script.KERAS,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import naive_script
+from adapters.repro import ctc_script, naive_script
 from adapters.repro.target import Code, Target, device_index, indent, python, unknown_path
 from harness.schema import Case
 
@@ -57,6 +57,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "tf.nn.softmax": _block("tf.nn.softmax"),
     "tf.reduce_logsumexp": _block("tf.reduce_logsumexp"),
     **naive_script.calls(OPS),
+    **ctc_script.TENSORFLOW,
 }
 
 _DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import naive_script
+from adapters.repro import ctc_script, naive_script
 from adapters.repro.target import Code, Target, python, unknown_path
 from harness.schema import Case
 
@@ -80,6 +80,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "F.softmax": lambda case, x: [f"out = F.softmax({x}, dim={case.params.axis})"],
     "torch.logsumexp": lambda case, x: [f"out = torch.logsumexp({x}, dim={case.params.axis})"],
     **naive_script.calls(OPS),
+    **ctc_script.TORCH,
 }
 CALLS["naive:clip(logits)+F.cross_entropy"] = naive_script.clipped_logits(CALLS["F.cross_entropy"], OPS)
 

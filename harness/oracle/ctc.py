@@ -49,11 +49,15 @@ from harness.trials import Inputs
 def lengths(case: Case, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(label lengths L_b, input lengths T_b): the non-blank labels of each item, and the case's input lengths
     (T for every item when it gives none)."""
-    labels = np.asarray(labels).reshape(labels.shape[0], -1) if np.ndim(labels) else np.zeros((0, 0), int)
-    L = (labels != case.params.blank).sum(-1).astype(np.int64)
+    L = (np.asarray(labels) != case.params.blank).sum(-1).astype(np.int64)
+    return L, input_lengths(case)
+
+
+def input_lengths(case: Case) -> np.ndarray:
+    """T_b: the case's input lengths, or every frame for every item."""
     B, T = case.predictions.shape[0], case.predictions.shape[1]
     il = case.params.input_lengths
-    return L, (np.full(B, T, dtype=np.int64) if il is None else np.asarray(il, dtype=np.int64))
+    return np.full(B, T, dtype=np.int64) if il is None else np.asarray(il, dtype=np.int64)
 
 
 def extended(label: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
