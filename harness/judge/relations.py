@@ -11,7 +11,8 @@ case's, where the two must agree:
                                                   (the gradient of a row is the sum over its copies)
     smoothed_labels  label_smoothing e         == dense labels (1 - e) t + e / C (sigmoid: (1 - e) z + e / 2)
     sum_mean         reduction mean (or sum)   == reduction sum (or mean), divided (multiplied) by the
-                                                  count: rows kept, or elements for the sigmoid families
+                                                  count: rows kept, elements for the sigmoid families,
+                                                  sequences for ctc
 
 Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
 mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
@@ -144,7 +145,9 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
         return Partner(c, replace(inputs, labels=t), ident, f"dense labels smoothed by {e:g} beforehand, no label_smoothing")
     if k == "sum_mean":
         to = "sum" if p.reduction == "mean" else "mean"
-        if case.elementwise:
+        if case.family == "ctc":  # one loss per sequence: [batch, time, classes]
+            count = x.shape[0]
+        elif case.elementwise:
             count = x.size
         elif case.sparse and p.ignore_index is not None:
             count = int((np.asarray(inputs.labels) != p.ignore_index).sum())

@@ -26,9 +26,11 @@ def problem(case: Case, rel: Relation) -> str | None:
     p = case.params
     if case.expect.error:
         return "a case that expects an error has no loss to relate"
-    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES):
-        return f"relations are defined for the softmax and sigmoid cross-entropy families, not {case.family}"
     k = rel.kind
+    if case.family == "ctc" and k != "sum_mean":
+        return "of the relations only sum_mean applies to ctc: a sequence loss has no one-hot, axis or smoothed form"
+    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES, "ctc"):
+        return f"relations are defined for the softmax and sigmoid cross-entropy families and ctc, not {case.family}"
     if k == "one_hot":
         if not case.sparse:
             return "one_hot relates integer labels to their one-hot form: the case needs sparse_softmax_cross_entropy"
