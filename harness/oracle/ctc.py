@@ -34,6 +34,11 @@ item's loss and gradient NaN.
 Reductions: none (the B losses), sum, mean (over the B items), and label_length_mean, PyTorch's 'mean' for
 CTC: (1/B) sum_b l_b / max(L_b, 1). The returned `unreduced` are the items' losses already divided by
 max(L_b, 1) for label_length_mean (the error model scales each item's allowance by the same factor).
+
+Extended precision (core.working_dtype) carries the recursion: its rounding, about T u_ext |l_b|, stays far
+below float64's resolution of the result for the library's lengths (tests/test_oracle_mpmath.py holds it to an
+enumeration of the alignments in mpmath). The error a framework may make in the trial dtype, which grows with
+the number of frames, is derived in harness/judge/tolerances/ctc.py.
 """
 
 from __future__ import annotations
