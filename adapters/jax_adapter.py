@@ -18,7 +18,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from adapters import builders, jax_hinge, jax_logprob, jax_multiclass_hinge, jax_single, naive  # noqa: E402
+from adapters import builders, jax_ctc, jax_hinge, jax_logprob, jax_multiclass_hinge, jax_single, naive  # noqa: E402
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core.dtypes import np_dtype  # noqa: E402
 
@@ -138,6 +138,7 @@ PATHS += [
     *jax_hinge.PATHS,
     *jax_single.PATHS,
     *jax_logprob.PATHS,
+    *jax_ctc.PATHS,
 ]
 
 
@@ -208,7 +209,7 @@ class JaxAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         dev = _device(device)
         x = jax.device_put(np.asarray(inputs.logits, dtype=np_dtype(dtype)), dev)
-        labels = np.asarray(inputs.labels) if case.sparse else np.asarray(inputs.labels, dtype=np_dtype(dtype))
+        labels = np.asarray(inputs.labels) if case.integer_labels else np.asarray(inputs.labels, dtype=np_dtype(dtype))
         labels = jax.device_put(labels, dev)  # class indices keep their dtype
         fn, calls = self._fn(path, case)
         out, g = fn(x, labels)

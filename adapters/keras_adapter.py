@@ -74,7 +74,7 @@ class KerasAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         with self.keras.device(_keras_device(device)):
             x = self._tensor(inputs.logits, dtype, device)
-            labels = self._tensor(inputs.labels, None if case.sparse else dtype, device)
+            labels = self._tensor(inputs.labels, None if case.integer_labels else dtype, device)
             sw = None if inputs.sample_weights is None else self._tensor(inputs.sample_weights, dtype, device)
 
             def loss(logits):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adapters import builders, keras_hinge
+from adapters import builders, keras_ctc, keras_hinge
 from adapters.api import ApiPath, Call
 from harness.schema import Case, Params
 
@@ -172,11 +172,12 @@ def _ops_loss(name: str, axis: bool):
 
 
 def paths() -> list[ApiPath]:
-    """The two Keras paths (from logits, and on probabilities) over every family in LOSSES, and the
-    keras.ops cross-entropies on probabilities."""
+    """The two Keras paths (from logits, and on probabilities) over every family in LOSSES, the
+    keras.ops cross-entropies on probabilities, and the CTC paths (adapters/keras_ctc.py)."""
     families = frozenset(LOSSES)
     options = frozenset().union(*(e.options for e in LOSSES.values()))
     return [
+        *keras_ctc.paths(),
         ApiPath("keras.ops.categorical_crossentropy", frozenset({"categorical_crossentropy"}),
                 _ops_loss("categorical_crossentropy", True), options=frozenset({"axis"}),
                 check=lambda case, dtype: ("keras.ops.categorical_crossentropy takes classes on the last axis"

@@ -15,6 +15,7 @@ import tensorflow as tf  # noqa: E402
 from adapters import (  # noqa: E402
     builders,
     naive,
+    tensorflow_ctc,
     tensorflow_hinge,
     tensorflow_logprob,
     tensorflow_multiclass_hinge,
@@ -150,6 +151,7 @@ PATHS += [
     *tensorflow_hinge.PATHS,
     *tensorflow_single.PATHS,
     *tensorflow_logprob.PATHS,
+    *tensorflow_ctc.PATHS,
 ]
 
 
@@ -238,7 +240,7 @@ class TensorFlowAdapter(Adapter):
     def evaluate(self, path, case, inputs, dtype, device):
         with tf.device(_device_name(device)):
             x = _const(inputs.logits, dtype)
-            labels = tf.constant(np.asarray(inputs.labels)) if case.sparse else _const(inputs.labels, dtype)  # indices keep their dtype
+            labels = tf.constant(np.asarray(inputs.labels)) if case.integer_labels else _const(inputs.labels, dtype)  # indices keep their dtype
             sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
             step, calls = self._step(path, case)
             out, g = step(x, labels, sw)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import builders, naive, torch_hinge, torch_logprob, torch_multiclass_hinge, torch_single
+from adapters import builders, naive, torch_ctc, torch_hinge, torch_logprob, torch_multiclass_hinge, torch_single
 from adapters.api import Adapter, ApiPath, Call
 from harness.core import precision
 from harness.schema import Case
@@ -176,6 +176,7 @@ PATHS = [
     *torch_hinge.PATHS,
     *torch_single.PATHS,
     *torch_logprob.PATHS,
+    *torch_ctc.PATHS,
 ]
 
 
@@ -236,7 +237,7 @@ class TorchAdapter(Adapter):
 
     def evaluate(self, path, case, inputs, dtype, device):
         x = _tensor(inputs.logits, dtype, device).requires_grad_(True)
-        labels = _tensor(inputs.labels, None if case.sparse else dtype, device)  # class indices keep their dtype
+        labels = _tensor(inputs.labels, None if case.integer_labels else dtype, device)  # class indices keep their dtype
         cw = None if inputs.class_weights is None else _tensor(inputs.class_weights, dtype, device)
         sw = None if inputs.sample_weights is None else _tensor(inputs.sample_weights, dtype, device)
         out, call = path.fn(Call(logits=x, labels=labels, case=case, class_weights=cw, sample_weights=sw))

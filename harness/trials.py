@@ -56,7 +56,7 @@ def materialize(trial: Trial) -> Inputs:
     logits64 = predictions(case)
     raw_labels = _array(case.labels, logits64.shape, case.params.axis, generators.masked_classes(case.predictions))
     # integer labels reach the frameworks in the case's label dtype (int64 unless it says otherwise)
-    labels = raw_labels.astype(case.params.label_dtype) if case.sparse else cast(raw_labels, trial.dtype)
+    labels = raw_labels.astype(case.params.label_dtype) if case.integer_labels else cast(raw_labels, trial.dtype)
     p = case.params
     cw = None if p.class_weights is None else cast(np.asarray(p.class_weights), trial.dtype)
     sw = None if p.sample_weights is None else cast(np.asarray(p.sample_weights), trial.dtype)

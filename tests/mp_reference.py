@@ -689,6 +689,9 @@ def reduce(case, inputs, values, grad=None, dps: int | None = DPS) -> Exact:
 def exact(case, inputs, dps: int | None = DPS) -> Exact:
     """The reference for `case` on `inputs` (anything with logits, labels, class_weights, sample_weights).
     `dps`: the working precision in digits; None for the current global one (numerical differentiation)."""
+    if case.family == "ctc":
+        with _precision(dps):
+            return ctc_exact(case, inputs)
     with _precision(dps):
         f = FAMILIES[case.family](case, inputs)
         loss = np.empty((f.R, f.items_per_row), dtype=object)
@@ -704,6 +707,85 @@ def exact(case, inputs, dps: int | None = DPS) -> Exact:
         if case.params.reduction == "none":
             out.loss_shape = loss.shape
         return out
+
+
+# --------------------------------------------------------------------------- CTC, by enumerating alignments
+
+
+def _alignments(label: list, T: int, C: int, blank: int):
+    """Every path pi in C^T that collapses to `label` (repeats merged, then blanks removed), found by extending
+    prefixes one symbol at a time and dropping a prefix as soon as its collapse is no prefix of the label: no
+    forward recursion, just the definition of the collapse."""
+    L = len(label)
+
+    def extend(prefix: tuple, emitted: int, last: int):
+        if len(prefix) == T:
+            if emitted == L:
+                yield prefix
+            return
+        if L - emitted > T - len(prefix):
+            return
+        for k in range(C):
+            if k == blank:
+                yield from extend((*prefix, k), emitted, k)
+            elif k == last:  # a repeat, merged
+                yield from extend((*prefix, k), emitted, k)
+            elif emitted < L and k == label[emitted]:
+                yield from extend((*prefix, k), emitted + 1, k)
+    yield from extend((), 0, -1)
+
+
+def ctc_exact(case, inputs) -> Exact:
+    """The CTC loss from its definition (Graves et al. 2006): Z = sum over the alignments pi of the label of
+    prod_t y_{t, pi_t} with y = softmax(logits) per frame; loss -log Z; the gradient d(-log Z)/dx_tk =
+    y_tk - (sum of P(pi) over alignments with pi_t = k) / Z, each alignment's product differentiated by hand.
+    Labels are padded with the blank after each sequence; input_lengths (frames per item) default to all;
+    no alignment: +inf with NaN gradient on the item's frames (zero_infinity: 0 and 0); a frame with no
+    softmax: NaN. Reductions none, sum, mean (items), label_length_mean (mean of l_b / max(L_b, 1))."""
+    p = case.params
+    x = np.asarray(inputs.logits)
+    labels = np.asarray(inputs.labels)
+    B, T, C = x.shape
+    Tb = [T] * B if p.input_lengths is None else list(p.input_lengths)
+    losses, grad = [], np.empty((B, T, C), dtype=object)
+    factors = []
+    for b in range(B):
+        label = [int(v) for v in labels[b] if int(v) != p.blank]
+        factors.append(ONE / max(len(label), 1) if p.reduction == "label_length_mean" else ONE)
+        grad[b, :, :] = [[Val() for _ in range(C)] for _ in range(T)]
+        rows = [softmax_row(_as_mp_list(x[b, t])) for t in range(Tb[b])]
+        if any(r is None for r in rows):
+            losses.append(Val.nan())
+            for t in range(Tb[b]):
+                grad[b, t, :] = [Val.nan() for _ in range(C)]
+            continue
+        occ = [[ZERO] * C for _ in range(Tb[b])]
+        parts = []
+        for path in _alignments(label, Tb[b], C, p.blank):
+            pr = mp.fprod(rows[t].p(k) for t, k in enumerate(path))
+            parts.append(pr)
+            for t, k in enumerate(path):
+                occ[t][k] += pr
+        Z = mp.fsum(parts)
+        if Z == 0:
+            losses.append(Val() if p.zero_infinity else Val.of(INF))
+            for t in range(Tb[b]):
+                grad[b, t, :] = [Val() if p.zero_infinity else Val.nan() for _ in range(C)]
+            continue
+        losses.append(Val.of(-mp.log(Z)))
+        for t in range(Tb[b]):
+            grad[b, t, :] = [Val(rows[t].p(k), occ[t][k] / Z) for k in range(C)]
+    B_items = mp.mpf(B)
+    scale = ONE if p.reduction in ("none", "sum") else ONE / B_items
+    for b in range(B):
+        f = factors[b] * scale
+        if f != ONE:
+            grad[b] = np.vectorize(lambda v, f=f: v.times(f), otypes=[object])(grad[b])
+    vals = [v.times(factors[b]) if factors[b] != ONE else v for b, v in enumerate(losses)]
+    if p.reduction == "none":
+        return Exact(vals, (B,), grad)
+    total = vsum(vals)
+    return Exact([total.times(scale) if scale != ONE else total], (), grad)
 
 
 # --------------------------------------------------------------------------- the original interface

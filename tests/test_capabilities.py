@@ -44,6 +44,7 @@ def _matrix() -> str:
         cases.append({"id": cid, "family": family, "description": "capability matrix", "logits": logits,
                       "labels": labels, "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     cases += _other_families()
+    cases += _ctc()
     return json.dumps(cases)  # JSON is YAML
 
 
@@ -125,6 +126,17 @@ def _log_probability_families() -> list[dict]:
             cases.append({"id": cid, "family": family, "description": "capability matrix", "log_probabilities": x,
                           "labels": y, "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     return cases
+CTC_LOGITS = [[[1.0, 0.5, -1.0], [0.2, 0.1, 2.0], [0.0, 1.0, 0.5], [1.5, -0.5, 0.3]],
+              [[0.3, 0.5, -1.0], [0.2, 1.1, 2.0], [0.0, 1.0, 0.5], [1.5, -0.5, 0.3]]]
+
+
+def _ctc() -> list[dict]:
+    """CTC on [batch, time, classes] logits with padded label sequences: each option, each reduction it takes."""
+    options = [({}, [[1, 2], [2, 0]]), ({"blank": 2}, [[0, 1], [1, 2]]), ({"input_lengths": [4, 3]}, [[1, 2], [2, 0]]),
+               ({"zero_infinity": True}, [[1, 2], [2, 0]])]
+    return [{"id": f"cap-ctc-{'-'.join(opts) or 'plain'}-{red}", "family": "ctc", "description": "capability matrix",
+             "logits": CTC_LOGITS, "labels": labels, "params": {**opts, "reduction": red}, "dtypes": ["float32"]}
+            for (opts, labels), red in itertools.product(options, ["none", "sum", "mean", "label_length_mean"])]
 
 
 FRAMEWORKS = [f for f in adapters.BUILTIN if not adapters.missing_modules(f)]

@@ -76,6 +76,8 @@ def _scales(trial: Trial, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np
     case = trial.case
     p = case.params
     x = np.asarray(inputs.logits, dtype=np.float64)
+    if case.family == "ctc":
+        return _ctc_scales(case, inputs, ref)
     if ref.softmax is not None:
         st = ref.softmax
         C = ref.classes
@@ -210,6 +212,30 @@ def _log_probability_scales(case, inputs, ref: oracle.Reference) -> tuple[np.nda
             g = sw[:, None] * np.nan_to_num(t)
     loss_w = row.reshape(ref.loss.shape) if p.reduction == "none" else np.asarray(abs(ref.scale) * row.sum())
     grad_w = np.moveaxis((abs(ref.scale) * g).reshape(*np.moveaxis(np.asarray(inputs.logits), ax, -1).shape), -1, ax)
+    return loss_w, grad_w
+
+
+def _ctc_scales(case, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np.ndarray]:
+    """CTC: an item's loss is formed in T_b steps of the forward recursion, each rounding a log-probability of
+    the frame (its normaliser, 1 + log C) and a forward variable of size up to |l_b|: W = T_b (1 + log C + |l_b|)
+    times the item's factor. A gradient entry f (y - gamma) is formed from y and gamma = exp(alpha + beta - log Z),
+    whose exponent carries the whole recursion: W = |f| (y + gamma) T_b (1 + log C + |l_b|)."""
+    from harness.oracle.ctc import lengths
+
+    x = np.asarray(inputs.logits, dtype=np.float64)
+    B, T, C = x.shape
+    L, Tb = lengths(case, np.asarray(inputs.labels))
+    per_item = 1.0 / np.maximum(L, 1) if case.params.reduction == "label_length_mean" else np.ones(B)
+    f = np.abs(per_item * ref.scale)
+    with np.errstate(invalid="ignore", over="ignore"):
+        l_b = np.abs(np.asarray(ref.unreduced, dtype=np.float64)) / per_item
+        steps = Tb * (1 + math.log(C) + np.where(np.isfinite(l_b), l_b, 0.0))
+        y = np.exp(x - np.max(np.where(np.isfinite(x), x, -np.inf), -1, keepdims=True))
+        y = y / y.sum(-1, keepdims=True)
+        gamma = np.nan_to_num(np.abs(y - ref.grad / f[:, None, None]))
+        frames = (np.arange(T)[None, :] < Tb[:, None])[..., None]
+    loss_w = per_item * steps if case.params.reduction == "none" else np.asarray(abs(ref.scale) * np.sum(per_item * steps))
+    grad_w = np.where(frames, (f * steps)[:, None, None] * (np.nan_to_num(y) + gamma), 0.0)
     return loss_w, grad_w
 
 

@@ -437,3 +437,54 @@ def test_the_hinges_subgradient_spans_both_slopes_at_its_kinks(case, dtype, monk
         problems = mismatches("grad", got, mp_reference.exact(case, inputs).grad, K_GRAD)
         assert not problems, "\n".join(problems)
 
+# --------------------------------------------------------------------------- CTC: the forward-backward oracle against enumerated alignments
+
+
+_CTC_X = [[[1.0, 0.5, -1.0], [0.2, 0.1, 2.0], [0.0, 1.0, 0.5], [1.5, -0.5, 0.3], [0.4, 2.5, -2.0]],
+          [[0.3, 0.5, -1.0], [0.2, 1.1, 2.0], [0.0, 1.0, 0.5], [1.5, -0.5, 0.3], [-3.0, 0.0, 7.0]]]
+CTC_CASES = [
+    one_case(_CTC_X, [[1, 2, 0], [2, 2, 1]], "ctc", input_lengths=[5, 4]),  # a repeated label needs a blank between
+    one_case(_CTC_X, [[1, 1, 0], [0, 0, 0]], "ctc", reduction="label_length_mean"),  # an empty sequence
+    one_case(_CTC_X, [[0, 1, 2], [1, 2, 2]], "ctc", blank=2, reduction="sum", input_lengths=[3, 5]),
+    one_case(_CTC_X, [[1, 1, 2], [2, 1, 0]], "ctc", reduction="mean", input_lengths=[4, 2]),  # item 0 infeasible
+    one_case(_CTC_X, [[1, 1, 2], [2, 1, 0]], "ctc", reduction="sum", input_lengths=[4, 2], zero_infinity=True),
+    one_case([[[0.0, float("-inf"), 1.0], [2.0, 0.5, 0.0], [1.0, 1.0, 1.0]]], [[1, 2]], "ctc"),  # a masked class
+    one_case([[[0.0, 3.0, 1.0], [2.0, 0.5, float("nan")], [1.0, 1.0, 1.0]]], [[1, 2]], "ctc"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("case", CTC_CASES, ids=lambda c: f"ctc-{c.params.reduction}")
+def test_ctc_oracle_matches_the_enumeration_of_alignments(case, dtype):
+    problems = check_full(case, materialize(Trial(case, dtype)), dtype)
+    assert not problems, "\n".join(problems)
+
+
+def test_ctc_infeasible_alignments_are_inf_with_nan_gradient_or_zero_with_zero_infinity():
+    """Item 0 has labels [1, 1, 2] (4 frames needed with the blank between the repeats) in 4 frames: feasible;
+    in 3 it is not. The oracle's +inf (and NaN gradient on the item's frames, 0 beyond) and zero_infinity's 0."""
+    for zero_infinity in (False, True):
+        case = one_case(_CTC_X, [[1, 1, 2], [2, 1, 0]], "ctc", input_lengths=[3, 2], zero_infinity=zero_infinity)
+        ref = oracle.compute(case, materialize(Trial(case, "float64")), "float64")
+        assert ref.loss[0] == (0.0 if zero_infinity else np.inf) and np.isfinite(ref.loss[1])
+        g = ref.grad[0]
+        assert (np.all(g[:3] == 0) if zero_infinity else np.all(np.isnan(g[:3]))) and np.all(g[3:] == 0)
+
+
+@pytest.mark.parametrize("case", CTC_CASES[:3], ids=lambda c: f"ctc-{c.params.reduction}")
+def test_the_ctc_references_gradient_is_the_derivative_of_its_loss(case):
+    """The enumeration's gradient is derived by hand; hold it to numerical differentiation of its loss at 40 digits."""
+    inputs = materialize(Trial(case, "float64"))
+    x0 = np.asarray(inputs.logits, dtype=np.float64)
+    with mp.workdps(40):
+        grad = mp_reference.exact(case, inputs, dps=None).grad
+
+        def f(idx, h):
+            xx = x0.astype(object)
+            xx[idx] = mp.mpf(float(x0[idx])) + h
+            return mp.fsum(v.value for v in mp_reference.exact(case, replace(inputs, logits=xx), dps=None).loss)
+
+        for idx in np.ndindex(x0.shape):
+            d = mp.diff(lambda h, idx=idx: f(idx, h), 0)
+            g = grad[idx].value
+            assert abs(g - d) <= mp.mpf(10) ** -25 * max(1, abs(d)), (idx, g, d)

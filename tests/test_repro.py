@@ -259,6 +259,19 @@ CASES = """\
   labels: [[-1.4, -0.3, -3.0], [-0.7, -1.4, -1.4]]
   params: {reduction: mean, log_target: true}
   dtypes: [float64]
+- id: r-ctc
+  family: ctc
+  description: padded label sequences, blank 0, every frame
+  logits: [[[1.0, 0.5, -1.0], [0.2, 0.1, 2.0], [0.0, 1.0, 0.5]], [[0.3, 0.5, -1.0], [0.2, 1.1, 2.0], [0.0, 1.0, 0.5]]]
+  labels: [[1, 2], [2, 0]]
+  dtypes: [float32]
+- id: r-ctc-options
+  family: ctc
+  description: the blank last, input lengths, summed
+  logits: [[[1.0, 0.5, -1.0], [0.2, 0.1, 2.0], [0.0, 1.0, 0.5]], [[0.3, 0.5, -1.0], [0.2, 1.1, 2.0], [0.0, 1.0, 0.5]]]
+  labels: [[0, 1], [1, 2]]
+  params: {blank: 2, input_lengths: [3, 2], reduction: sum}
+  dtypes: [float64]
 """
 
 

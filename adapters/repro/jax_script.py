@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import hinge_script, naive_script
+from adapters.repro import ctc_script, hinge_script, naive_script
 from adapters.repro.target import Code, Target, classes, device_index, indent, python, unknown_path
 from harness.schema import Case
 
@@ -93,6 +93,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "manual:-take_along_axis(log_probabilities)": lambda case, x: [
         f"picked = jnp.take_along_axis({x}, jnp.expand_dims(labels, {case.params.axis}), axis={case.params.axis})",
         *_reduced(case, f"-jnp.squeeze(picked, {case.params.axis})")],
+    **ctc_script.JAX,
 }
 
 
@@ -135,7 +136,7 @@ def code(t: Target) -> Code:
         body += ["run = jax.jit(run)", ""]
     body += [f"device = {device(t)}",
              f"out, grad = run(jax.device_put({array(x, t.dtype)}, device), "
-             f"jax.device_put({array('labels', None if case.sparse else t.dtype)}, device))",
+             f"jax.device_put({array('labels', None if case.integer_labels else t.dtype)}, device))",
              "return np.asarray(out).astype(np.float64), np.asarray(grad).astype(np.float64)"]
     prelude = ["os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')", "",
                "import jax", "", *precision(t), "", "import jax.numpy as jnp", "import numpy as np", "import optax"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from adapters.keras_hinge import CLASSES as HINGE_CLASSES
 from adapters.keras_hinge import REDUCTION as HINGE_REDUCTION
 from adapters.keras_paths import KERAS_REDUCTION, LOSSES, loss_kwargs
-from adapters.repro import hinge_script, jax_script, tensorflow_script, torch_script
+from adapters.repro import ctc_script, hinge_script, jax_script, tensorflow_script, torch_script
 from adapters.repro.target import Code, NoScript, Target, device_index, indent, python, unknown_path
 from harness.schema import Case
 
@@ -73,6 +73,7 @@ CALLS = {
     "manual:-take_along_axis(log_probabilities)": lambda case, x: _ops_reduced(case, [
         f"picked = keras.ops.take_along_axis({x}, keras.ops.expand_dims(labels, -1), axis=-1)",
         "out = -keras.ops.squeeze(picked, -1)"]),
+    **ctc_script.KERAS,
 }
 
 
@@ -80,7 +81,7 @@ def _tensors(backend: str, t: Target, x: str) -> Lines:
     """Each backend adapter's `_tensor`: the first input and the weights in the trial dtype, the labels too unless they
     are class indices (int64 on TensorFlow, JAX and NumPy; their own dtype on torch)."""
     case = t.case
-    names = [(x, t.dtype), ("labels", None if case.sparse else t.dtype)]
+    names = [(x, t.dtype), ("labels", None if case.integer_labels else t.dtype)]
     if case.params.sample_weights is not None:
         names.append(("sample_weights", t.dtype))
     out = []

@@ -49,7 +49,7 @@ def _arrays(t: Target, inputs: Inputs, expected, recorded) -> dict[str, np.ndarr
 
     def trial(a):  # bfloat16: its exact float32 values; the framework's part converts them
         return None if a is None else np.asarray(a).astype(np.float32) if t.dtype == "bfloat16" else np.asarray(a)
-    labels = np.asarray(inputs.labels) if t.case.sparse else trial(inputs.labels)
+    labels = np.asarray(inputs.labels) if t.case.integer_labels else trial(inputs.labels)
     out = {x: trial(inputs.logits), "labels": labels, "class_weights": trial(inputs.class_weights),
            "sample_weights": trial(inputs.sample_weights)}
     out["expected_loss"], out["expected_grad"] = expected if expected is not None else (None, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import hinge_script, naive_script
+from adapters.repro import ctc_script, hinge_script, naive_script
 from adapters.repro.target import Code, Target, device_index, indent, python, unknown_path
 from harness.schema import Case
 
@@ -86,6 +86,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     # adapters/tensorflow_logprob.py: the labels' every axis is a batch axis of the gather
     "manual:-tf.gather(log_probabilities)": lambda case, x: _reduced(
         case, f"-tf.gather({x}, labels, axis=-1, batch_dims={len(case.predictions.shape) - 1})"),
+    **ctc_script.TENSORFLOW,
 }
 
 _DTYPES = {"float64": "tf.float64", "float32": "tf.float32", "float16": "tf.float16", "bfloat16": "tf.bfloat16"}
@@ -143,6 +144,7 @@ def code(t: Target) -> Code:
              f"    {x} = {constant(x, t.dtype)}",
              f"    labels = {constant('labels', None if case.sparse else t.dtype)}",
              *([f"    sample_weights = {constant('sample_weights', t.dtype)}"] if case.params.sample_weights is not None else []),
+             f"    labels = {constant('labels', None if case.integer_labels else t.dtype)}",
              f"    out, grad = step({x}, labels)",
              f"grad = tf.zeros_like({x}) if grad is None else grad",
              "return out.numpy().astype(np.float64), grad.numpy().astype(np.float64)"]

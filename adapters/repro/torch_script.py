@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.repro import hinge_script, naive_script
+from adapters.repro import ctc_script, hinge_script, naive_script
 from adapters.repro.target import Code, Target, python, unknown_path
 from harness.schema import Case
 
@@ -92,6 +92,7 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "nn.NLLLoss": _call("torch.nn.NLLLoss({kw})({x}, labels)"),
     "F.kl_div": lambda case, x: [f"out = F.kl_div({x}, labels, {_kl_kwargs(case)})"],
     "nn.KLDivLoss": lambda case, x: [f"out = torch.nn.KLDivLoss({_kl_kwargs(case)})({x}, labels)"],
+    **ctc_script.TORCH,
 }
 CALLS["naive:clip(logits)+F.cross_entropy"] = naive_script.clipped_logits(CALLS["F.cross_entropy"], OPS)
 CALLS.update({
@@ -176,7 +177,7 @@ def call_lines(t: Target, x: str) -> Lines:
 def inputs(t: Target, x: str) -> Lines:
     """The tensors a path receives: the first input, the labels (class indices keep their dtype) and the weights."""
     case, dev = t.case, t.device
-    lines = [f"{x} = {tensor(x, t.dtype, dev)}", f"labels = {tensor('labels', None if case.sparse else t.dtype, dev)}"]
+    lines = [f"{x} = {tensor(x, t.dtype, dev)}", f"labels = {tensor('labels', None if case.integer_labels else t.dtype, dev)}"]
     for w in ("class_weights", "sample_weights"):
         if getattr(case.params, w) is not None:
             lines.append(f"{w} = {tensor(w, t.dtype, dev)}")

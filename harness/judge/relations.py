@@ -19,6 +19,8 @@ case's, where the two must agree:
                                                   same weights and reduction; multilabel_soft_margin ==
                                                   the sigmoid cross-entropy per element (reduction none),
                                                   averaged over each row's classes, then the case's reduction
+                                                  count: rows kept, elements for the sigmoid families,
+                                                  sequences for ctc
 
 Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
 mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
@@ -153,7 +155,9 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
         return Partner(c, replace(inputs, labels=t), ident, f"dense labels smoothed by {e:g} beforehand, no label_smoothing")
     if k == "sum_mean":
         to = "sum" if p.reduction == "mean" else "mean"
-        if case.elementwise:
+        if case.family == "ctc":  # one loss per sequence: [batch, time, classes]
+            count = x.shape[0]
+        elif case.elementwise:
             count = x.size
         elif case.sparse and p.ignore_index is not None:
             count = int((np.asarray(inputs.labels) != p.ignore_index).sum())

@@ -3,15 +3,15 @@
 `compute(case, inputs, dtype)` is the one entry point. `core` holds the Reference it returns, the reductions
 and the shared arithmetic; one module per family group states its semantics: `softmax` (with `sparse_fast`,
 its large-trial path), `sigmoid`, `probabilities`, `focal`, `hinge` (the binary margin families),
-`multiclass_hinge`, `single` (the losses only one framework ships), `logprob` (nll_loss, kl_divergence)
-and `blocks`. `clipped` computes the losses behind the `clipped` flag.
+`multiclass_hinge`, `single` (the losses only one framework ships), `logprob` (nll_loss, kl_divergence),
+`ctc` and `blocks`. `clipped` computes the losses behind the `clipped` flag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.oracle import blocks, focal, hinge, logprob, multiclass_hinge, probabilities, sigmoid, single, softmax
+from harness.oracle import blocks, ctc, focal, hinge, logprob, multiclass_hinge, probabilities, sigmoid, single, softmax
 from harness.oracle.core import Reference, SoftmaxRows, times
 from harness.schema import Case
 from harness.trials import Inputs
@@ -38,6 +38,7 @@ ORACLES: dict[str, Callable[[Case, Inputs, str], Reference]] = {
     "categorical_hinge": multiclass_hinge.categorical_hinge,
     "nll_loss": logprob.nll_loss,
     "kl_divergence": logprob.kl_divergence,
+    "ctc": ctc.ctc_loss,
 }
 
 

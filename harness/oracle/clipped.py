@@ -35,7 +35,8 @@ def clipped_losses(case: Case, inputs: Inputs, dtype: str) -> list[tuple[str, np
     the guard leaves alone is never said to be explained by it. Cross-entropy families only (not the focal
     ones, the building blocks or the families on log-probabilities); float64."""
     fam = case.family
-    if case.block or fam.endswith("focal_crossentropy") or case.input_kind == "log_probabilities":
+    # log-probabilities and CTC: no probability is clipped
+    if case.block or fam.endswith("focal_crossentropy") or case.input_kind == "log_probabilities" or fam == "ctc":
         return []
 
     def clip(lo: float, hi: float):  # log q, log(1 - q), and where the clip changes q (in either term)

@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.core.fields import finite
 from harness.core.yamlfile import Problem, at, plain
-from harness.schema import generators
+from harness.schema import generators, sequence_checks
 from harness.schema.inputs import flatten
 from harness.schema.model import (
     ERROR_LABEL_DTYPES,
@@ -125,6 +125,7 @@ def family_options(m: dict, name: str, prefix: str, family: str, params: Params,
     where = f"{prefix}params"
     written = m.get("params") if isinstance(m.get("params"), dict) else {}
     out = []
+    out += sequence_checks.elsewhere(m, name, prefix, family, params)
     if not spec.get("focal"):
         out += [Problem(at(name, written, k), f"{where}.{k}", "applies to the focal families only")
                 for k in ("gamma", "alpha") if k in written]

@@ -40,13 +40,17 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "categorical_hinge": {"labels": "dense", "input": "logits", "hinge": True},
     "nll_loss": {"labels": "sparse", "input": "log_probabilities", "options": ("class_weights", "ignore_index", "axis")},
     "kl_divergence": {"labels": "dense", "input": "log_probabilities", "options": ("axis", "log_target", "sample_weights")},
+    # sequence: labels [batch, S] of class indices, each item's sequence padded after it with the blank
+    # (harness/oracle/ctc.py); the logits are [batch, time, classes]
+    "ctc": {"labels": "sequence", "input": "logits"},
 }
 # Integer dtypes sparse labels may be given in (what reaches the framework); a float dtype is allowed
 # only in a case that expects an error (class indices must be integers).
 LABEL_CONVENTIONS = ("pm1", "01")  # binary margin families: labels in {-1, 1} or in {0, 1}
 LABEL_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
 ERROR_LABEL_DTYPES = ("float32", "float64")
-REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
+# label_length_mean: PyTorch's CTC 'mean', the mean over items of each loss divided by its label length
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean", "label_length_mean")
 SWEEPS = ("scale",)  # a sweep multiplies the logits by each value: one case per value
 
 
@@ -95,6 +99,9 @@ class Params:
     p: int = 1  # weston_watkins_hinge: the power of each hinge term (1 or 2)
     label_convention: str = "pm1"  # binary margin families: labels in {-1, 1} (pm1) or {0, 1} (01)
     log_target: bool = False  # kl_divergence: the labels are log-probabilities log t, not probabilities t
+    blank: int = 0  # ctc: the blank's class index (also the labels' padding)
+    zero_infinity: bool = False  # ctc: an infinite loss (no alignment) and its gradient become 0
+    input_lengths: tuple[int, ...] | None = None  # ctc: frames per item (all of them when None)
 
     def non_default(self) -> dict[str, Any]:
         """The options a case sets beyond the defaults (what an adapter path must support)."""
@@ -114,6 +121,9 @@ class Params:
             ("epsilon", 2.0),
             ("q", 0.5),
             ("log_target", False),
+            ("blank", 0),
+            ("zero_infinity", False),
+            ("input_lengths", None),
         ):
             if getattr(self, name) != default:
                 out[name] = getattr(self, name)
@@ -173,6 +183,11 @@ class Case:
     @property
     def sparse(self) -> bool:
         return FAMILIES[self.family]["labels"] == "sparse"
+
+    @property
+    def integer_labels(self) -> bool:
+        """Labels that are class indices (sparse families, CTC's label sequences): they keep an integer dtype."""
+        return FAMILIES[self.family]["labels"] in ("sparse", "sequence")
 
     @property
     def elementwise(self) -> bool:

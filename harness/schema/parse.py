@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.core.fields import REQUIRED, Checked, Table, check, check_values, missing_keys, unknown_keys
 from harness.core.yamlfile import Problem, at
-from harness.schema import checks
+from harness.schema import checks, sequence_checks
 from harness.schema.inputs import input_spec
 from harness.schema.model import FAMILIES, Case, Expect, Generated, Params, ToleranceOverride, output_shape
 from harness.schema.relation_list import relations
@@ -47,7 +47,7 @@ def case(m: dict, index: int, name: str) -> tuple[Case | None, list[Problem]]:
             shape = output_shape(family, logits.shape, p.axis)
             labels = Generated(name="full", args={"shape": list(shape), "value": 1.0}, shape=shape)
     elif logits is not None or not isinstance(m["labels"], dict):  # generated labels need valid logits
-        kind = {"sparse": "sparse", "cotangent": "cotangent"}.get(spec["labels"], "dense")
+        kind = {"sparse": "sparse", "sequence": "sparse", "cotangent": "cotangent"}.get(spec["labels"], "dense")
         labels, more = input_spec(m, "labels", name, prefix, kind, allow_nan, logits, p.axis if p else -1)
         problems += more
     if spec["labels"] == "elementwise" and p is not None:
@@ -57,7 +57,8 @@ def case(m: dict, index: int, name: str) -> tuple[Case | None, list[Problem]]:
     if not ok or p is None or logits is None or labels is None or e is None:
         return None, problems
 
-    for more in (checks.shapes(m, name, prefix, family, logits, labels, p, e),
+    shape_checks = sequence_checks.ctc if spec["labels"] == "sequence" else checks.shapes
+    for more in (shape_checks(m, name, prefix, family, logits, labels, p, e),
                  checks.family_options(m, name, prefix, family, p, logits, labels, e)):
         if more:
             return None, problems + more

@@ -93,6 +93,11 @@ def params_table(allow_nan: bool) -> Table:
                                f"expected one of {', '.join(LABEL_DTYPES + ERROR_LABEL_DTYPES)}, got {{value!r}}"),), str),
         Field("label_convention", ((lambda v: v in LABEL_CONVENTIONS,
                                     f"expected one of {', '.join(LABEL_CONVENTIONS)}, got {{value!r}}"),), str),
+        Field("blank", ((lambda v: is_int(v) and v >= 0, "expected a class index >= 0, got {value!r}"),), int),
+        Field("zero_infinity", ((is_bool, "expected true or false, got {value!r}"),), bool),
+        Field("input_lengths", ((lambda v: isinstance(v, list) and bool(v) and all(is_int(x) and x >= 1 for x in v),
+                                 "expected a non-empty list of integers >= 1 (frames per item), got {value!r}"),),
+              lambda v: tuple(int(x) for x in v)),
     ))
 
 

@@ -7,8 +7,8 @@ reductions, a case's override) and holds the Tolerance; each family's error mode
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
 blocks), `hinge` (hinge, squared hinge, soft margin, multilabel soft margin), `multiclass_hinge`
 (Weston-Watkins, Crammer-Singer, Keras' categorical hinge), `single` (poly-1, generalized cross-entropy),
-`logprob` (nll_loss, kl_divergence on log-probabilities); `layout` serves terms computed by rows as flat blocks
-of the gradient.
+`logprob` (nll_loss, kl_divergence on log-probabilities), `ctc` (the CTC loss); `layout` serves terms computed
+by rows as flat blocks of the gradient.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from harness.core.dtypes import eps
 from harness.judge.tolerances.blocks import block_model
 from harness.judge.tolerances.categorical import categorical_focal_model, categorical_probabilities_model
+from harness.judge.tolerances.ctc import ctc_model
 from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.hinge import hinge_model, multilabel_model, soft_margin_model
 from harness.judge.tolerances.logprob import kl_model, nll_model
@@ -52,6 +53,8 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         model = poly1_model(case, ref, inputs, u, acc, tiny)
     elif fam == "generalized_cross_entropy":
         model = generalized_model(case, ref, inputs, u, acc, tiny)
+    elif fam == "ctc":
+        model = ctc_model(case, ref, inputs, u, acc, tiny)
     elif fam == "categorical_crossentropy":
         model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
     elif fam == "nll_loss":
