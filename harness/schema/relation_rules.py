@@ -39,12 +39,10 @@ def problem(case: Case, rel: Relation) -> str | None:
         return (f"sigmoid_form relates the soft margin families ({', '.join(SOFT_MARGIN_FAMILIES)}) to the sigmoid "
                 f"cross-entropy, and they take no other relation; {case.family} takes "
                 + ("sigmoid_form only" if case.family in SOFT_MARGIN_FAMILIES else "no sigmoid_form"))
-    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES, *SOFT_MARGIN_FAMILIES):
-        return f"relations are defined for the softmax, sigmoid and soft margin families, not {case.family}"
     if case.family == "ctc" and k != "sum_mean":
         return "of the relations only sum_mean applies to ctc: a sequence loss has no one-hot, axis or smoothed form"
-    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES, "ctc"):
-        return f"relations are defined for the softmax and sigmoid cross-entropy families and ctc, not {case.family}"
+    if case.family not in (*SOFTMAX_FAMILIES, *SIGMOID_FAMILIES, *SOFT_MARGIN_FAMILIES, "ctc"):
+        return f"relations are defined for the softmax, sigmoid, soft margin and ctc families, not {case.family}"
     if k == "one_hot":
         if not case.sparse:
             return "one_hot relates integer labels to their one-hot form: the case needs sparse_softmax_cross_entropy"
