@@ -512,7 +512,7 @@ class _Block(_Family):
         return [Val.term(v) for v in p], grad
 
 
-class _Hinge(_Family):
+class _MulticlassHinge(_Family):
     """The multi-class hinges, from their definitions (the oracle's docstring, harness/oracle/multiclass_hinge.py):
     Weston-Watkins  l = s w_y / C sum_{j != y} max(0, m - x_y + x_j)^p
     Crammer-Singer  l = s w_y max(0, m + max_{j != y} x_j - x_y)
@@ -574,6 +574,8 @@ class _Hinge(_Family):
         for c in range(C):
             g[c] = -W * mu * t[c] + (W * mu / len(tied) * (1 - t[c]) if c in tied else ZERO)
         return [Val.of(neg, self.m, *[-v for v in pos]).scaled(W) if h > 0 else Val()], [Val.term(v) for v in g]
+
+
 class _NLL(_SoftmaxCE):
     """nll_loss on log-probabilities q taken as given: l = -w_y q_y, dl/dq_c = -w_y at c = y (whatever q_y is,
     -inf and NaN included: the loss is linear in q), 0 elsewhere; q at other classes is never read."""
@@ -639,9 +641,9 @@ FAMILIES = {
     "log_softmax": _Block,
     "softmax": _Block,
     "logsumexp": _Block,
-    "weston_watkins_hinge": _Hinge,
-    "crammer_singer_hinge": _Hinge,
-    "categorical_hinge": _Hinge,
+    "weston_watkins_hinge": _MulticlassHinge,
+    "crammer_singer_hinge": _MulticlassHinge,
+    "categorical_hinge": _MulticlassHinge,
 }
 
 

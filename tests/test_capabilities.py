@@ -53,8 +53,8 @@ BINARY = [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
 
 
 def _other_families() -> list[dict]:
-    """The elementwise, probability, focal, single-framework and building-block families, with the options each may take."""
-    """The elementwise, probability, focal, log-probability and building-block families, with the options each may take."""
+    """The elementwise, probability, focal, single-framework, hinge, margin, log-probability and building-block families,
+    with the options each may take."""
     cases = []
     common = [{}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]}, {"label_smoothing": 0.1}]
     table = {
@@ -105,6 +105,9 @@ def _margin_families() -> list[dict]:
         cid = f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}"
         cases.append({"id": cid, "family": family, "description": "capability matrix", "logits": LOGITS, "labels": y,
                       "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
+    return cases
+
+
 LOG_PROBS = [[-0.5, -1.2, -2.0], [-0.1, -3.0, -2.5], [-1.1, -1.1, -1.1]]
 LOG_TARGETS = [[-1.4, -0.3, -3.0], [-0.7, -1.4, -1.4], [-1.1, -1.1, -1.1]]
 
@@ -126,6 +129,8 @@ def _log_probability_families() -> list[dict]:
             cases.append({"id": cid, "family": family, "description": "capability matrix", "log_probabilities": x,
                           "labels": y, "params": {**opts, "reduction": red}, "dtypes": ["float32"]})
     return cases
+
+
 CTC_LOGITS = [[[1.0, 0.5, -1.0], [0.2, 0.1, 2.0], [0.0, 1.0, 0.5], [1.5, -0.5, 0.3]],
               [[0.3, 0.5, -1.0], [0.2, 1.1, 2.0], [0.0, 1.0, 0.5], [1.5, -0.5, 0.3]]]
 

@@ -184,6 +184,8 @@ def _a_subgradient(ref, grad, dt: str) -> bool:
     s = g.sum(axis=sub.axis)
     slack = 4 * eps(dt) * np.abs(g).sum(axis=sub.axis)
     return bool(np.all((s >= sub.row_sum[0] - slack) & (s <= sub.row_sum[1] + slack)))
+
+
 def _log_probability_scales(case, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np.ndarray]:
     """nll_loss: a row's W is |w_y| (1 + |q_y|), a gradient entry's |f w_y|; kl_divergence: a row's W is
     |s| sum_c t_c (1 + |log t_c| + |q_c|) (each term's log, difference and product), an entry's |f t_c|."""

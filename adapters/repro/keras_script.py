@@ -50,6 +50,8 @@ def _hinge_class(case: Case, x: str) -> Lines:
     cls, red = HINGE_CLASSES[case.family], HINGE_REDUCTION[case.params.reduction]
     sw = ", sample_weight=sample_weights" if case.params.sample_weights is not None else ""
     return [f"loss_fn = keras.losses.{cls}(reduction={red!r})", f"out = loss_fn(labels, {x}{sw})"]
+
+
 def _ops_reduced(case: Case, lines: Lines) -> Lines:
     red = case.params.reduction
     return lines + ([] if red == "none" else [f"out = keras.ops.{red}(out)"])

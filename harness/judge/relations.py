@@ -11,16 +11,13 @@ case's, where the two must agree:
                                                   (the gradient of a row is the sum over its copies)
     smoothed_labels  label_smoothing e         == dense labels (1 - e) t + e / C (sigmoid: (1 - e) z + e / 2)
     sum_mean         reduction mean (or sum)   == reduction sum (or mean), divided (multiplied) by the
-                                                  count: rows kept, or elements for the sigmoid families
-    reverse_classes  the hinge families        == the classes in reverse order (labels C - 1 - y)
-    shift_scores     Weston-Watkins, Crammer-Singer == every score plus `by` (1), exact in the dtype
-    sigmoid_form     soft_margin log(1 + e^(-y' x))
-                                               == sigmoid_cross_entropy at labels z = (y' + 1) / 2, the
-                                                  same weights and reduction; multilabel_soft_margin ==
-                                                  the sigmoid cross-entropy per element (reduction none),
-                                                  averaged over each row's classes, then the case's reduction
                                                   count: rows kept, elements for the sigmoid families,
                                                   sequences for ctc
+    reverse_classes  the hinge families        == the classes in reverse order (labels C - 1 - y)
+    shift_scores     Weston-Watkins, Crammer-Singer == every score plus `by` (1), exact in the dtype
+    sigmoid_form     soft_margin log(1 + e^(-y' x)) == sigmoid_cross_entropy at labels (y' + 1) / 2, the same
+                     weights and reduction; multilabel_soft_margin == it per element (reduction none),
+                     averaged over each row's classes, then the case's reduction
 
 Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
 mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
