@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from adapters import builders, naive, torch_ctc, torch_hinge, torch_logprob, torch_multiclass_hinge, torch_single
 from adapters.api import Adapter, ApiPath, Call
+from adapters.torch_calls import fmt
 from harness.core import precision
 from harness.schema import Case
 
@@ -54,19 +55,16 @@ def _kwargs(c: Call) -> dict:
     return kw
 
 
-def _fmt(kw: dict) -> str:
-    return ", ".join(f"{k}={'<tensor>' if torch.is_tensor(v) else repr(v)}" for k, v in kw.items())
-
 
 def _cross_entropy(c: Call):
     kw = _kwargs(c)
     target = "class indices" if c.case.sparse else "probabilities"
-    return F.cross_entropy(c.logits, c.labels, **kw), f"torch.nn.functional.cross_entropy(target={target}, {_fmt(kw)})"
+    return F.cross_entropy(c.logits, c.labels, **kw), f"torch.nn.functional.cross_entropy(target={target}, {fmt(kw)})"
 
 
 def _cross_entropy_module(c: Call):
     kw = _kwargs(c)
-    return torch.nn.CrossEntropyLoss(**kw)(c.logits, c.labels), f"torch.nn.CrossEntropyLoss({_fmt(kw)})"
+    return torch.nn.CrossEntropyLoss(**kw)(c.logits, c.labels), f"torch.nn.CrossEntropyLoss({fmt(kw)})"
 
 
 def _dim(c: Call) -> int:
@@ -78,7 +76,7 @@ def _nll_log_softmax(c: Call):
     kw = _kwargs(c)
     return (
         F.nll_loss(F.log_softmax(c.logits, dim=_dim(c)), c.labels, **kw),
-        f"torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(dim={_dim(c)}), {_fmt(kw)})",
+        f"torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(dim={_dim(c)}), {fmt(kw)})",
     )
 
 
@@ -113,26 +111,26 @@ def _bce_kwargs(c: Call) -> dict:
 
 def _bce_with_logits(c: Call):
     kw = _bce_kwargs(c)
-    return F.binary_cross_entropy_with_logits(c.logits, c.labels, **kw), f"torch.nn.functional.binary_cross_entropy_with_logits({_fmt(kw)})"
+    return F.binary_cross_entropy_with_logits(c.logits, c.labels, **kw), f"torch.nn.functional.binary_cross_entropy_with_logits({fmt(kw)})"
 
 
 def _bce_module(c: Call):
     kw = _bce_kwargs(c)
-    return torch.nn.BCEWithLogitsLoss(**kw)(c.logits, c.labels), f"torch.nn.BCEWithLogitsLoss({_fmt(kw)})"
+    return torch.nn.BCEWithLogitsLoss(**kw)(c.logits, c.labels), f"torch.nn.BCEWithLogitsLoss({fmt(kw)})"
 
 
 def _bce_probs(c: Call):
     kw = _bce_kwargs(c)
     return (F.binary_cross_entropy(torch.sigmoid(c.logits), c.labels, **kw),
-            f"torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), {_fmt(kw)})")
+            f"torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), {fmt(kw)})")
 
 
 def _bce_on_probabilities(module: bool):
     def fn(c: Call):
         kw = _bce_kwargs(c)
         if module:
-            return torch.nn.BCELoss(**kw)(c.logits, c.labels), f"torch.nn.BCELoss({_fmt(kw)})(p, labels)"
-        return F.binary_cross_entropy(c.logits, c.labels, **kw), f"torch.nn.functional.binary_cross_entropy(p, labels, {_fmt(kw)})"
+            return torch.nn.BCELoss(**kw)(c.logits, c.labels), f"torch.nn.BCELoss({fmt(kw)})(p, labels)"
+        return F.binary_cross_entropy(c.logits, c.labels, **kw), f"torch.nn.functional.binary_cross_entropy(p, labels, {fmt(kw)})"
     return fn
 
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from adapters.api import ApiPath, Call
+from adapters.torch_calls import fmt
 from harness.oracle.ctc import input_lengths
 
 CTC = frozenset({"ctc"})
@@ -26,21 +27,18 @@ def _arguments(c: Call):
     return log_probs, c.labels, torch.as_tensor(frames, device=dev), target_lengths, kw
 
 
-def _fmt(kw: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in kw.items())
-
 
 def _ctc_loss(c: Call):
     lp, targets, il, tl, kw = _arguments(c)
     return (F.ctc_loss(lp, targets, il, tl, **kw),
             f"torch.nn.functional.ctc_loss(torch.nn.functional.log_softmax(logits, dim=-1).transpose(0, 1), "
-            f"targets, input_lengths, target_lengths=(targets != blank).sum(-1), {_fmt(kw)})")
+            f"targets, input_lengths, target_lengths=(targets != blank).sum(-1), {fmt(kw)})")
 
 
 def _ctc_module(c: Call):
     lp, targets, il, tl, kw = _arguments(c)
     return (torch.nn.CTCLoss(**kw)(lp, targets, il, tl),
-            f"torch.nn.CTCLoss({_fmt(kw)})(torch.nn.functional.log_softmax(logits, dim=-1).transpose(0, 1), "
+            f"torch.nn.CTCLoss({fmt(kw)})(torch.nn.functional.log_softmax(logits, dim=-1).transpose(0, 1), "
             f"targets, input_lengths, target_lengths=(targets != blank).sum(-1))")
 
 

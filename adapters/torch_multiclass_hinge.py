@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from adapters import manual_hinge
 from adapters.api import ApiPath, Call
 from adapters.naive import Ops
+from adapters.torch_calls import fmt
 from harness.schema import Case
 
 WW = frozenset({"weston_watkins_hinge"})
@@ -32,18 +33,15 @@ def _kwargs(c: Call) -> dict:
     return kw
 
 
-def _fmt(kw: dict) -> str:
-    return ", ".join(f"{k}={'<tensor>' if torch.is_tensor(v) else repr(v)}" for k, v in kw.items())
-
 
 def _multi_margin(c: Call):
     kw = _kwargs(c)
-    return F.multi_margin_loss(c.logits, c.labels, **kw), f"torch.nn.functional.multi_margin_loss({_fmt(kw)})"
+    return F.multi_margin_loss(c.logits, c.labels, **kw), f"torch.nn.functional.multi_margin_loss({fmt(kw)})"
 
 
 def _module(c: Call):
     kw = _kwargs(c)
-    return torch.nn.MultiMarginLoss(**kw)(c.logits, c.labels), f"torch.nn.MultiMarginLoss({_fmt(kw)})"
+    return torch.nn.MultiMarginLoss(**kw)(c.logits, c.labels), f"torch.nn.MultiMarginLoss({fmt(kw)})"
 
 
 def paths(ops: Ops) -> list[ApiPath]:

@@ -30,40 +30,32 @@ from harness.trials import Inputs
 
 __all__ = ["Tolerance", "for_trial"]
 
+# each family's error model (the softmax families' is chosen by their row quantities, ref.softmax; the sigmoid,
+# binary focal and binary cross-entropy families fall to the elementwise one)
+MODELS = {
+    **dict.fromkeys(("log_softmax", "softmax", "logsumexp"), block_model),
+    "categorical_focal_crossentropy": categorical_focal_model,
+    "categorical_crossentropy": categorical_probabilities_model,
+    **dict.fromkeys(("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge"), multiclass_hinge_model),
+    **dict.fromkeys(("hinge", "squared_hinge"), hinge_model),
+    "soft_margin": soft_margin_model,
+    "multilabel_soft_margin": multilabel_model,
+    "poly1_cross_entropy": poly1_model,
+    "generalized_cross_entropy": generalized_model,
+    "ctc": ctc_model,
+    "nll_loss": nll_model,
+    "kl_divergence": kl_model,
+}
+
 
 def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Tolerance:
     """The allowances of one trial, from its family's error model and the policy (or the case's override)."""
     u, acc, tiny = eps(dtype), eps_acc(dtype), floor_tiny(dtype)
-    fam = case.family
     if ref.softmax is not None:
-        model = softmax_model(case, ref, inputs, u, acc, tiny)
-    elif fam in ("log_softmax", "softmax", "logsumexp"):
-        model = block_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "categorical_focal_crossentropy":
-        model = categorical_focal_model(case, ref, inputs, u, acc, tiny)
-    elif fam in ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge"):
-        model = multiclass_hinge_model(case, ref, inputs, u, acc, tiny)
-    elif fam in ("hinge", "squared_hinge"):
-        model = hinge_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "soft_margin":
-        model = soft_margin_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "multilabel_soft_margin":
-        model = multilabel_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "poly1_cross_entropy":
-        model = poly1_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "generalized_cross_entropy":
-        model = generalized_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "ctc":
-        model = ctc_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "categorical_crossentropy":
-        model = categorical_probabilities_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "nll_loss":
-        model = nll_model(case, ref, inputs, u, acc, tiny)
-    elif fam == "kl_divergence":
-        model = kl_model(case, ref, inputs, u, acc, tiny)
+        model = softmax_model
     else:
-        model = elementwise_model(case, ref, inputs, u, acc, tiny)
-    row_terms, grad_terms, grad_floor = model
+        model = MODELS.get(case.family, elementwise_model)
+    row_terms, grad_terms, grad_floor = model(case, ref, inputs, u, acc, tiny)
     loss_terms, loss_floor = reduced_loss_terms(case, ref, row_terms, u, acc, tiny)
     o = case.tolerance
     if o is None:
