@@ -47,10 +47,8 @@ def _choices(t: np.ndarray) -> str:
 
 
 def row_sums(sub: Subgradient, obs: np.ndarray, allowed: np.ndarray) -> str:
-    """Why the observed gradient's row sums leave the subdifferential ('' when they do not or it is a box):
-    each row's sum must lie within its bounds, give or take the row's allowances and the sum's rounding."""
-    if sub.row_sum is None:
-        return ""
+    """Why the observed gradient's row sums leave the subdifferential ('' when they do not): each row's sum must
+    lie within its bounds (sub.row_sum), give or take the row's allowances and the sum's rounding."""
     o = np.asarray(obs, dtype=np.float64)
     lo, hi = (np.asarray(b, dtype=np.float64) for b in sub.row_sum)
     with np.errstate(invalid="ignore"):
