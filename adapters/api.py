@@ -99,6 +99,9 @@ class Adapter:
 
     name: str = ""
     no_grad: str = ""  # set by a framework without autodiff: evaluate() returns grad None, and this says why
+    # the derivatives beyond the gradient (harness/schema/orders.py) and the ways the framework's users compute each,
+    # e.g. {"hvp": ("rev-rev", "fwd-rev")}: one row per way; `evaluate_order` computes them
+    order_methods: dict[str, tuple[str, ...]] = {}
 
     def version(self) -> str:
         raise NotImplementedError
@@ -127,6 +130,16 @@ class Adapter:
         """Run the path with autodiff; return (loss, grad, call chain, actual device); grad is None only
         in a framework that declares `no_grad`."""
         raise NotImplementedError
+
+    def evaluate_order(self, path: ApiPath, case: Case, inputs: Inputs, dtype: str, device: str, order: str,
+                       method: str, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """One derivative order of the path by one method, along the direction v (already in the trial dtype):
+        (loss, the order's value, call chain, actual device)."""
+        raise NotImplementedError
+
+    def order_refusal(self, path: ApiPath, case: Case, order: str, method: str) -> str | None:
+        """Why the path cannot compute the order (a path without autodiff, a building block), or None."""
+        return self.no_grad or None
 
     # -- what a user's own loss (adapters/custom.py) needs of the framework's tensors; the defaults are NumPy's
     # (and suit tensors with NumPy's methods, as torch's): a framework whose tensors differ overrides them
@@ -157,6 +170,27 @@ class Adapter:
             raise RuntimeError(f"{self.name} returned no gradient for {path.name} and declares no reason")
         return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=grad,
                            no_grad=self.no_grad if grad is None else "")
+
+
+def run_order(adapter: Adapter, path: ApiPath, case: Case, inputs: Inputs, dtype: str, device: str, order: str,
+              method: str, v: np.ndarray) -> Observation:
+    """`Adapter.run` for a derivative order: the path's limits, then the order; a framework's exception (an order
+    it does not implement: "derivative ... is not implemented") is a result."""
+    reason = path.supports(case, dtype) or adapter.order_refusal(path, case, order, method)
+    if reason:
+        return Observation(dtype=dtype, unsupported=reason, device=device)
+    try:
+        loss, value, call, actual = adapter.evaluate_order(path, case, inputs, dtype, device, order, method, v)
+    except Exception as e:  # noqa: BLE001 - a framework's exception is a result, not a harness failure
+        types, frames = error_trace(e)
+        return Observation(dtype=dtype, device=device, error=_shorten(f"{type(e).__name__}: {str(e).strip()}"),
+                           traceback=traceback.format_exc(limit=8), call=f"{order}:{method} of {path.name}",
+                           error_types=types, error_frames=frames)
+    if value is None:
+        return Observation(dtype=dtype, device=device, call=call, loss=loss, error=(
+            f"NoGradient: {path.name} returned no {order} (the framework's autodiff found no dependence on the "
+            f"{'labels' if order in ('label_grad', 'mixed') else 'input'})"))
+    return Observation(dtype=dtype, call=call, device=actual, loss=loss, grad=value)
 
 
 def error_trace(e: BaseException, keep: int = 64) -> tuple[tuple[str, ...], tuple[str, ...]]:

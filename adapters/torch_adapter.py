@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adapters import builders, naive, torch_ctc, torch_hinge, torch_logprob, torch_multiclass_hinge, torch_single
+from adapters import builders, naive, torch_ctc, torch_hinge, torch_logprob, torch_multiclass_hinge, torch_orders, torch_single
 from adapters.api import Adapter, ApiPath, Call
 from adapters.torch_calls import fmt
 from harness.core import precision
@@ -206,6 +206,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 class TorchAdapter(Adapter):
     name = "torch"
+    order_methods = torch_orders.METHODS
 
     def version(self) -> str:
         return torch.__version__
@@ -246,3 +247,11 @@ class TorchAdapter(Adapter):
         if g is None:
             g = torch.zeros_like(x)
         return _numpy(out), _numpy(g), call, str(out.device)
+
+    def evaluate_order(self, path, case, inputs, dtype, device, order, method, v):
+        x = _tensor(inputs.logits, dtype, device)
+        labels = _tensor(inputs.labels, None if case.integer_labels else dtype, device)
+        cw = None if inputs.class_weights is None else _tensor(inputs.class_weights, dtype, device)
+        sw = None if inputs.sample_weights is None else _tensor(inputs.sample_weights, dtype, device)
+        out, value, call = torch_orders.evaluate(path, case, x, labels, cw, sw, order, method, _tensor(v, dtype, device))
+        return _numpy(out), None if value is None else _numpy(value), call, str(out.device)

@@ -64,3 +64,14 @@ def materialize(trial: Trial) -> Inputs:
     for a in (out.logits, out.labels):
         a.setflags(write=False)
     return out
+
+
+@lru_cache(maxsize=4)
+def direction(trial: Trial) -> np.ndarray:
+    """The direction v of a trial's derivatives beyond the gradient (harness/schema/orders.py): standard normal
+    values from the case's direction seed, shaped like the first input and rounded to the trial dtype, so that
+    the oracle and every framework take the same v."""
+    shape = np.shape(materialize(trial).logits)
+    v = cast(np.random.default_rng(trial.case.direction_seed).standard_normal(shape), trial.dtype)
+    v.setflags(write=False)
+    return v

@@ -15,6 +15,8 @@ A failing row that matches an entry becomes `known`; a passing row that matches 
       reason: why this happens
       link: https://github.com/... # the upstream issue or documentation
       strict: true                  # default; false: the matched rows MAY fail (a pass is not `fixed`)
+      order: "mixed:*"              # rows of a derivative order ("<order>:<method>", harness/schema/orders.py);
+                                    # omitted: only the loss-and-gradient rows (order "")
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from harness.core.yamlfile import CaseFileError, Location, Problem, at
 from harness.results.rows import FAILING, VERDICTS, Row
 from harness.schema import cache as case_cache
 
-MATCH_KEYS = ("case", "framework", "api", "device", "dtype")
+MATCH_KEYS = ("case", "framework", "api", "device", "dtype", "order")
 _PATTERNS = (strings, "expected a string or a list of strings")  # fnmatch patterns; omitted: "*"
 _WHY = "required: every known difference says why and links upstream"
 TABLE = Table((  # an entry's fields
@@ -51,6 +53,7 @@ class Entry:
     api: tuple[str, ...]
     device: tuple[str, ...]
     dtype: tuple[str, ...]
+    order: tuple[str, ...]
     verdict: tuple[str, ...]
     reason: str
     link: str
@@ -111,7 +114,7 @@ def _parse(text: str, name: str) -> list[Entry]:
         problems += [replace(p, location=loc) for p in entry.problems]
         if entry.ok:
             v = entry.values
-            out.append(Entry(**{k: v.get(k, ("*",)) for k in (*MATCH_KEYS, "verdict")}, reason=v["reason"],
+            out.append(Entry(**{k: v.get(k, ("",) if k == "order" else ("*",)) for k in (*MATCH_KEYS, "verdict")}, reason=v["reason"],
                              link=v["link"], location=str(loc), strict=v.get("strict", True)))
     if problems:
         raise CaseFileError(problems)
@@ -175,7 +178,7 @@ def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
     return [e for i, e in enumerate(entries) if i in matched and e.strict and not matched[i]]
 
 
-_BY_TRIAL = ("framework", "api", "device", "dtype")
+_BY_TRIAL = ("framework", "api", "device", "dtype", "order")
 _CANDIDATES: dict[int, tuple[list[Entry], int, dict[tuple[str, ...], tuple[int, ...]]]] = {}
 
 

@@ -42,6 +42,7 @@ class Row:
     device: str
     dtype: str
     verdict: str
+    order: str = ""  # a derivative beyond the gradient, "<order>:<method>" (harness/schema/orders.py); "" the loss and gradient
     raw_verdict: str = ""  # the verdict before the known-differences file was applied
     framework_version: str = ""
     call: str = ""  # the call chain the adapter actually executed
@@ -133,6 +134,11 @@ def row_id(case: str, framework: str, api: str, device: str, dtype: str) -> str:
     return f"{case}[{framework}-{api}-{device}-{dtype}]"
 
 
+def order_case(case: str, order: str) -> str:
+    """The case part of a derivative order's row id: `<case id>/<order>:<method>`."""
+    return f"{case}/{order}"
+
+
 def parse_row_id(rid: str, framework: str) -> tuple[str, str, str, str]:
     """(case, api, device, dtype) of a row id of the framework's; the framework (keras-jax) and the api may contain '-'."""
     case, _, rest = rid.partition("[")
@@ -157,6 +163,8 @@ def no_reproducer(r: Row) -> str:
         return "the harness itself failed on this row: nothing to reproduce"
     if (r.raw_verdict or r.verdict) == "unsupported":
         return "the path cannot express this case: nothing ran"
+    if r.order:
+        return f"a derivative order ({r.order}): its reproducer is not written yet; the call chain says what ran"
     return ""
 
 

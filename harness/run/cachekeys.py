@@ -130,9 +130,9 @@ def _canonical(v: Any) -> Any:
     return {"repr": repr(v)}
 
 
-# what a case holds that no row of it depends on: where it is written, and which trials and relation checks it has
-# (each row's own dtype and relation are in its key instead)
-NOT_ROW_CONTENT = ("dtypes", "relations")
+# what a case holds that no row of it depends on: where it is written, and which trials, relation checks and derivative
+# orders it has (each row's own dtype, relation and order are in its key instead)
+NOT_ROW_CONTENT = ("dtypes", "relations", "orders")
 
 
 def case_hash(case: Any) -> str:

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.api import ApiPath, Observation
+from adapters.api import ApiPath, Observation, run_order
 from harness import oracle
 from harness.core.yamlfile import CaseFileError
 from harness.judge import assemble, relations, tolerances
 from harness.judge.trial import against_oracle, golden
-from harness.results.rows import FAILING, Row, row_id
+from harness.oracle import orders
+from harness.results.rows import FAILING, Row, order_case, row_id
 from harness.run import repro
 from harness.run.schedule import ORACLE
 from harness.run.session import Session, state
@@ -83,6 +84,12 @@ class CaseFile(pytest.File):
                             continue
                         yield TrialItem.from_parent(self, name=rid, case=case, dtype=dtype, framework=fw,
                                                     api_path=path, device=device)
+                        for order in case.orders:
+                            for method in ad.order_methods.get(order, ()):
+                                rid = row_id(order_case(case.id, f"{order}:{method}"), fw, path.name, device, dtype)
+                                if rid not in st.done:
+                                    yield OrderItem.from_parent(self, name=rid, case=case, dtype=dtype, framework=fw,
+                                                                api_path=path, device=device, order=order, method=method)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CaseFileProblem):
@@ -167,6 +174,36 @@ class TrialItem(pytest.Item):
             out = against_oracle(self.case, self.dtype, inputs, ref, tol, obs)
         return assemble.trial(self._base_row(st), out, obs, ref, tol, shape=list(self.case.predictions.shape),
                               allowances=self.framework != ORACLE)
+
+
+class OrderItem(TrialItem):
+    """A derivative beyond the gradient (harness/schema/orders.py) by one of the framework's ways of computing it."""
+
+    def __init__(self, *, order: str, method: str, **kw):
+        super().__init__(**kw)
+        self.order, self.method = order, method
+        for kwd in ("order", order, method):  # -k hvp: only the Hessian-vector products
+            self.extra_keyword_matches.add(kwd)
+
+    def _base_row(self, st: Session) -> Row:
+        row = super()._base_row(st)
+        row.case, row.order = order_case(self.case.id, f"{self.order}:{self.method}"), f"{self.order}:{self.method}"
+        return row
+
+    def _row(self, st: Session) -> Row:
+        trial = Trial(self.case, self.dtype)
+        try:
+            inputs, ref, tol, v = st.order_reference(trial, self.order)
+        except orders.NotJudged as e:
+            return assemble.unsupported(self._base_row(st), f"harness: {e}")
+        ad = st.adapters[self.framework]
+        missing = device_missing(ad.name, st.seen_devices.setdefault(self.framework, ad.devices()), self.device)
+        if missing:
+            return assemble.device_unavailable(self._base_row(st), missing, self.api_path.name)
+        obs = run_order(ad, self.api_path, self.case, inputs, self.dtype, self.device, self.order, self.method, v)
+        out = against_oracle(self.case, self.dtype, inputs, ref, tol, obs)
+        return assemble.trial(self._base_row(st), out, obs, ref, tol, shape=list(self.case.predictions.shape),
+                              allowances=True)
 
 
 def _relation_items(parent: CaseFile, st: Session, case: Case):

@@ -14,12 +14,13 @@ import adapters
 from adapters.api import Adapter, Observation
 from harness import oracle
 from harness.judge import expectations, tolerances
+from harness.oracle import orders
 from harness.results.rows import Row
 from harness.results.shards import ShardWriter, read_rows, shard_family, worker_path
 from harness.run.schedule import ORACLE
 from harness.run.trialcache import TrialCache
 from harness.schema.model import Case
-from harness.trials import Trial, materialize
+from harness.trials import Trial, direction, materialize
 
 FIRST_WORKER = "gw0"  # under xdist, the worker that writes the shard's environment and expected row count
 
@@ -107,6 +108,14 @@ class Session:
                 tol = tolerances.for_trial(trial.case, trial.dtype, ref, inputs)
             self.ref_cache[key] = (inputs, ref, tol)
         return self.ref_cache[key]
+
+    def order_reference(self, trial: Trial, order: str):
+        """(inputs, the order's reference, its tolerance, the direction v) of one derivative order of a trial
+        (harness/oracle/orders.py); raises oracle.orders.NotJudged where the order has no single value."""
+        inputs, ref, tol = self.reference(trial)
+        v = direction(trial)
+        oref = orders.derivative(trial.case, inputs, ref, order, v)
+        return inputs, oref, tolerances.for_order(trial.case, trial.dtype, order, tol, ref, oref, inputs, v), v
 
     def remember(self, case: Case, key: tuple[str, str, str, str], obs: Observation) -> None:
         """Keep a trial's observation for the relation items of its case (only the case in progress)."""

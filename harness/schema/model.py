@@ -179,6 +179,8 @@ class Case:
     sweep: str = ""  # the swept parameter ("scale") of a case expanded from a sweep, else ""
     logit_scale: float = 1.0  # the logits are multiplied by this (in float64, before rounding to the dtype)
     relations: tuple[Relation, ...] = ()  # formulations that must agree with this one, per framework
+    orders: tuple[str, ...] = ()  # derivatives beyond the gradient, one row each (harness/schema/orders.py)
+    direction_seed: int = 0  # the seed of the direction v those derivatives take
 
     @property
     def sparse(self) -> bool:

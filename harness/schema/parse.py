@@ -8,6 +8,7 @@ from harness.core.yamlfile import Problem, at
 from harness.schema import checks, sequence_checks
 from harness.schema.inputs import input_spec
 from harness.schema.model import FAMILIES, Case, Expect, Generated, Params, ToleranceOverride, output_shape
+from harness.schema.orders import orders
 from harness.schema.relation_list import relations
 from harness.schema.tables import CASE, EXPECT, TOLERANCE, params_table
 
@@ -68,7 +69,8 @@ def case(m: dict, index: int, name: str) -> tuple[Case | None, list[Problem]]:
     if made is None:
         return None, problems + more
     made, more = relations(made, m, name, prefix)
-    return made, problems + more
+    made, more2 = orders(made, m, name, prefix)
+    return made, problems + more + more2
 
 
 def _input_keys(m: dict, name: str, prefix: str) -> list[Problem]:

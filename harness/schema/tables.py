@@ -52,6 +52,8 @@ CASE = Table((
     Field("sweep"),  # harness/schema/checks.py
     Field("allow_nan", ((is_bool, "expected true or false"),)),
     Field("relations"),  # harness/schema/relation_list.py
+    Field("orders"),  # harness/schema/orders.py
+    Field("direction_seed"),
 ))
 
 

@@ -7,8 +7,8 @@ reductions, a case's override) and holds the Tolerance; each family's error mode
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
 blocks), `hinge` (hinge, squared hinge, soft margin, multilabel soft margin), `multiclass_hinge`
 (Weston-Watkins, Crammer-Singer, Keras' categorical hinge), `single` (poly-1, generalized cross-entropy),
-`logprob` (nll_loss, kl_divergence on log-probabilities), `ctc` (the CTC loss); `layout` serves terms computed
-by rows as flat blocks of the gradient.
+`logprob` (nll_loss, kl_divergence on log-probabilities), `ctc` (the CTC loss); `orders` the derivatives beyond
+the gradient (jvp, hvp, label_grad, mixed); `layout` serves terms computed by rows as flat blocks of the gradient.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from harness.judge.tolerances.elementwise import elementwise_model
 from harness.judge.tolerances.hinge import hinge_model, multilabel_model, soft_margin_model
 from harness.judge.tolerances.logprob import kl_model, nll_model
 from harness.judge.tolerances.multiclass_hinge import multiclass_hinge_model
+from harness.judge.tolerances.orders import for_order as _for_order
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.single import generalized_model, poly1_model
 from harness.judge.tolerances.softmax import softmax_model
@@ -28,7 +29,7 @@ from harness.oracle import Reference
 from harness.schema.model import Case
 from harness.trials import Inputs
 
-__all__ = ["Tolerance", "for_trial"]
+__all__ = ["Tolerance", "for_order", "for_trial"]
 
 # each family's error model (the softmax families' is chosen by their row quantities, ref.softmax; the sigmoid,
 # binary focal and binary cross-entropy families fall to the elementwise one)
@@ -62,3 +63,9 @@ def for_trial(case: Case, dtype: str, ref: Reference, inputs: Inputs) -> Toleran
         return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, "policy", u=u)
     return Tolerance(loss_terms, grad_terms, loss_floor, grad_floor, f"case: {o.reason}", u=u, override=
                      (o.loss_rtol, o.loss_atol, o.grad_rtol, o.grad_atol))
+
+
+def for_order(case: Case, dtype: str, order: str, base: Tolerance, ref: Reference, oref: Reference, inputs: Inputs,
+              v) -> Tolerance:
+    """The allowances of one derivative order's row (harness/judge/tolerances/orders.py)."""
+    return _for_order(case, order, base, ref, oref, inputs, v, eps(dtype), eps_acc(dtype), floor_tiny(dtype))
