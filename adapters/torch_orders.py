@@ -42,12 +42,23 @@ def evaluate(path, case, x, labels, cw, sw, order: str, method: str, v):
         y = labels.detach().requires_grad_(True)
         out = f(x, y)
         (g,) = torch.autograd.grad(out.sum(), y, allow_unused=True)
-        return out, g, f"torch.autograd.grad({calls[-1]}.sum(), labels)"
+        return out, *_zero_if_none(g, y, f"torch.autograd.grad({calls[-1]}.sum(), labels)")
     y = labels.detach().requires_grad_(order == "mixed")
     xx = x.detach().requires_grad_(True)
     out = f(xx, y)
     (g,) = torch.autograd.grad(out.sum(), xx, create_graph=True)
     target = xx if order == "hvp" else y
-    (h,) = torch.autograd.grad(g, target, grad_outputs=v, allow_unused=True)
     wrt = "logits" if order == "hvp" else "labels"
-    return out, h, f"torch.autograd.grad(torch.autograd.grad({calls[-1]}.sum(), logits, create_graph=True), {wrt}, grad_outputs=v)"
+    call = f"torch.autograd.grad(torch.autograd.grad({calls[-1]}.sum(), logits, create_graph=True), {wrt}, grad_outputs=v)"
+    if not g.requires_grad:  # the gradient is constant (a piecewise-linear loss): autograd has no graph to go on
+        return out, *_zero_if_none(None, target, call)
+    (h,) = torch.autograd.grad(g, target, grad_outputs=v, allow_unused=True)
+    return out, *_zero_if_none(h, target, call)
+
+
+def _zero_if_none(value, like, call: str):
+    """Autograd's None (the output does not depend on `like`) read as zeros, as torch.autograd.functional does
+    with strict=False, and said in the call chain."""
+    if value is not None:
+        return value, call
+    return torch.zeros_like(like), f"{call} [no dependence in the graph: zeros]"

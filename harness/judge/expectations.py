@@ -61,7 +61,8 @@ class Entry:
     strict: bool = True
 
     def matches(self, row: Row) -> bool:
-        return all(_any_matches(getattr(self, k), str(getattr(row, k))) for k in MATCH_KEYS)
+        return all(_any_matches(getattr(self, k), case_of(row) if k == "case" else str(getattr(row, k)))
+                   for k in MATCH_KEYS)
 
     @property
     def summary(self) -> str:
@@ -76,6 +77,12 @@ class Entry:
 
     def expects(self, verdict: str) -> bool:
         return "*" in self.verdict or verdict in self.verdict
+
+
+def case_of(row: Row) -> str:
+    """The case an entry's `case` patterns match: a derivative order's row (case `<id>/<order>:<method>`) by its
+    case's id, the order by the entry's `order`."""
+    return row.case.removesuffix(f"/{row.order}") if row.order else str(row.case)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -129,7 +136,7 @@ def apply(row: Row, entries: list[Entry]) -> Entry | None:
     row.raw_verdict = row.raw_verdict or row.verdict
     for i in _candidates(entries, row):
         e = entries[i]
-        if not _any_matches(e.case, str(row.case)):
+        if not _any_matches(e.case, case_of(row)):
             continue
         if row.raw_verdict in FAILING and e.expects(row.raw_verdict):
             row.verdict = "known"
@@ -158,7 +165,7 @@ def covered(entries: list[Entry], rows: list[Row]) -> set[int]:
     found: set[int] = set()
     for r in rows:
         if r.verdict != "unavailable":
-            found.update(i for i in _candidates(entries, r) if i not in found and _any_matches(entries[i].case, str(r.case)))
+            found.update(i for i in _candidates(entries, r) if i not in found and _any_matches(entries[i].case, case_of(r)))
     return found
 
 
@@ -173,7 +180,7 @@ def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
         if r.verdict == "unavailable":
             continue
         for i in _candidates(entries, r):
-            if _any_matches(entries[i].case, str(r.case)):
+            if _any_matches(entries[i].case, case_of(r)):
                 matched[i] = matched.get(i, False) or (r.raw_verdict or r.verdict) in (*FAILING, "pass")
     return [e for i, e in enumerate(entries) if i in matched and e.strict and not matched[i]]
 

@@ -56,7 +56,7 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if obs.no_grad:
         return _judge_loss_only(ref, obs, tol, loss)
     grad = np.asarray(obs.grad)  # in its own dtype: widened to float64 block by block
-    if loss.shape != ref.loss.shape or grad.shape != ref.grad.shape:
+    if (tol.judge_loss and loss.shape != ref.loss.shape) or grad.shape != ref.grad.shape:
         return Outcome(
             "loss_mismatch" if loss.shape != ref.loss.shape else "grad_mismatch",
             message=f"shape: loss {list(loss.shape)}, grad {list(grad.shape)}, "
@@ -69,14 +69,16 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
         m.update(km)
         if ref.subgradient.row_sum is not None:  # ties: the rows' sums too (a box alone needs no allowances here)
             sub_bad = kinks.row_sums(ref.subgradient, grad, tol.grad_full(ref_grad))
-    lm = _metrics(loss, ref.loss, tol, "loss", obs_dtype=obs.dtype)
+    # a derivative order's row judges the order only (harness/judge/tolerances/orders.py)
+    lm = _metrics(loss, ref.loss, tol, "loss", obs_dtype=obs.dtype) if tol.judge_loss else dict(_NOT_JUDGED, metrics={})
     gm = _metrics(grad, ref_grad, tol, "grad", obs_dtype=obs.dtype)
     m.update(lm.pop("metrics"))
     m.update(gm.pop("metrics"))
     g_nan, g_inf, m["grad_norm"] = finite_stats(grad)
     r_nan, r_inf, m["ref_grad_norm"] = finite_stats(ref.grad)
-    m["nan_count"] = int(np.isnan(loss).sum()) + g_nan
-    m["inf_count"] = int(np.isinf(loss).sum()) + g_inf
+    judged = loss if tol.judge_loss else loss.reshape(-1)[:0]
+    m["nan_count"] = int(np.isnan(judged).sum()) + g_nan
+    m["inf_count"] = int(np.isinf(judged).sum()) + g_inf
     m["ref_nan_count"] = int(np.isnan(ref.loss).sum()) + r_nan
     m["ref_inf_count"] = int(np.isinf(ref.loss).sum()) + r_inf
 
@@ -97,6 +99,9 @@ def judge(case: Case, ref: Reference | None, obs: Observation, tol: Tolerance | 
     if gm["bad"] or sub_bad:
         return Outcome("grad_mismatch", m, flags, gm["bad"] or sub_bad)
     return Outcome("pass", m, flags)
+
+
+_NOT_JUDGED = {"nonfinite": "", "bad": "", "metrics": {}}
 
 
 def _judge_loss_only(ref: Reference, obs: Observation, tol: Tolerance, loss: np.ndarray) -> Outcome:

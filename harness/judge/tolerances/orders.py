@@ -1,5 +1,7 @@
 """The error model of the derivatives beyond the gradient (harness/oracle/orders.py): each output element's allowance.
 
+An order's row judges the order's value only: its loss is the same call's as the trial's own row, which judges it.
+
 Notation and policy in harness/judge/tolerances/policy.py; each order's row keeps the trial's loss allowance and
 judges the order's value in the gradient's place (so it is also charged 3 u |value| for the last multiplication
 and rounding, `Tolerance._scaled`). G_k is the trial's own gradient allowance of element k (its family's model),
@@ -22,6 +24,8 @@ n the elements an output sums over.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from harness.judge.tolerances.layout import full, moved
@@ -39,7 +43,7 @@ def for_order(case: Case, order: str, base: Tolerance, ref: Reference, oref: Ref
               v: np.ndarray, u: float, acc: float, tiny: float) -> Tolerance:
     """The allowances of one order's row: the trial's loss allowance, and the order's per element."""
     if base.source != "policy":  # a case's override names the gradient: it holds for every order alike
-        return base
+        return replace(base, judge_loss=False)
     g = np.asarray(ref.grad, dtype=np.float64)
     vv = np.asarray(v, dtype=np.float64)
     if order == "jvp":
@@ -58,7 +62,7 @@ def for_order(case: Case, order: str, base: Tolerance, ref: Reference, oref: Ref
     shape = np.shape(oref.grad)
     gterms, gfloor = full({k: np.broadcast_to(np.asarray(t, dtype=np.float64), shape) for k, t in terms.items()},
                           np.broadcast_to(np.asarray(floor, dtype=np.float64), shape))
-    return Tolerance(base.loss_terms, gterms, base.loss_floor, gfloor, base.source, u=u)
+    return Tolerance(base.loss_terms, gterms, base.loss_floor, gfloor, base.source, u=u, judge_loss=False)
 
 
 def _softmax(case, order, ref, inputs, vv, u, acc, tiny):
@@ -69,8 +73,8 @@ def _softmax(case, order, ref, inputs, vv, u, acc, tiny):
     m, log_s, d, p = softmax_rows(np.asarray(x2, dtype=np.float64))
     f, A = np.abs(st.factor)[:, None], np.abs(st.weight)[:, None]
     dls = dlogs(u, acc, C)
-    dp = u * (1 + d) + dls + u
     with np.errstate(invalid="ignore", over="ignore"):
+        dp = np.where(p > 0, u * (1 + d) + dls + u, 0.0)  # a masked class (p = 0) has no error to carry
         pv = np.abs((p * v2).sum(-1, keepdims=True))
         E = (p * np.abs(v2) * (dp + v_sum(acc, C))).sum(-1, keepdims=True)
         w = np.ones(C) if inputs.class_weights is None else np.abs(np.asarray(inputs.class_weights, dtype=np.float64))
@@ -80,7 +84,8 @@ def _softmax(case, order, ref, inputs, vv, u, acc, tiny):
             fl = tiny * (1 + f * A)
         elif order == "label_grad":
             at_max = np.minimum(u * np.abs(m + log_s), log_s)[:, None]
-            terms = {"log p": fw * (dls + 2 * u * d + u * log_s[:, None] + at_max)}
+            terms = {"log p": fw * (dls + 2 * u * d + u * log_s[:, None] + at_max)}  # inf at a -inf logit: judged
+            # as non-finite, never as a wide allowance (policy._total)
             fl = tiny * (1 + fw)
         else:
             terms = {"p.v - v": fw * (E + u * (pv + np.abs(v2)))}

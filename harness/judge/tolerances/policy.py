@@ -88,6 +88,7 @@ class Tolerance:
     override: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)
     u: float = 0.0  # the dtype's epsilon: every gradient entry is also multiplied by its weight and the
     # reduction's factor and rounded to the dtype, 3 u |g| (see `_scaled`)
+    judge_loss: bool = True  # False for a derivative order's row: its loss is the trial's own row's to judge
 
     @classmethod
     def fixed(cls, loss_rtol: float, loss_atol: float, grad_rtol: float, grad_atol: float, source: str) -> Tolerance:
