@@ -17,6 +17,16 @@ from harness.run.console import EXIT_BAD_INPUT, EXIT_OK, finish
 from harness.schema import CaseFileError, generators, load_paths
 
 
+def _orders(text: str) -> tuple[str, ...]:
+    from harness.schema.orders import ORDERS
+
+    names = tuple(o.strip() for o in text.split(",") if o.strip())
+    bad = [o for o in names if o not in ORDERS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown order {bad[0]!r}; known: {', '.join(ORDERS)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -39,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                         "rows whose case, dtype, path, device, framework environment and harness code are unchanged come from "
                         "<out>/cache/)")
     r.add_argument("--max-elements", type=int, default=generators.DEFAULT_MAX_ELEMENTS, help="refuse inputs larger than this")
+    r.add_argument("--orders", type=_orders, default=(), metavar="ORDER,...",
+                   help="derivatives beyond the gradient to ask of every case where they apply: jvp, hvp, label_grad, mixed "
+                        "(a case asks for its own with `orders:`)")
     r.add_argument("--workers", type=_workers, default="auto", metavar="N|auto",
                    help="spread each framework's trials over N pytest-xdist worker processes (0: none); auto (the "
                         "default): more workers for the frameworks whose expected cost would outlast the others' on this machine's cores")
@@ -165,6 +178,8 @@ def cmd_run(args) -> int:
     from harness.run import runner
 
     generators.set_max_elements(args.max_elements)
+    if getattr(args, "orders", ()):
+        settings.set_orders(args.orders)
     case_paths = [Path(c).resolve() for c in (args.cases or ["cases"])]
     known = Path(args.known) if args.known else Path("known_differences.yaml")
     known = known.resolve() if known.exists() else None

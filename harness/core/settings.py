@@ -13,6 +13,7 @@ process about to start).
     HARNESS_CUSTOM_PATHS        a user's own loss paths, as JSON (adapters/custom.py)
     HARNESS_CUSTOM_BESIDE       which built-in paths run beside them: all (default), fused, none
     HARNESS_PROGRESS_INTERVAL   seconds between `progress:` lines when the output is not a terminal (default 30; 0: none)
+    HARNESS_ORDERS              derivative orders every case is asked for where they apply (`run --orders`): "jvp,hvp"
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TF_OP_DETERMINISM = "HARNESS_TF_OP_DETERMINISM"
 CUSTOM_PATHS = "HARNESS_CUSTOM_PATHS"
 CUSTOM_BESIDE = "HARNESS_CUSTOM_BESIDE"
 PROGRESS_INTERVAL = "HARNESS_PROGRESS_INTERVAL"
+ORDERS = "HARNESS_ORDERS"
 
 
 def available_cores() -> int:
@@ -104,3 +106,12 @@ def set_custom_beside(beside: str, environ: MutableMapping[str, str] | None = No
 def progress_interval(default: float = 30.0) -> float:
     """HARNESS_PROGRESS_INTERVAL in seconds, or the default where it is not set."""
     return float(os.environ.get(PROGRESS_INTERVAL, "").strip() or default)
+
+
+def orders() -> tuple[str, ...]:
+    """HARNESS_ORDERS as a tuple of order names (empty when not set)."""
+    return tuple(o.strip() for o in os.environ.get(ORDERS, "").split(",") if o.strip())
+
+
+def set_orders(names: tuple[str, ...]) -> None:
+    os.environ[ORDERS] = ",".join(names)

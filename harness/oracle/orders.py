@@ -105,14 +105,18 @@ def _softmax(case: Case, inputs: Inputs, order: str, v: np.ndarray):
     f = np.where(kept, sw * scale, 0)[:, None]
     logp, prob, bad = log_softmax(x)
     with np.errstate(invalid="ignore", over="ignore"):
-        pv = (prob * np.where(prob == 0, 0, vr)).sum(-1, keepdims=True)
+        # v_c - p.v about the row's argmax m (sum_k p_k = 1): (v_c - v_m) - sum_k p_k (v_k - v_m), so that a
+        # saturated row (p_m = 1 - 1e-13) keeps its bits where v - p.v would cancel them
+        top = np.argmax(np.where(np.isnan(x), -np.inf, x), axis=-1)
+        dv = vr - vr[np.arange(R), top][:, None]
+        centred = dv - (prob * dv).sum(-1, keepdims=True)  # v_c - p.v
         if order in ("jvp", "hvp"):
             grad = np.where(a == 0, 0, a * np.expm1(logp)) + (A[:, None] - a) * prob
-            out = times(f, grad * vr) if order == "jvp" else times(f, A[:, None] * prob * (vr - pv))
+            out = times(f, grad * vr) if order == "jvp" else times(f, A[:, None] * prob * centred)
         elif order == "label_grad":
             out = -times(f * (1 - e) * cw[None, :], logp)
         else:  # mixed
-            out = times(f * (1 - e) * cw[None, :], pv - vr)
+            out = -times(f * (1 - e) * cw[None, :], centred)
     out = np.where((bad & kept)[:, None], np.nan, out)
     full = from_rows(out, batch_shape, C, axis, ndim)
     return contract(case, full) if order == "jvp" else full

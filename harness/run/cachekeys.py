@@ -50,7 +50,7 @@ STEERING = ("HARNESS_", "XLA_", "TF_", "JAX_", "KERAS_", "TORCH", "PYTORCH_", "C
             "CUDNN_", "OMP_", "MKL_", "OPENBLAS_", "ONEDNN_", "DNNL_")
 # variables with those prefixes that name a place, steer a cache of compiled programs, a log or the console, and
 # change no number
-NOT_STEERING = frozenset({settings.CASE_CACHE, settings.PROGRESS_INTERVAL, "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+NOT_STEERING = frozenset({settings.CASE_CACHE, settings.PROGRESS_INTERVAL, settings.ORDERS, "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES",
                           "JAX_LOG_COMPILES", "JAX_EXPLAIN_CACHE_MISSES", "JAX_LOGGING_LEVEL", "TF_CPP_MIN_LOG_LEVEL",
                           "TF_CPP_MAX_VLOG_LEVEL"})

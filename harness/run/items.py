@@ -13,6 +13,7 @@ import pytest
 
 from adapters.api import ApiPath, Observation, run_order
 from harness import oracle
+from harness.core import settings
 from harness.core.yamlfile import CaseFileError
 from harness.judge import assemble, relations, tolerances
 from harness.judge.trial import against_oracle, golden
@@ -24,6 +25,7 @@ from harness.run.schedule import ORACLE
 from harness.run.session import Session, state
 from harness.schema.load import load_file
 from harness.schema.model import Case
+from harness.schema.orders import with_orders
 from harness.trials import Trial
 
 
@@ -57,7 +59,9 @@ class CaseFile(pytest.File):
             first = st.case_ids.setdefault(case.id, str(case.location))
             if first != str(case.location):
                 raise CaseFileProblem(f"{case.location}: id: duplicate id {case.id!r}; first defined at {first}")
+        asked = settings.orders()  # run --orders: where they apply, beside the case's own
         for case in cases:
+            case = with_orders(case, asked) if asked else case
             yield from self._items(st, case)
             yield from _relation_items(self, st, case)
 
