@@ -17,7 +17,7 @@ W = the element's class times sample weight):
     hvp         W f b s s' v
     label_grad  W f (1 - e) (q sp(-x) - sp(x))            (d/dz of W (q z' sp(-x) + (1 - z') sp(x)))
     mixed       -W f (1 - e) (q s' + s) v                 (d/dz of W f (b s - q z') v)
-margin families: jvp from the analytic gradient (harness/oracle/hinge.py, multiclass_hinge.py); hvp
+every other family: jvp from its analytic gradient (the family's module), summed as the loss sums; hvp
     hinge 0;  squared_hinge 2 W f [m > 0] v;  weston_watkins_hinge p = 1: 0, p = 2: with W = s_i w_y,
     hvp_j = 2 W f / C [z_j > 0] (v_j - v_y) (j != y), hvp_y = -sum_{j != y} hvp_j.
 
@@ -65,6 +65,9 @@ def derivative(case: Case, inputs: Inputs, ref: Reference, order: str, v: np.nda
         value = _softmax(case, inputs, order, v)
     elif case.family in SIGMOID:
         value = _sigmoid(case, inputs, order, v)
+    elif order == "jvp":
+        wd = core.working_dtype(np.asarray(v).size)
+        value = contract(np.asarray(ref.grad).astype(wd) * np.asarray(v).astype(wd), np.shape(ref.loss), case.params.axis)
     else:
         value = _margin(case, inputs, ref, order, v)
     return Reference(loss=ref.loss, grad=np.asarray(value, dtype=np.float64), precision=ref.precision,
@@ -72,14 +75,20 @@ def derivative(case: Case, inputs: Inputs, ref: Reference, order: str, v: np.nda
                      scale=ref.scale, softmax=ref.softmax)
 
 
-def contract(case: Case, prod: np.ndarray) -> np.ndarray:
-    """Products of a gradient and v summed the way the loss sums its elements: per loss element (reduction
-    none: over the class axis of a per-row family, nothing for an elementwise one), over everything otherwise."""
-    if case.params.reduction != "none":
-        return prod.sum()
-    if case.elementwise:
+def contract(prod: np.ndarray, loss_shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """Products of a gradient and v summed the way the loss sums its elements: into each returned value (an
+    elementwise family's are the elements themselves, a per-row family's its rows without the class axis, CTC's
+    items without time and classes), or into the one value of a reduction."""
+    if prod.shape == tuple(loss_shape):
         return prod
-    return prod.sum(axis=case.params.axis % prod.ndim) if prod.ndim else prod
+    if not loss_shape:
+        return prod.sum()
+    ax = axis % prod.ndim
+    if prod.shape[:ax] + prod.shape[ax + 1:] == tuple(loss_shape):
+        return prod.sum(axis=ax)
+    if prod.shape[:len(loss_shape)] == tuple(loss_shape):
+        return prod.reshape(*loss_shape, -1).sum(-1)
+    raise NotJudged(f"no way to sum a gradient of shape {list(prod.shape)} into a loss of shape {list(loss_shape)}")
 
 
 def _softmax(case: Case, inputs: Inputs, order: str, v: np.ndarray):
@@ -119,7 +128,7 @@ def _softmax(case: Case, inputs: Inputs, order: str, v: np.ndarray):
             out = -times(f * (1 - e) * cw[None, :], centred)
     out = np.where((bad & kept)[:, None], np.nan, out)
     full = from_rows(out, batch_shape, C, axis, ndim)
-    return contract(case, full) if order == "jvp" else full
+    return contract(full, _loss_shape(case, x0), axis) if order == "jvp" else full
 
 
 def _sigmoid(case: Case, inputs: Inputs, order: str, v: np.ndarray):
@@ -138,7 +147,7 @@ def _sigmoid(case: Case, inputs: Inputs, order: str, v: np.ndarray):
     s, s_ = np.exp(-sp_neg), np.exp(-sp_pos)  # s(x), s(-x)
     with np.errstate(invalid="ignore", over="ignore"):
         if order == "jvp":
-            out = contract(case, times(Wf, (1 - zs) * s - q * zs * s_) * vv)
+            out = contract(times(Wf, (1 - zs) * s - q * zs * s_) * vv, _loss_shape(case, x0), p.axis)
         elif order == "hvp":
             out = times(Wf, (q * zs + 1 - zs) * s * s_) * vv
         elif order == "label_grad":
@@ -148,11 +157,16 @@ def _sigmoid(case: Case, inputs: Inputs, order: str, v: np.ndarray):
     return np.where(np.isnan(x) if order != "jvp" or p.reduction == "none" else np.isnan(x).any(), np.nan, out)
 
 
+def _loss_shape(case: Case, x: np.ndarray) -> tuple[int, ...]:
+    """The shape of a softmax or sigmoid family's returned loss."""
+    if case.params.reduction != "none":
+        return ()
+    return x.shape if case.elementwise else tuple(s for i, s in enumerate(x.shape) if i != case.params.axis % x.ndim)
+
+
 def _margin(case: Case, inputs: Inputs, ref: Reference, order: str, v: np.ndarray):
     wd = core.working_dtype(np.asarray(v).size)
     vv = np.asarray(v).astype(wd)
-    if order == "jvp":
-        return contract(case, np.asarray(ref.grad).astype(wd) * vv)
     x = np.asarray(inputs.logits).astype(wd)
     if case.family == "hinge":
         return np.where(np.isnan(x), np.nan, 0 * vv)

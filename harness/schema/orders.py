@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from harness.core.fields import is_int
 from harness.core.yamlfile import Problem, at, did_you_mean, plain
-from harness.schema.model import Case
+from harness.schema.model import FAMILIES, Case
 
 ORDERS = {
     "jvp": "the directional derivative of the loss along v (forward mode)",
@@ -37,7 +37,8 @@ SOFTMAX = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
 SIGMOID = ("sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy")
 MARGIN = ("hinge", "squared_hinge", "weston_watkins_hinge")
 APPLIES = {
-    "jvp": SOFTMAX + SIGMOID + MARGIN,
+    # the jvp is the gradient along v, summed as the loss sums its elements: every loss family has it
+    "jvp": tuple(f for f, spec in FAMILIES.items() if not spec.get("block")),
     "hvp": SOFTMAX + SIGMOID + MARGIN,
     "label_grad": ("softmax_cross_entropy",) + SIGMOID,
     "mixed": ("softmax_cross_entropy",) + SIGMOID,

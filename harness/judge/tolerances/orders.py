@@ -48,10 +48,11 @@ def for_order(case: Case, order: str, base: Tolerance, ref: Reference, oref: Ref
     vv = np.asarray(v, dtype=np.float64)
     if order == "jvp":
         G = base.grad_full(g)
-        n = g.size if case.params.reduction != "none" or case.elementwise else case.num_classes
+        shape, axis = np.shape(ref.loss), case.params.axis
+        n = g.size // max(int(np.prod(shape)), 1)  # the entries each returned value sums
         with np.errstate(invalid="ignore"):
-            terms = {"the gradient's error along v": contract(case, G * np.abs(vv)),
-                     "products and their sum": (u + v_sum(acc, n)) * contract(case, np.abs(g * vv))}
+            terms = {"the gradient's error along v": contract(G * np.abs(vv), shape, axis),
+                     "products and their sum": (u + v_sum(acc, n)) * contract(np.abs(g * vv), shape, axis)}
         floor = tiny
     elif case.family in SOFTMAX:
         terms, floor = _softmax(case, order, ref, inputs, vv, u, acc, tiny)
