@@ -153,7 +153,8 @@ def _per_framework(rows: list[Row], found: list[Finding]) -> str:
         body.append(f"<tr><th>{esc(family or '(no family: the process failed)')}</th>{''.join(tds)}</tr>")
     note = ("For each family, whether each framework's own paths conform to the mathematics (&#10003;) or which findings "
             "say how they differ (numbers; in brackets, findings on the textbook formulas built from its ops); "
-            "&ndash;: its own paths cannot express the family.")
+            "&ndash;: its own paths cannot express the family. A derivative beyond the gradient (jvp, hvp, label_grad, "
+            "mixed) has a line of its own under its family.")
     return (f'<div class="perfw"><h3>By framework</h3><p class="note">{note}</p><table class="perfw">'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 

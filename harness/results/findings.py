@@ -150,6 +150,11 @@ class Finding:
     def cases(self) -> list[str]:
         return sorted({r.case for r in self.rows})
 
+    @property
+    def orders(self) -> list[str]:
+        """The derivative orders its rows are of ("hvp:rev-rev"; none for the loss-and-gradient rows)."""
+        return sorted({r.order for r in self.rows if r.order})
+
     def order(self) -> tuple:
         """The finding's place in the list (steps 1 to 5 of the module's docstring)."""
         return (self.known, self.textbook, *severity(self.worst), -len(self.rows), self.key)
@@ -157,11 +162,12 @@ class Finding:
     def where(self) -> str:
         """The frameworks and paths, short: `torch F.cross_entropy, nn.CrossEntropyLoss` or `jax, torch: 5 paths`."""
         paths = self.paths
+        orders = f" ({', '.join(self.orders)})" if self.orders else ""
         if len(self.frameworks) == 1 and len(paths) <= 3:
-            return f"{paths[0][0]} " + ", ".join(api for _, api in paths)
+            return f"{paths[0][0]} " + ", ".join(api for _, api in paths) + orders
         if len(paths) <= 2:
-            return ", ".join(f"{fw} {api}" for fw, api in paths)
-        return f"{', '.join(self.frameworks)}: {len(paths)} paths"
+            return ", ".join(f"{fw} {api}" for fw, api in paths) + orders
+        return f"{', '.join(self.frameworks)}: {len(paths)} paths{orders}"
 
     def which_cases(self) -> str:
         """The cases, named when there are one or two (`masked-class-dense`), else counted (`12 cases`)."""
@@ -195,7 +201,7 @@ def _key(r: Row) -> tuple[bool, tuple[str, ...]] | None:
     if r.verdict == "known":
         return True, (r.known_entry or f"{r.known_reason}\n{r.known_link}",)
     if r.verdict in FAILING:
-        return False, (r.framework, r.api, r.verdict, ",".join(sorted(r.flags)))
+        return False, (r.framework, r.api, r.verdict, ",".join(sorted(r.flags)), r.order)
     return None
 
 
@@ -238,15 +244,17 @@ class Cell:
 
 
 def conformance(rows: list[Row], found: list[Finding]) -> dict[str, dict[str, Cell]]:
-    """family -> framework -> Cell, for every family and framework with a row (families and frameworks sorted).
+    """family -> framework -> Cell, for every family and framework with a row (families and frameworks sorted); a
+    derivative order beyond the gradient is a line of its own under its family ("softmax_cross_entropy: hvp").
     A framework conforms in a family when rows of its own paths agree with the mathematics there and none is in a
     finding; where its own paths only report `unsupported` it neither conforms nor differs."""
     number = {id(r): f.number for f in found for r in f.rows}
     table: dict[str, dict[str, Cell]] = {}
-    for r in sorted(rows, key=lambda r: (r.family, r.framework)):
+    for r in sorted(rows, key=lambda r: (r.family, r.order, r.framework)):
         if r.verdict == "unavailable":
             continue
-        cell = table.setdefault(r.family, {}).setdefault(r.framework, Cell())
+        line = f"{r.family}: {r.order.partition(':')[0]}" if r.order else r.family
+        cell = table.setdefault(line, {}).setdefault(r.framework, Cell())
         n = number.get(id(r))
         if n is not None:
             target = cell.textbook if textbook(r.api) else cell.findings
