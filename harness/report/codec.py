@@ -105,7 +105,7 @@ _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdic
                 "flags", "tags", "description", "source", "reduction", "tolerance_source", "oracle_precision",
                 "message", "traceback", "known_reason", "known_link", "known_entry", "shard", "sweep", "shape", "precision",
                 "loss_worst_index", "grad_worst_index", "nan_count", "inf_count", "ref_nan_count", "ref_inf_count",
-                "relation", "partner", "loss_allowance", "grad_allowance")
+                "relation", "partner", "loss_allowance", "grad_allowance", "order")
 _ROUNDED_FIELDS = ("loss_abs_err", "loss_rel_err", "loss_ulp", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp",
                    "grad_norm", "ref_grad_norm", "loss_allowed", "grad_allowed", "duration_s", "sweep_value")
 

@@ -280,6 +280,7 @@ function details(i) {
   add("flags", g("flags"));
   add("case", g("case"));
   if (g("relation")) add("relation", `${g("relation")}: against ${g("partner") || "?"}`);
+  if (g("order")) add("derivative order", `${g("order")}: judged where a loss row judges the gradient; the loss is its trial's own row's to judge`);
   add("description", g("description"));
   add("family / reduction", pair("family", "reduction"));
   add("tags", g("tags"));
@@ -290,7 +291,7 @@ function details(i) {
     (g(idx) ? `at [${fmt(g(idx))}]: ` : "") + `observed ${String(g(what) ?? "")}, ${g("relation") ? "partner" : "oracle"} ${String(g("ref_" + what) ?? "")}; ` +
     `abs ${fmt(g(abs))}, rel ${fmt(g(rel))}, ${ulp(g(u)) || "?"} ULP`);
   add("loss, worst element", worstLine("loss", "loss_worst_index", "loss_abs_err", "loss_rel_err", "loss_ulp"));
-  add("gradient, worst element", worstLine("grad", "grad_worst_index", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp"));
+  add(g("order") ? `${g("order").split(":")[0]}, worst element` : "gradient, worst element", worstLine("grad", "grad_worst_index", "grad_max_abs_err", "grad_max_rel_err", "grad_ulp"));
   add("gradient norm (observed / oracle)", pair("grad_norm", "ref_grad_norm"));
   add("NaN / Inf (observed; oracle)", `${g("nan_count") || 0} / ${g("inf_count") || 0}; ${g("ref_nan_count") || 0} / ${g("ref_inf_count") || 0}`);
   add("allowed at the worst element", `loss ${g("loss_allowance") || fmt(g("loss_allowed"))}; grad ${g("grad_allowance") || fmt(g("grad_allowed"))}`);
