@@ -18,7 +18,16 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from adapters import builders, jax_ctc, jax_hinge, jax_logprob, jax_multiclass_hinge, jax_single, naive  # noqa: E402
+from adapters import (  # noqa: E402
+    builders,
+    jax_ctc,
+    jax_hinge,
+    jax_logprob,
+    jax_multiclass_hinge,
+    jax_orders,
+    jax_single,
+    naive,
+)
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
 from harness.core.dtypes import np_dtype  # noqa: E402
 
@@ -157,6 +166,7 @@ def _gpus():
 
 class JaxAdapter(Adapter):
     name = "jax"
+    order_methods = jax_orders.METHODS
 
     def __init__(self):
         self._compiled = {}
@@ -217,8 +227,26 @@ class JaxAdapter(Adapter):
         # their memory instead of faulting in fresh pages (about 10% of a large trial's time on CPU)
         del x, labels
         out.block_until_ready()
-        actual = next(iter(out.devices()))
-        name = "cpu" if actual.platform == "cpu" else f"cuda:{actual.id}"
         inner = f"jax.value_and_grad({calls[-1]})" if calls else path.name
         call = inner if path.mode == "eager" else f"jax.jit({inner})"
-        return np.asarray(out), np.asarray(g), call, name  # in the trial dtype; the judge upcasts
+        return np.asarray(out), np.asarray(g), call, _ran_on(out)  # in the trial dtype; the judge upcasts
+
+    def evaluate_order(self, path, case, inputs, dtype, device, order, method, v):
+        """One derivative order by one method (adapters/jax_orders.py), compiled once per (path, case, order,
+        method) like `_fn`."""
+        key = (path.name, case.family, case.params, case.predictions.shape, order, method)
+        if key not in self._compiled:
+            self._compiled[key] = jax_orders.build(path, case, order, method)
+        fn, calls = self._compiled[key]
+        dev = _device(device)
+        x = jax.device_put(np.asarray(inputs.logits, dtype=np_dtype(dtype)), dev)
+        labels = np.asarray(inputs.labels) if case.integer_labels else np.asarray(inputs.labels, dtype=np_dtype(dtype))
+        out, value = fn(x, jax.device_put(labels, dev), jax.device_put(np.asarray(v, dtype=np_dtype(dtype)), dev))
+        out.block_until_ready()
+        return np.asarray(out), np.asarray(value), jax_orders.chain(path, order, method, calls), _ran_on(out)
+
+
+def _ran_on(out) -> str:
+    """The device that actually computed `out` (JAX falls back to CPU with only a warning)."""
+    actual = next(iter(out.devices()))
+    return "cpu" if actual.platform == "cpu" else f"cuda:{actual.id}"
