@@ -54,9 +54,11 @@ class KerasAdapter(Adapter):
 
     def __init__(self):
         self.keras = select_backend(self.backend)
-        from adapters import keras_logprob, keras_multiclass_hinge, keras_paths
+        from adapters import keras_logprob, keras_multiclass_hinge, keras_orders, keras_paths
 
         self._paths = keras_paths.paths() + keras_multiclass_hinge.paths() + keras_logprob.paths()
+        self.order_methods = keras_orders.methods(self.backend)  # through the backend's autodiff
+        self._order = getattr(keras_orders, f"on_{self.backend}", None)
 
     def version(self) -> str:
         return f"{self.keras.__version__} ({self.backend} {self._backend_version()})"
@@ -73,15 +75,26 @@ class KerasAdapter(Adapter):
 
     def evaluate(self, path, case, inputs, dtype, device):
         with self.keras.device(_keras_device(device)):
-            x = self._tensor(inputs.logits, dtype, device)
-            labels = self._tensor(inputs.labels, None if case.integer_labels else dtype, device)
-            sw = None if inputs.sample_weights is None else self._tensor(inputs.sample_weights, dtype, device)
+            x, labels, sw = self._inputs(case, inputs, dtype, device)
 
             def loss(logits):
                 return path.fn(Call(logits=logits, labels=labels, case=case, sample_weights=sw))
 
             out, grad, call = self._value_and_grad(loss, x)
         return self._numpy(out), None if grad is None else self._numpy(grad), call, self._device_of(out)
+
+    def evaluate_order(self, path, case, inputs, dtype, device, order, method, v):
+        """One derivative order through the backend's own autodiff (adapters/keras_orders.py)."""
+        with self.keras.device(_keras_device(device)):
+            x, labels, sw = self._inputs(case, inputs, dtype, device)
+            out, value, call = self._order(path, case, x, labels, sw, order, method, self._tensor(v, dtype, device))
+        return self._numpy(out), None if value is None else self._numpy(value), call, self._device_of(out)
+
+    def _inputs(self, case, inputs, dtype, device):
+        """The logits, labels (indices as int64) and sample weights as the backend's tensors on the device."""
+        x = self._tensor(inputs.logits, dtype, device)
+        labels = self._tensor(inputs.labels, None if case.integer_labels else dtype, device)
+        return x, labels, None if inputs.sample_weights is None else self._tensor(inputs.sample_weights, dtype, device)
 
     # -- what each backend supplies
     def _backend_version(self) -> str:

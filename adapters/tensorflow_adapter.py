@@ -19,6 +19,7 @@ from adapters import (  # noqa: E402
     tensorflow_hinge,
     tensorflow_logprob,
     tensorflow_multiclass_hinge,
+    tensorflow_orders,
     tensorflow_single,
 )
 from adapters.api import Adapter, ApiPath, Call  # noqa: E402
@@ -182,8 +183,21 @@ def _sum_or_mean(losses, reduction: str, chain: str):
     return op(losses), f"tf.reduce_{reduction}({chain})"
 
 
+_WRAP = {"tf.function": "tf.function({})", "xla": "tf.function({}, jit_compile=True)"}
+
+
+def _compiled(fn, mode: str):
+    """The function as the path's mode runs it: eagerly, in tf.function, or in tf.function compiled by XLA."""
+    if mode == "tf.function":
+        return tf.function(fn)
+    if mode == "xla":
+        return tf.function(fn, jit_compile=True)
+    return fn
+
+
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
+    order_methods = tensorflow_orders.METHODS
 
     def __init__(self):
         self._functions: dict = {}
@@ -230,23 +244,49 @@ class TensorFlowAdapter(Adapter):
                 # a loss: the gradient of the sum of the outputs; a building block: the product with the cotangent
                 return out, tape.gradient(out, x, output_gradients=labels if case.block else None)
 
-            if path.mode == "tf.function":
-                step = tf.function(step)
-            elif path.mode == "xla":
-                step = tf.function(step, jit_compile=True)
-            self._functions[key] = (step, calls)
+            self._functions[key] = (_compiled(step, path.mode), calls)
         return self._functions[key]
+
+    def _order_step(self, path: ApiPath, case: Case, order: str, method: str):
+        """One derivative order of the path by one method (adapters/tensorflow_orders.py), in the path's mode."""
+        key = (path.name, case.family, case.params, case.predictions.shape, order, method)
+        if key not in self._functions:
+            calls: list[str] = []
+
+            def step(x, labels, sw, v):
+                def f(logits, lab):
+                    return path.fn(Call(logits=logits, labels=lab, case=case, sample_weights=sw))
+
+                out, value, call = tensorflow_orders.compute(f, x, labels, order, method, v)
+                calls.append(call)
+                return out, value
+
+            self._functions[key] = (_compiled(step, path.mode), calls)
+        return self._functions[key]
+
+    def evaluate_order(self, path, case, inputs, dtype, device, order, method, v):
+        with tf.device(_device_name(device)):
+            x, labels, sw = self._inputs(case, inputs, dtype)
+            step, calls = self._order_step(path, case, order, method)
+            out, value = step(x, labels, sw, _const(v, dtype))
+        return (out.numpy(), None if value is None else value.numpy(),
+                _WRAP.get(path.mode, "{}").format(calls[-1] if calls else path.name), _actual(out))
+
+    def _inputs(self, case: Case, inputs, dtype: str):
+        """The logits, labels (indices keep their dtype) and sample weights as constants on the current device."""
+        x = _const(inputs.logits, dtype)
+        labels = tf.constant(np.asarray(inputs.labels)) if case.integer_labels else _const(inputs.labels, dtype)
+        sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
+        return x, labels, sw
 
     def evaluate(self, path, case, inputs, dtype, device):
         with tf.device(_device_name(device)):
-            x = _const(inputs.logits, dtype)
-            labels = tf.constant(np.asarray(inputs.labels)) if case.integer_labels else _const(inputs.labels, dtype)  # indices keep their dtype
-            sw = None if inputs.sample_weights is None else _const(inputs.sample_weights, dtype)
+            x, labels, sw = self._inputs(case, inputs, dtype)
             step, calls = self._step(path, case)
             out, g = step(x, labels, sw)
         if g is None:
             g = tf.zeros_like(x)
-        wrap = {"tf.function": "tf.function({})", "xla": "tf.function({}, jit_compile=True)"}.get(path.mode, "{}")
+        wrap = _WRAP.get(path.mode, "{}")
         return (
             out.numpy(),  # in the trial dtype; the judge upcasts
             g.numpy(),
