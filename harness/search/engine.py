@@ -5,7 +5,7 @@ One Hypothesis property runs every drawn case on every path. The first time a ca
 finding has, the property fails for it; from then on it fails only where that one signature shows, running only
 that path, so Hypothesis' shrinker walks the case down to the simplest that still shows it (fewest rows and
 classes, zeros at scale 1, no option, float32: the strategies order every choice that way). The shrunk case is
-recorded, and the property starts again from the same seed: the cases it drew before come from a memo (no
+polished (harness/search/polish.py), recorded, and the property starts again from the same seed: the cases it drew before come from a memo (no
 framework runs them again), so it goes on where it stopped, until the budget of drawn cases or the time is spent.
 Reproducible: the seed fixes Hypothesis' draws, the example database is off.
 """
@@ -22,6 +22,7 @@ from hypothesis import seed as hseed
 
 from harness.results.rows import Row
 from harness.search import runner, strategies
+from harness.search.polish import polish
 from harness.search.runner import Target, signature
 
 
@@ -131,6 +132,8 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
             prop()
         except Found as f:
             done.add(f.sig)
+            state["until"] = time.monotonic() + shrink_seconds
+            f.mapping = polish(f.mapping, lambda m, sig=f.sig: shows(m, sig))
             log(f"shrunk {f.sig}")
             _record(res, f, state["first"], target)
             continue
