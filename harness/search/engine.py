@@ -71,6 +71,10 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
     def out_of_time() -> bool:
         return seconds is not None and time.monotonic() - t0 > seconds
 
+    def until() -> float:  # a shrink's deadline: its own time, and with `seconds`, by twice the drawing's time
+        end = time.monotonic() + shrink_seconds
+        return min(end, t0 + 2 * seconds) if seconds is not None else end
+
     def run_full(m: dict):
         k = _key(m)
         if k not in full:
@@ -122,7 +126,7 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
             reject()
         new = [s for s, v in seen if v not in runner.QUIET and s not in done]
         if new:
-            state["aim"], state["until"], state["first"] = new[0], time.monotonic() + shrink_seconds, m
+            state["aim"], state["until"], state["first"] = new[0], until(), m
             return new[0]
         return None
 
@@ -132,7 +136,7 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
             prop()
         except Found as f:
             done.add(f.sig)
-            state["until"] = time.monotonic() + shrink_seconds
+            state["until"] = until()
             f.mapping = polish(f.mapping, lambda m, sig=f.sig: shows(m, sig))
             log(f"shrunk {f.sig}")
             _record(res, f, state["first"], target)

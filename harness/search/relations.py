@@ -89,6 +89,8 @@ def rows(case: Case, inputs: Inputs, ref, tol, dtype: str, fw: str, ad, path, ob
             obs_b = ad.run(path, pt.case, pt.inputs, dtype, "cpu")
         lb, gb = relations.bound(tol, ref, tol_b, ref_b, pt)
         res = relations.judge(obs_a, obs_b, pt, lb, gb, dtype)
+        if res.verdict == "error":  # a side raised: the path's own row reports it; there is nothing to relate
+            continue
         rel = Relation(kind=kind, name=kind)
         row = assemble.for_relation(base(f"{case.id}~{kind}", path.name if path else "oracle"), case, rel,
                                     path.name if path else "oracle")

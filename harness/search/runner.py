@@ -1,7 +1,7 @@
 """Running one drawn case: the mapping becomes a real Case through the case-file loader (so it is valid by
 construction), every path of the chosen frameworks runs it, and each row is judged as a run judges it
 (harness/run/items.py): the oracle, the trial's tolerances, the judge, the derivative orders, and the known
-differences (harness/judge/expectations.py) applied last."""
+differences applied last (harness/search/known.py)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ import adapters
 from adapters.api import Adapter, run_order
 from harness import oracle
 from harness.core.yamlfile import CaseFileError
-from harness.judge import assemble, expectations, tolerances
+from harness.judge import assemble, tolerances
 from harness.judge.trial import against_oracle
 from harness.judge.verdicts import judge
 from harness.oracle import orders
 from harness.results.rows import Row, order_case, row_id
 from harness.schema import Case, load_text
-from harness.search import relations
+from harness.search import known, relations
+from harness.search.known import Known
 from harness.search.yamltext import case_text
 from harness.trials import Trial, direction, materialize
 
@@ -49,7 +50,7 @@ class Target:
     """The framework adapters the search runs, and the known differences it applies."""
 
     frameworks: list[str]
-    known: list[expectations.Entry] = field(default_factory=list)
+    known: Known = field(default_factory=Known)
     relations: bool = True  # check the relations of harness/search/relations.py on every path
     adapters: dict[str, Adapter] = field(default_factory=dict)
 
@@ -109,8 +110,10 @@ def _run(case: Case, target: Target, only, dtype: str, trial: Trial) -> list[Row
                     row.case, row.order = order_case(case.id, name), name
                     rows.append(_order_row(row, ad, path, case, inputs, ref, tol, trial, order, method))
     for row in rows:
-        expectations.apply(row, target.known)
-    return rows
+        known.apply(row, case, target.known)
+    # a derivative order of a path that raised raises the same: the path's own row reports it
+    raised = {r.api for r in rows if not r.order and not r.relation and (r.raw_verdict or r.verdict) == "error"}
+    return [r for r in rows if not (r.order and r.api in raised and (r.raw_verdict or r.verdict) == "error")]
 
 
 def _order_row(row: Row, ad: Adapter, path, case: Case, inputs, ref, tol, trial: Trial, order: str, method: str) -> Row:
