@@ -1,9 +1,11 @@
 """What a search leaves in its output folder: each finding's minimal case as a case file (cases/<id>.yaml, run it
-with `python -m harness run --cases`), its standalone reproducer (repro/<id>.py, the same machinery as
+with `python -m harness run --cases`; findings of several paths may share one), its standalone reproducer
+(repro/<id>--<framework>-<path>.py, the same machinery as
 `python -m harness repro`), and the report of the search (search.md)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from adapters.repro import NoScript
@@ -52,7 +54,9 @@ def write(res: Result, out: Path, target: Target, frameworks: list[str]) -> Path
         path = out / "cases" / f"{cid}.yaml"
         path.write_text(case_text(m, comment), encoding="utf-8")
         again = rerun(path, f, target)
-        script = _script(f, path, out / "repro" / f"{cid}.py")
+        # findings on several paths may shrink to one case (one file); each path has its own script
+        where = re.sub(r"[^\w.+-]+", "_", f"{f.sig[0]}-{f.sig[1]}").strip("_")
+        script = _script(f, path, out / "repro" / f"{cid}--{where}.py")
         lines.append(_finding_text(i, cid, f, again, script, path.read_text(encoding="utf-8")))
     report = out / "search.md"
     report.write_text(_report(res, frameworks, lines), encoding="utf-8")
