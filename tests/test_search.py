@@ -72,8 +72,17 @@ def test_the_relations_see_a_path_that_breaks_shift_invariance():
     assert relations.exact_shift(np.array([[-1e9, 0.0]], np.float32), "float32") == 1024.0
     for logits, shift in (([[-1e9, 0.0]], "relation_mismatch"), ([[49.0, 0.0]], "relation_pass")):
         case = runner.to_case({"family": FAMILY, "dtypes": ["float32"], "logits": logits, "labels": [0]})
-        got = {r.relation: r.verdict for r in runner.run_case(case, target)}
+        got = {r.relation: r.verdict for r in runner.run_case(case, target) if r.framework == "planted"}
         assert got == {"": "pass", "shift": shift, "permutation": "relation_pass"}
+
+
+def test_the_oracle_and_an_exact_path_hold_every_relation():
+    """Shift, permutation and (weighted mean with weights) the doubling of every weight, in float16."""
+    target = Target(["exact"], adapters={"exact": ExactAdapter()})
+    m = {"family": FAMILY, "dtypes": ["float16"], "logits": [[1.0, -2.0, 0.5], [3.0, 0.0, 1.0]], "labels": [0, 2],
+         "params": {"class_weights": [1.0, 1000.0, 0.5], "sample_weights": [2.0, 0.0], "reduction": "weighted_mean"}}
+    got = sorted((r.framework, r.relation, r.verdict) for r in runner.run_case(runner.to_case(m), target) if r.relation)
+    assert got == sorted((fw, k, "relation_pass") for fw in ("exact", "oracle") for k in relations.KINDS)
 
 
 def test_case_text_reads_back_exactly():

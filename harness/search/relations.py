@@ -4,6 +4,8 @@
                  trial dtype (the first of SHIFTS that does; none: the relation is not checked on that case)
     permutation  the classes in reverse order (logits, labels, class weights) give the same loss, and the
                  gradient reversed back
+    weight_scale reduction weighted_mean: every class and sample weight times 2 gives the same loss and gradient
+                 (the weighted mean divides by the total weight); only where the case has weights
 
 Both sides are judged as a declared relation is (harness/judge/relations.py): each may be off the truth by its
 own allowance. The oracle itself is held to them too (framework `oracle`), which catches errors of its own.
@@ -24,7 +26,8 @@ from harness.schema import Case, Expect, Literal, Relation
 from harness.trials import Inputs
 
 SHIFTS = (1.0, -1.0, 2.0, 0.5, 8.0, 1024.0)
-KINDS = ("shift", "permutation")
+KINDS = ("shift", "permutation", "weight_scale")
+SCALE = 2.0  # weight_scale: every weight doubled (exact in every dtype)
 APPLIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
 
 
@@ -56,6 +59,16 @@ def partner(kind: str, case: Case, inputs: Inputs, dtype: str) -> relations.Part
         xb = cast(np.asarray(x, dtype=np.float64) + c, dtype)
         return relations.Partner(replace(case, predictions=_lit(xb), **base), replace(inputs, logits=xb), ident,
                                  f"every logit plus {c:g}")
+    if kind == "weight_scale":
+        p = case.params
+        if p.reduction != "weighted_mean" or (p.class_weights is None and p.sample_weights is None):
+            return None
+        dbl = lambda w: None if w is None else tuple(SCALE * v for v in w)  # noqa: E731
+        arr = lambda w: None if w is None else np.asarray(w) * SCALE  # noqa: E731
+        c = replace(case, params=replace(p, class_weights=dbl(p.class_weights), sample_weights=dbl(p.sample_weights)),
+                    **base)
+        return relations.Partner(c, replace(inputs, class_weights=arr(inputs.class_weights),
+                                            sample_weights=arr(inputs.sample_weights)), ident, "every weight doubled")
     axis = case.params.axis
     xb = np.ascontiguousarray(np.flip(x, axis=axis))
     y = np.asarray(inputs.labels)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import adapters
-from adapters.api import Adapter, run_order
+from adapters.api import Adapter, Observation, run_order
 from harness import oracle
 from harness.core.yamlfile import CaseFileError
 from harness.judge import assemble, tolerances
@@ -80,6 +80,11 @@ def _run(case: Case, target: Target, only, dtype: str, trial: Trial) -> list[Row
     ref = oracle.compute(case, inputs, dtype)
     tol = tolerances.for_trial(case, dtype, ref, inputs)
     rows: list[Row] = []
+    if target.relations and not only:  # the oracle held to the relations too: they catch errors of its own
+        obs = Observation(dtype=dtype, call="harness.oracle.compute", device="cpu", loss=ref.loss, grad=ref.grad)
+        base = lambda cid, api: assemble.base(row_id(cid, "oracle", api, DEVICE, dtype), case, "oracle", api,  # noqa: E731
+                                              DEVICE, dtype)
+        rows += relations.rows(case, inputs, ref, tol, dtype, "oracle", None, None, obs, base)
     for fw in target.frameworks:
         if only and only[0] != fw:
             continue
