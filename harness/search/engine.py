@@ -5,7 +5,8 @@ One Hypothesis property runs every drawn case on every path. The first time a ca
 finding has, the property fails for it; from then on it fails only where that one signature shows, running only
 that path, so Hypothesis' shrinker walks the case down to the simplest that still shows it (fewest rows and
 classes, zeros at scale 1, no option, float32: the strategies order every choice that way). The shrunk case is
-polished (harness/search/polish.py), recorded, and the property starts again from the same seed: the cases it drew before come from a memo (no
+polished (harness/search/polish.py), recorded, run on every path (a signature it shows there that
+no drawn case showed is kept on it too), and the property starts again from the same seed: the cases it drew before come from a memo (no
 framework runs them again), so it goes on where it stopped, until the budget of drawn cases or the time is spent.
 Reproducible: the seed fixes Hypothesis' draws, the example database is off.
 """
@@ -75,10 +76,11 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
         end = time.monotonic() + shrink_seconds
         return min(end, t0 + 2 * seconds) if seconds is not None else end
 
-    def run_full(m: dict):
+    def run_full(m: dict, count: bool = True):
+        """Every row's (signature, final verdict) of a case; `count`: a drawn case (a shrunk one is not)."""
         k = _key(m)
         if k not in full:
-            if out_of_time() or len(full) >= budget:
+            if count and (out_of_time() or res.drawn >= budget):
                 return None
             case = runner.try_case(m)
             if case is None:
@@ -86,14 +88,13 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
                 full[k] = None
                 return None
             rows = runner.run_case(case, target)
-            res.drawn += 1
-            res.rows += len(rows)
-            for r in rows:
-                res.verdicts[r.verdict] += 1
-                if r.verdict == "known":
-                    res.known[r.known_entry] += 1
             full[k] = [(signature(r), r.verdict) for r in rows]
-            log(f"[{res.drawn}/{budget}] {case.id}: {len(runner.findings(rows))} finding rows")
+            if count:
+                res.drawn += 1
+                res.rows += len(rows)
+                res.verdicts.update(r.verdict for r in rows)
+                res.known.update(r.known_entry for r in rows if r.verdict == "known")
+                log(f"[{res.drawn}/{budget}] {case.id}: {len(runner.findings(rows))} finding rows")
         return full[k]
 
     def shows(m: dict, sig) -> bool:
@@ -140,6 +141,12 @@ def search(family: str, target: Target, budget: int = 100, seconds: float | None
             f.mapping = polish(f.mapping, lambda m, sig=f.sig: shows(m, sig))
             log(f"shrunk {f.sig}")
             _record(res, f, state["first"], target)
+            # the shrunk case on every path: a signature it shows that no drawn case showed on a path that could run
+            # it (one without label smoothing, say) is kept on this case, already small
+            for sig, v in run_full(f.mapping, count=False) or []:
+                if v not in runner.QUIET and sig not in done:
+                    done.add(sig)
+                    _record(res, Found(sig, f.mapping), f.mapping, target)
             continue
         except Exception as e:  # noqa: BLE001 - Hypothesis gives up (every draw rejected once the budget is spent)
             if type(e).__name__ not in ("Unsatisfiable", "FailedHealthCheck"):
