@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run|check|report|validate|repro`."""
+"""Command line: `python -m harness run|check|report|validate|repro|search`."""
 
 from __future__ import annotations
 
@@ -99,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--cases", action="append", default=None,
                    help="where to find the case when the file the row names is gone (repeatable; default: cases/)")
 
+    from harness.search import cli as search_cli
+
+    search_cli.add_parser(sub)
     args = ap.parse_args(argv)
+    if args.command == "search":
+        return search_cli.command(args)
     if args.command == "repro":
         from harness.run import repro
 

@@ -81,3 +81,34 @@ class VersionedAdapter(CrashingAdapter):
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"{case.id} {path.name} {dtype} {device}\n")
         return super().evaluate(path, case, inputs, dtype, device)
+
+
+class ExactAdapter(CrashingAdapter):
+    """Returns the oracle's own answer for every case of the families the search draws: the search must find nothing."""
+
+    name = "exact"
+    FAMILIES = frozenset({"sparse_softmax_cross_entropy", "softmax_cross_entropy", "sigmoid_cross_entropy",
+                          "weighted_sigmoid_cross_entropy"})
+    order_methods: dict = {}
+
+    def paths(self) -> list[ApiPath]:
+        every = frozenset({"class_weights", "sample_weights", "label_smoothing", "ignore_index", "pos_weight",
+                           "label_dtype"})
+        return [ApiPath(f"fake.{self.name}", self.FAMILIES, _answer, options=every,
+                        reductions=frozenset({"none", "sum", "mean", "weighted_mean"}))]
+
+
+class PlantedAdapter(ExactAdapter):
+    """The oracle's answer, except a NaN loss wherever a finite logit exceeds 50 (the behaviour the search's test
+    plants and must find and shrink)."""
+
+    name = "planted"
+
+    def evaluate(self, path, case, inputs, dtype, device):
+        import numpy as np
+
+        loss, grad, call, dev = super().evaluate(path, case, inputs, dtype, device)
+        x = np.asarray(inputs.logits, dtype=np.float64)
+        if np.any(np.isfinite(x) & (x > 50)):
+            loss = np.full_like(np.asarray(loss), np.nan)
+        return loss, grad, "fake.planted (NaN above 50)", dev

@@ -23,6 +23,7 @@ LAYERS = (
     "harness.run",       # the pytest plugin, the scheduler, the runner, the console
     "harness.custom",    # a user's own loss: check(), the assertion, the config file
     "harness.bench",     # make bench
+    "harness.search",    # the search for disagreements no case covers (python -m harness search)
     "harness.cli",       # the command line
     "harness.__main__",
     "harness",           # the package itself: `harness.check` resolved lazily
