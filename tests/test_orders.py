@@ -169,3 +169,20 @@ def test_torch_cross_entropy_computes_every_order(order, method):
     obs, out = _torch_rows("orders-dense", order, method, "F.cross_entropy")
     assert out.verdict == "pass", out.message
     assert "torch." in obs.call
+
+
+def test_the_jvp_of_a_mean_over_nothing_is_nan():
+    """Every row ignored: the loss is NaN and its gradient 0 (reverse mode never meets the NaN), its jvp NaN."""
+    (case,) = load_text("""
+- id: none-kept
+  family: sparse_softmax_cross_entropy
+  description: every row ignored
+  logits: [[1.0, 2.0], [0.5, 0.0]]
+  labels: [-100, -100]
+  params: {reduction: mean, ignore_index: -100}
+  orders: [jvp, hvp]
+""", "mine.yaml")
+    inputs, v, ref, oref, _ = _order(case, "float32", "jvp")
+    assert np.isnan(ref.loss) and not np.any(ref.grad) and np.isnan(oref.grad)
+    _, _, _, hvp, _ = _order(case, "float32", "hvp")
+    assert not np.any(hvp.grad)

@@ -511,3 +511,15 @@ def test_the_clipped_flag_is_not_set_on_an_exact_answer_judged_against_a_wrong_r
     # and where the guard does bite (row 0), a clipped observation is flagged as before
     clipped_row0 = Observation(dtype="float32", loss=_clipped_softmax_loss(inputs.logits, inputs.labels), grad=ref.grad)
     assert "clipped" in clipped(clipped_row0, ref, tol, guards)
+
+
+def test_an_infinity_agrees_with_an_exact_value_beyond_the_dtypes_range():
+    """A float32 loss of 6e38 rounds to inf: inf is the correctly rounded answer, and 3e38 (finite in float32) is not."""
+    from harness.judge.verdicts import compare
+
+    nothing = lambda r, s, e: np.zeros(e - s)  # noqa: E731
+    beyond = float(np.finfo(np.float32).max) * 1.0001
+    assert compare(np.array([np.inf], dtype=np.float32), np.array([beyond]), nothing, "float32").n_disagree == 0
+    assert compare(np.array([np.inf], dtype=np.float32), np.array([3e38]), nothing, "float32").n_disagree == 1
+    assert compare(np.array([-np.inf], dtype=np.float32), np.array([beyond]), nothing, "float32").n_disagree == 1
+    assert compare(np.array([np.inf]), np.array([beyond]), nothing, "float64").n_disagree == 1

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from adapters.api import Observation
-from harness.core.dtypes import blocks, eps, finite_stats, ulp_distance
+from harness.core.dtypes import blocks, cast, eps, finite_stats, ulp_distance
 from harness.judge import kinks
 from harness.judge.tolerances import Tolerance
 from harness.oracle import Reference
@@ -138,7 +138,7 @@ def compare(obs: np.ndarray, ref: np.ndarray, allowed: Callable[[np.ndarray, int
             dtype: str) -> Comparison:
     """Compare two arrays of one shape element by element, in blocks of the flattened arrays that stay
     in cache (so a large trial costs a few passes and no full-size temporaries). NaN agrees with NaN
-    and an infinity with the same infinity. allowed(ref_block, start, stop) is the allowed |obs - ref|
+    and an infinity with the same infinity, or with an exact value that rounds to it in the dtype. allowed(ref_block, start, stop) is the allowed |obs - ref|
     of the block's elements. The worst element and every maximum are those of one pass over the
     whole array (np.argmax's first maximum, a NaN excess above all)."""
     o_flat, r_flat = np.asarray(obs).reshape(-1), np.asarray(ref).reshape(-1)
@@ -150,6 +150,11 @@ def compare(obs: np.ndarray, ref: np.ndarray, allowed: Callable[[np.ndarray, int
         r = np.asarray(r_flat[s:e], dtype=np.float64)
         both_finite = np.isfinite(o) & np.isfinite(r)
         same_nonfinite = (np.isnan(o) & np.isnan(r)) | (np.isinf(o) & np.isinf(r) & (np.sign(o) == np.sign(r)))
+        # an exact value beyond the dtype's range rounds to its infinity: that infinity is the correctly rounded
+        # answer (a float32 loss of 6e38 is inf), found by the search (harness/search/)
+        overflow = np.isinf(o) & np.isfinite(r) & (np.sign(o) == np.sign(r))
+        if overflow.any():
+            same_nonfinite |= overflow & np.isinf(cast(np.where(overflow, r, 0.0), dtype))
         disagree = ~(both_finite | same_nonfinite)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             abs_err = np.where(both_finite, np.abs(o - r), 0.0)

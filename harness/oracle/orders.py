@@ -23,7 +23,9 @@ every other family: jvp from its analytic gradient (the family's module), summed
 
 Where the loss has a kink (Reference.subgradient, a hinge margin of exactly 0) and, for hvp, where the second
 derivative jumps (a squared margin of exactly 0), the order is not defined as one value: `NotJudged` says so,
-and the row is unsupported with that reason. A row with an undefined softmax (NaN, +inf) is NaN throughout.
+and the row is unsupported with that reason. A row with an undefined softmax (NaN, +inf) is NaN throughout, and so
+is the jvp of a NaN value (a mean over nothing, whose gradient is 0 by harness/oracle/core.py's convention:
+reverse mode never meets the NaN, forward mode carries it).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def derivative(case: Case, inputs: Inputs, ref: Reference, order: str, v: np.nda
         value = contract(np.asarray(ref.grad).astype(wd) * np.asarray(v).astype(wd), np.shape(ref.loss), case.params.axis)
     else:
         value = _margin(case, inputs, ref, order, v)
+    if order == "jvp":  # the derivative of a NaN value (a mean over nothing) along v is NaN, not 0 (the gradient's
+        value = np.where(np.isnan(ref.loss), np.nan, value)  # convention: reverse mode never meets the NaN)
     return Reference(loss=ref.loss, grad=np.asarray(value, dtype=np.float64), precision=ref.precision,
                      saturated=ref.saturated, rows=ref.rows, classes=ref.classes, unreduced=ref.unreduced,
                      scale=ref.scale, softmax=ref.softmax)
