@@ -213,7 +213,7 @@ def _zeros(value: str, like: str) -> str:
     return f"{value} = torch.zeros_like({like}) if {value} is None else {value}  # autograd's None (no dependence): zeros"
 
 
-def _order(order: str, method: str, x: str) -> Lines:
+def order_lines(order: str, method: str, x: str) -> Lines:
     """torch_orders.evaluate: the order of `loss` at the inputs along v, as `out` (the loss) and `value`."""
     if order == "jvp" and method == "fwd":
         return [f"out, value = torch.func.jvp(loss, ({x},), (v,))"]
@@ -243,6 +243,6 @@ def order_code(t: Target) -> Code:
         raise NoScript(f"no torch method {method!r} of {order!r}")
     body = [*inputs(t, x), f"v = {tensor('v', t.dtype, t.device)}", "",
             f"def loss({x}, labels=labels):", *indent(call_lines(t, x)), "    return out", "",
-            *_order(order, method, x),
+            *order_lines(order, method, x),
             "return out.detach().cpu().double().numpy(), value.detach().cpu().double().numpy()"]
     return Code(prelude=prelude(t), body=body, requires="torch", version="torch.__version__")
