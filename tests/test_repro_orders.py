@@ -86,10 +86,10 @@ def order_text_methods(framework: str) -> dict[str, tuple[str, ...]]:
 
 
 def _sample(rows):
-    """One row of every (order and method, path, family, dtype) that ran."""
+    """One row of every (framework, order and method, path, family, dtype) that ran."""
     seen, out = set(), []
     for x in rows:
-        key = (x.order, x.api, x.family, x.dtype)
+        key = (x.framework, x.order, x.api, x.family, x.dtype)
         if key not in seen and not repro.refusal(x):
             seen.add(key)
             out.append(x)
