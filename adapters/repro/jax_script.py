@@ -138,7 +138,46 @@ def code(t: Target) -> Code:
              f"out, grad = run(jax.device_put({array(x, t.dtype)}, device), "
              f"jax.device_put({array('labels', None if case.integer_labels else t.dtype)}, device))",
              "return np.asarray(out).astype(np.float64), np.asarray(grad).astype(np.float64)"]
-    prelude = ["os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')", "",
-               "import jax", "", *precision(t), "", "import jax.numpy as jnp", "import numpy as np", "import optax"]
-    return Code(prelude=prelude, body=body, requires="jax and optax",
+    return Code(prelude=prelude(t), body=body, requires="jax and optax",
+                version='f"{jax.__version__} (optax {optax.__version__})"')
+
+
+def prelude(t: Target) -> Lines:
+    return ["os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')", "",
+            "import jax", "", *precision(t), "", "import jax.numpy as jnp", "import numpy as np", "import optax"]
+
+
+# --------------------------------------------------------------------------- derivative orders (adapters/jax_orders.py)
+
+ORDER_METHODS = {"jvp": ("fwd", "linearize"), "hvp": ("fwd-rev", "rev-rev"), "label_grad": ("rev",), "mixed": ("rev-rev",)}
+RUNS = {  # jax_orders.build: the body of run(x, labels, v) -> (loss, the order's value)
+    ("jvp", "fwd"): ["return jax.jvp(lambda {x}: loss({x}, labels), ({x},), (v,))"],
+    ("jvp", "linearize"): ["out, lin = jax.linearize(lambda {x}: loss({x}, labels), {x})", "return out, lin(v)"],
+    ("hvp", "fwd-rev"): ["return loss({x}, labels), jax.jvp(jax.grad(lambda {x}: total({x}, labels)), ({x},), (v,))[1]"],
+    ("hvp", "rev-rev"): ["return loss({x}, labels), jax.grad(lambda {x}: jnp.vdot(jax.grad(total)({x}, labels), v))({x})"],
+    ("label_grad", "rev"): ["return loss({x}, labels), jax.grad(total, argnums=1)({x}, labels)"],
+    ("mixed", "rev-rev"): ["return loss({x}, labels), jax.grad(lambda labels: jnp.vdot(jax.grad(total)({x}, labels), v))(labels)"],
+}
+
+
+def order_methods(framework: str) -> dict[str, tuple[str, ...]]:
+    return ORDER_METHODS
+
+
+def order_code(t: Target) -> Code:
+    """The path's call as a function of (input, labels), its sum, and the order's composition in one function, under
+    jax.jit unless the path is an `@eager` variant, on the row's device."""
+    case, x = t.case, t.case.input_kind
+    order, _, method = t.order.partition(":")
+    body = [f"def loss({x}, labels):", *indent(call_lines(t, x)), "    return out", "",
+            f"def total({x}, labels):", f"    return jnp.sum(loss({x}, labels))", "",
+            f"def run({x}, labels, v):", *indent([line.format(x=x) for line in RUNS[order, method]]), ""]
+    if t.mode != "eager":
+        body += ["run = jax.jit(run)", ""]
+    body += [f"device = {device(t)}",
+             f"out, value = run(jax.device_put({array(x, t.dtype)}, device),",
+             f"                 jax.device_put({array('labels', None if case.integer_labels else t.dtype)}, device),",
+             f"                 jax.device_put({array('v', t.dtype)}, device))",
+             "return np.asarray(out).astype(np.float64), np.asarray(value).astype(np.float64)"]
+    return Code(prelude=prelude(t), body=body, requires="jax and optax",
                 version='f"{jax.__version__} (optax {optax.__version__})"')

@@ -86,6 +86,8 @@ def _tensors(backend: str, t: Target, x: str) -> Lines:
     names = [(x, t.dtype), ("labels", None if case.integer_labels else t.dtype)]
     if case.params.sample_weights is not None:
         names.append(("sample_weights", t.dtype))
+    if t.order:  # a derivative order's direction, in the trial dtype
+        names.append(("v", t.dtype))
     out = []
     for name, dtype in names:
         if backend == "torch":
@@ -137,14 +139,18 @@ def _prelude(backend: str, t: Target) -> Lines:
     return [*env, "", "import keras", "import numpy as np", "", *settings]
 
 
-def code(t: Target) -> Code:
+def _backend(t: Target) -> str:
     backend = t.framework.removeprefix("keras-")
     if backend not in BACKENDS:
         raise NoScript(f"no Keras backend {backend!r} (known: {', '.join(BACKENDS)})")
     if t.path not in CALLS:
         raise unknown_path(t)
-    x = t.case.input_kind
-    under, tail = _autodiff(backend, x, CALLS[t.path](t.case, x))
+    return backend
+
+
+def code(t: Target) -> Code:
+    backend, x = _backend(t), t.case.input_kind
+    under, tail = (_order(backend, t, x) if t.order else _autodiff(backend, x, CALLS[t.path](t.case, x)))
     head = [f"device = {jax_script.device(t)}"] if backend == "jax" else []
     kdev = "cpu:0" if t.device == "cpu" else f"gpu:{device_index(t.device)}"
     body = [*head, f"with keras.device({kdev!r}):", *indent([*_tensors(backend, t, x), *under]),
@@ -152,3 +158,48 @@ def code(t: Target) -> Code:
     module = {"tensorflow": "tf", "jax": "jax", "torch": "torch", "numpy": "np"}[backend]
     return Code(prelude=_prelude(backend, t), body=body, requires=f"keras and {backend}" if backend != "numpy" else "keras",
                 version=f'f"{{keras.__version__}} ({backend} {{{module}.__version__}})"')
+
+
+# --------------------------------------------------------------------------- derivative orders (adapters/keras_orders.py)
+
+ORDER_METHODS = {  # through each backend's own autodiff; none on NumPy
+    "tensorflow": tensorflow_script.ORDER_METHODS, "torch": torch_script.ORDER_METHODS,
+    "jax": {"jvp": ("fwd",), "hvp": ("rev-rev", "fwd-rev"), "label_grad": ("rev",), "mixed": ("rev-rev",)},
+}
+
+
+def order_methods(framework: str) -> dict[str, tuple[str, ...]]:
+    return ORDER_METHODS.get(framework.removeprefix("keras-"), {})
+
+
+def _jax_order(order: str, method: str, x: str) -> Lines:
+    """keras_orders.on_jax: JAX's transformations, eagerly."""
+    if order == "jvp":
+        return [f"out, value = jax.jvp(loss, ({x},), (v,))"]
+    head = [f"def total({x}, labels=labels):", f"    return jnp.sum(loss({x}, labels))", "", f"out = loss({x})"]
+    if order == "label_grad":
+        return [*head, f"value = jax.grad(total, argnums=1)({x}, labels)"]
+    if order == "hvp" and method == "fwd-rev":
+        return [*head, f"_, value = jax.jvp(jax.grad(total), ({x},), (v,))"]
+    argnums = 1 if order == "mixed" else 0
+    return [*head, f"value = jax.grad(lambda lx, ly: jnp.vdot(jax.grad(total)(lx, ly), v), argnums={argnums})({x}, labels)"]
+
+
+def _order(backend: str, t: Target, x: str) -> tuple[Lines, str]:
+    """The path's Keras call as a function of the first input (labels and sample weights held), then the order as
+    the backend's autodiff computes it (adapters/keras_orders.py), and the conversion of (out, value) to numpy."""
+    order, _, method = t.order.partition(":")
+    loss = ["", f"def loss({x}, labels=labels):", *indent(CALLS[t.path](t.case, x)), "    return out", ""]
+    if backend == "tensorflow":
+        return ([*tensorflow_script.NO_GRADIENT, *loss, *tensorflow_script.order_lines(order, method, x)],
+                "\n".join([*tensorflow_script.no_value(t),
+                           "return out.numpy().astype(np.float64), value.numpy().astype(np.float64)"]))
+    if backend == "torch":
+        return ([*loss, *torch_script.order_lines(order, method, x)],
+                "return out.detach().cpu().double().numpy(), value.detach().cpu().double().numpy()")
+    return ([*loss, *_jax_order(order, method, x)],
+            "return np.asarray(out).astype(np.float64), np.asarray(value).astype(np.float64)")
+
+
+def order_code(t: Target) -> Code:
+    return code(t)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adapters.repro import orders
 from adapters.repro.target import Code, NoScript, Target, indent, literal
 from harness.trials import Inputs
 
@@ -25,17 +26,39 @@ class Script:
     npz: str  # the .npz file name the script loads, "" when every value is inline
 
 
-def framework_code(t: Target) -> Code:
-    """The framework's part of the script, or NoScript with the reason there is none."""
+def framework_module(framework: str):
+    """The script module of a framework (keras-<backend>: Keras'), or NoScript."""
     from adapters.repro import jax_script, keras_script, tensorflow_script, torch_script
 
-    if t.framework.startswith("keras-"):
-        return keras_script.code(t)
+    if framework.startswith("keras-"):
+        return keras_script
     modules = {"torch": torch_script, "tensorflow": tensorflow_script, "jax": jax_script}
-    if t.framework not in modules:
-        raise NoScript(f"no reproducer for framework {t.framework!r}: scripts are written for "
+    if framework not in modules:
+        raise NoScript(f"no reproducer for framework {framework!r}: scripts are written for "
                        f"{', '.join([*modules, 'keras-<backend>'])}")
-    return modules[t.framework].code(t)
+    return modules[framework]
+
+
+def order_refusal(framework: str, order: str) -> str:
+    """Why no script writes the derivative order of the framework's rows ('' when one does)."""
+    try:
+        module = framework_module(framework)
+    except NoScript as e:
+        return str(e)
+    written = module.order_methods(framework) if hasattr(module, "order_methods") else {}
+    return orders.refusal(framework, order, written)
+
+
+def framework_code(t: Target) -> Code:
+    """The framework's part of the script (a derivative order's: the loss wrapped in the order's autodiff calls),
+    or NoScript with the reason there is none."""
+    module = framework_module(t.framework)
+    if not t.order:
+        return module.code(t)
+    why = order_refusal(t.framework, t.order)
+    if why:
+        raise NoScript(why)
+    return module.order_code(t)
 
 
 def _docstring(lines: list[str]) -> list[str]:
@@ -43,7 +66,7 @@ def _docstring(lines: list[str]) -> list[str]:
     return ['"""' + text, '"""']
 
 
-def _arrays(t: Target, inputs: Inputs, expected, recorded) -> dict[str, np.ndarray | None]:
+def _arrays(t: Target, inputs: Inputs, expected, recorded, direction) -> dict[str, np.ndarray | None]:
     """Every value the script holds, by its variable name (without `_np`), in the dtype its literal takes."""
     x = t.case.input_kind
 
@@ -51,7 +74,7 @@ def _arrays(t: Target, inputs: Inputs, expected, recorded) -> dict[str, np.ndarr
         return None if a is None else np.asarray(a).astype(np.float32) if t.dtype == "bfloat16" else np.asarray(a)
     labels = np.asarray(inputs.labels) if t.case.integer_labels else trial(inputs.labels)
     out = {x: trial(inputs.logits), "labels": labels, "class_weights": trial(inputs.class_weights),
-           "sample_weights": trial(inputs.sample_weights)}
+           "sample_weights": trial(inputs.sample_weights), "v": trial(direction)}
     out["expected_loss"], out["expected_grad"] = expected if expected is not None else (None, None)
     for name, a in zip(("loss", "grad"), recorded, strict=False):  # in the answer's shape, where it has as many values
         like = out[f"expected_{name}"]
@@ -61,13 +84,14 @@ def _arrays(t: Target, inputs: Inputs, expected, recorded) -> dict[str, np.ndarr
 
 def write(t: Target, inputs: Inputs, expected: tuple[np.ndarray, np.ndarray] | None,
           recorded: tuple[np.ndarray | None, np.ndarray | None], *, about: list[str], npz: str,
-          expected_error: str = "", version: str = "") -> Script:
+          expected_error: str = "", version: str = "", direction: np.ndarray | None = None) -> Script:
     """The script of a trial on a path. `expected`: the oracle's (loss, gradient), None when the case expects an
     error (`expected_error` says which); `recorded`: the run's observed values, flattened (None where the row has
     none); `about`: the docstring's lines; `npz`: the file name of the arrays when they do not fit inline;
-    `version`: the framework's version in the run."""
+    `version`: the framework's version in the run; `direction`: a derivative order's v (the target's order), in the
+    trial dtype: `expected` and `recorded` then hold the loss and the order's value."""
     code = framework_code(t)
-    values = _arrays(t, inputs, expected, recorded)
+    values = _arrays(t, inputs, expected, recorded, direction)
     big = np.asarray(inputs.logits).size > INLINE
     lines = [*_docstring([*about, "", "Run: python <this file> [OUT.npz]   (OUT.npz: also save the observed values there)",
                           f"Needs only numpy and {code.requires}; nothing of the harness."]),
@@ -84,15 +108,22 @@ def write(t: Target, inputs: Inputs, expected: tuple[np.ndarray, np.ndarray] | N
             continue
         if a is None:
             continue
+        if name == "v":
+            lines.append("# v: the direction of the derivative, standard normal from the case's "
+                         f"direction_seed ({t.case.direction_seed}), in the trial dtype")
         if big:
             arrays[name] = a
             lines.append(f"{name}_np = data[{name!r}]")
         else:
             lines.append(literal(f"{name}_np", a, t.dtype, a.dtype.name if a.dtype.kind in "iu" else float_dt))
+    what = f"(loss, its {t.order})" if t.order else "(loss, gradient)"
     lines += ["", "", "def observe():",
-              '    """The row\'s call chain: (loss, gradient) as float64 numpy arrays (gradient None without autodiff)."""',
+              f'    """The row\'s call chain: {what} as float64 numpy arrays' + ("" if t.order else
+                                                                             " (gradient None without autodiff)") + '."""',
+
               *indent(code.body), "", ""]
     lines.append("# The exact answer: the harness's oracle, in float64, from the same rounded inputs"
+                 + (f" (expected_grad: the analytic {orders.split(t.order)[0]})" if t.order else "")
                  if expected is not None else f"# The case expects an error: {expected_error}")
     for name in ("expected_loss", "expected_grad", "recorded_loss", "recorded_grad"):
         if name == "recorded_loss":
@@ -106,6 +137,7 @@ def write(t: Target, inputs: Inputs, expected: tuple[np.ndarray, np.ndarray] | N
         else:
             lines.append(literal(name, np.asarray(a, dtype=np.float64), "float64", "float64"))
     lines += [f"EXPECTED_ERROR = {('an error: ' + expected_error) if expected_error else ''!r}",
+              f"DERIVATIVE = {orders.short(t.order) if t.order else 'gradient'!r}  # what observe() returns beside the loss",
               f"VERSIONS = ({t.framework!r}, {code.version}, {version!r})  # the framework, here, and in the run", *_MAIN]
     return Script(text="\n".join(lines) + "\n", arrays=arrays, npz=npz if big else "")
 
@@ -140,14 +172,14 @@ def main():
     try:
         loss, grad = observe()
     except Exception as e:
-        print(f"raised {type(e).__name__}: {e}\\nexpected: {EXPECTED_ERROR or 'a loss and a gradient'}")
+        print(f"raised {type(e).__name__}: {e}\\nexpected: {EXPECTED_ERROR or 'a loss and the ' + DERIVATIVE}")
         if len(sys.argv) > 1:
             np.savez(sys.argv[1], error=type(e).__name__)
         raise
     if len(sys.argv) > 1:
         np.savez(sys.argv[1], loss=loss, **({} if grad is None else {"grad": grad}))
     compare("loss", loss, expected_loss, recorded_loss)
-    compare("gradient", grad, expected_grad, recorded_grad)
+    compare(DERIVATIVE, grad, expected_grad, recorded_grad)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ class Target:
     dtype: str
     case: Case
     precision: str = ""  # the row's precision column: "pinned: flag=value, ..." (harness/core/precision.py)
+    order: str = ""  # the row's order column: a derivative beyond the gradient, "<order>:<method>"; "" for the gradient
 
     @property
     def path(self) -> str:

@@ -148,6 +148,70 @@ def code(t: Target) -> Code:
              f"    out, grad = step({x}, labels)",
              f"grad = tf.zeros_like({x}) if grad is None else grad",
              "return out.numpy().astype(np.float64), grad.numpy().astype(np.float64)"]
-    prelude = ["os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')", "",
-               "import numpy as np", "import tensorflow as tf", "", *precision(t)]
-    return Code(prelude=prelude, body=body, requires="tensorflow", version="tf.__version__")
+    return Code(prelude=prelude(t), body=body, requires="tensorflow", version="tf.__version__")
+
+
+def prelude(t: Target) -> Lines:
+    return ["os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')", "", "import numpy as np", "import tensorflow as tf", "",
+            *precision(t)]
+
+
+# --------------------------------------------------------------------------- derivative orders (adapters/tensorflow_orders.py)
+
+ORDER_METHODS = {"jvp": ("fwd",), "hvp": ("rev-rev", "fwd-rev"), "label_grad": ("rev",), "mixed": ("rev-rev",)}
+NO_GRADIENT = ["class NoGradient(Exception):",
+               '    """TensorFlow found no connection (the value is None): the harness\'s row is this error."""', ""]
+
+
+def order_methods(framework: str) -> dict[str, tuple[str, ...]]:
+    return ORDER_METHODS
+
+
+def order_lines(order: str, method: str, x: str) -> Lines:
+    """tensorflow_orders.compute: the order of `loss` at ({x}, labels) along v, as `out` (the loss) and `value`
+    (None where TensorFlow finds no connection)."""
+    if order == "jvp":
+        return [f"with tf.autodiff.ForwardAccumulator(primals={x}, tangents=v) as acc:", f"    out = loss({x}, labels)",
+                "value = acc.jvp(out)"]
+    if order == "hvp" and method == "fwd-rev":
+        return [f"with tf.autodiff.ForwardAccumulator(primals={x}, tangents=v) as acc:",
+                "    with tf.GradientTape() as tape:", f"        tape.watch({x})", f"        out = loss({x}, labels)",
+                f"    grad = tape.gradient(out, {x})", "value = acc.jvp(grad)"]
+    if order == "label_grad":
+        return ["with tf.GradientTape() as tape:", "    tape.watch(labels)", f"    out = loss({x}, labels)",
+                "value = tape.gradient(out, labels)"]
+    wrt = "labels" if order == "mixed" else x  # hvp and mixed: nested tapes, the outer on the input or the labels
+    return ["with tf.GradientTape() as outer:", f"    outer.watch({wrt})", "    with tf.GradientTape() as inner:",
+            f"        inner.watch({x})", f"        out = loss({x}, labels)", f"    grad = inner.gradient(out, {x})",
+            f"value = None if grad is None else outer.gradient(grad, {wrt}, output_gradients=v)"]
+
+
+def no_value(t: Target) -> Lines:
+    """adapters/api.py run_order: a value of None is the row's error NoGradient."""
+    order = t.order.partition(":")[0]
+    wrt = "labels" if order in ("label_grad", "mixed") else "input"
+    message = f"{t.api} returned no {order} (the framework's autodiff found no dependence on the {wrt})"
+    return ["if value is None:", f"    raise NoGradient({message!r})"]
+
+
+def order_code(t: Target) -> Code:
+    """The adapter's `_order_step`: the path's call as a function of (input, labels) inside a step that computes the
+    order, wrapped as the path's mode runs it, called on constants on the row's device."""
+    case, x = t.case, t.case.input_kind
+    order, _, method = t.order.partition(":")
+    sw = ", sample_weights" if case.params.sample_weights is not None else ""
+    body = [*NO_GRADIENT, f"def step({x}, labels{sw}, v):", f"    def loss({x}, labels):", *indent(call_lines(t, x), 8),
+            "        return out", "", *indent(order_lines(order, method, x)), "    return out, value", ""]
+    if t.mode == "tf.function":
+        body += ["step = tf.function(step)", ""]
+    elif t.mode == "xla":
+        body += ["step = tf.function(step, jit_compile=True)", ""]
+    body += [f"with tf.device({device_name(t.device)!r}):",
+             f"    {x} = {constant(x, t.dtype)}",
+             f"    labels = {constant('labels', None if case.integer_labels else t.dtype)}",
+             *([f"    sample_weights = {constant('sample_weights', t.dtype)}"] if sw else []),
+             f"    v = {constant('v', t.dtype)}",
+             f"    out, value = step({x}, labels{sw}, v)",
+             *no_value(t),
+             "return out.numpy().astype(np.float64), value.numpy().astype(np.float64)"]
+    return Code(prelude=prelude(t), body=body, requires="tensorflow", version="tf.__version__")

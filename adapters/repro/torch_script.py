@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.repro import ctc_script, hinge_script, naive_script
-from adapters.repro.target import Code, Target, python, unknown_path
+from adapters.repro.target import Code, NoScript, Target, indent, python, unknown_path
 from harness.schema import Case
 
 Lines = list[str]
@@ -193,5 +193,56 @@ def code(t: Target) -> Code:
             "allow_unused=True)",
             f"grad = torch.zeros_like({x}) if grad is None else grad",
             "return out.detach().cpu().double().numpy(), grad.detach().cpu().double().numpy()"]
-    prelude = ["import numpy as np", "import torch", "import torch.nn.functional as F", "", *precision(t)]
-    return Code(prelude=prelude, body=body, requires="torch", version="torch.__version__")
+    return Code(prelude=prelude(t), body=body, requires="torch", version="torch.__version__")
+
+
+def prelude(t: Target) -> Lines:
+    return ["import numpy as np", "import torch", "import torch.nn.functional as F", "", *precision(t)]
+
+
+# --------------------------------------------------------------------------- derivative orders (adapters/torch_orders.py)
+
+ORDER_METHODS = {"jvp": ("fwd", "double-vjp"), "hvp": ("rev-rev", "fwd-rev"), "label_grad": ("rev",), "mixed": ("rev-rev",)}
+
+
+def order_methods(framework: str) -> dict[str, tuple[str, ...]]:
+    return ORDER_METHODS
+
+
+def _zeros(value: str, like: str) -> str:
+    return f"{value} = torch.zeros_like({like}) if {value} is None else {value}  # autograd's None (no dependence): zeros"
+
+
+def order_lines(order: str, method: str, x: str) -> Lines:
+    """torch_orders.evaluate: the order of `loss` at the inputs along v, as `out` (the loss) and `value`."""
+    if order == "jvp" and method == "fwd":
+        return [f"out, value = torch.func.jvp(loss, ({x},), (v,))"]
+    if order == "jvp":
+        return [f"out, value = torch.autograd.functional.jvp(loss, {x}, v)"]
+    if order == "hvp" and method == "fwd-rev":
+        return [f"grad = torch.func.grad(lambda {x}: loss({x}).sum())", f"_, value = torch.func.jvp(grad, ({x},), (v,))",
+                f"out = loss({x}).detach()"]
+    if order == "label_grad":
+        return ["y = labels.detach().requires_grad_(True)", f"out = loss({x}, y)",
+                "(value,) = torch.autograd.grad(out.sum(), y, allow_unused=True)", _zeros("value", "y")]
+    target = "y" if order == "mixed" else "xx"  # hvp and mixed: double backward, to the input or the labels
+    return [*(["y = labels.detach().requires_grad_(True)"] if order == "mixed" else []),
+            f"xx = {x}.detach().requires_grad_(True)", f"out = loss(xx{', y' if order == 'mixed' else ''})",
+            "(grad,) = torch.autograd.grad(out.sum(), xx, create_graph=True)",
+            "if grad.requires_grad:",
+            f"    (value,) = torch.autograd.grad(grad, {target}, grad_outputs=v, allow_unused=True)",
+            "else:  # the gradient is constant (a piecewise-linear loss): autograd has no graph to go on",
+            "    value = None", _zeros("value", target)]
+
+
+def order_code(t: Target) -> Code:
+    """The path's call as a function of the first input (labels and weights held), then the order by its method."""
+    x = t.case.input_kind
+    order, _, method = t.order.partition(":")
+    if order not in ORDER_METHODS or method not in ORDER_METHODS[order]:
+        raise NoScript(f"no torch method {method!r} of {order!r}")
+    body = [*inputs(t, x), f"v = {tensor('v', t.dtype, t.device)}", "",
+            f"def loss({x}, labels=labels):", *indent(call_lines(t, x)), "    return out", "",
+            *order_lines(order, method, x),
+            "return out.detach().cpu().double().numpy(), value.detach().cpu().double().numpy()"]
+    return Code(prelude=prelude(t), body=body, requires="torch", version="torch.__version__")

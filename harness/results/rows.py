@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from adapters.repro.script import order_refusal
 from harness.results.jsonsafe import clean, unclean
 
 VERDICTS = (
@@ -163,8 +164,8 @@ def no_reproducer(r: Row) -> str:
         return "the harness itself failed on this row: nothing to reproduce"
     if (r.raw_verdict or r.verdict) == "unsupported":
         return "the path cannot express this case: nothing ran"
-    if r.order:
-        return f"a derivative order ({r.order}): its reproducer is not written yet; the call chain says what ran"
+    if r.order:  # the frameworks whose script module writes the order (adapters/repro/orders.py)
+        return order_refusal(r.framework, r.order)
     return ""
 
 

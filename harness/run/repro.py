@@ -14,19 +14,21 @@ import difflib
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from adapters.repro import NoScript, Script, Target, write
+from adapters.repro import orders as orders_text
 from adapters.repro.script import INLINE
 from harness import oracle
 from harness.judge.inputs import inputs_text
-from harness.oracle import Reference
+from harness.oracle import Reference, orders
 from harness.results.rows import FAILING, Row, no_reproducer
 from harness.run.console import EXIT_BAD_INPUT, EXIT_OK
 from harness.schema import Case, CaseFileError, load_paths
-from harness.trials import Inputs, Trial, materialize
+from harness.trials import Inputs, Trial, direction, materialize
 
 EXIT_NO_SCRIPT = 3  # the row exists, but no standalone script reproduces it (the reason is printed)
 
@@ -62,8 +64,9 @@ def refusal(row: Row) -> str:
 
 
 def find_case(row: Row, case_paths: list[Path]) -> Case:
-    """The row's case (a relation row's: the case the relation belongs to), from the file the row names, else the paths."""
-    cid = row.case.partition("~")[0] if row.relation or "~" in row.case else row.case
+    """The row's case (a relation row's: the case the relation belongs to; an order row's: the case the order is of),
+    from the file the row names, else the paths."""
+    cid = row.case.partition("~")[0] if row.relation or "~" in row.case else row.case.removesuffix(f"/{row.order}")
     source = Path(re.sub(r"(:\d+){1,2}$", "", row.source)) if row.source else None
     looked = [p for p in ([source] if source else []) + case_paths if p.exists()]
     for p in looked:
@@ -84,16 +87,22 @@ def script(row: Row, case: Case, npz: str, inputs: Inputs | None = None, ref: Re
     if why:
         raise NoScript(why)
     t = Target(framework=row.framework, api=row.api, device=row.device_requested or row.device, dtype=row.dtype, case=case,
-               precision=row.precision)
-    inputs = inputs if inputs is not None else materialize(Trial(case, row.dtype))
-    expected = None
+               precision=row.precision, order=row.order)
+    trial = Trial(case, row.dtype)
+    inputs = inputs if inputs is not None else materialize(trial)
+    expected, v = None, direction(trial) if row.order else None
     if not case.expect.error:
         ref = ref if ref is not None else oracle.compute(case, inputs, row.dtype)
+        if row.order:  # the loss beside the order's analytic value along v (harness/oracle/orders.py)
+            try:
+                ref = orders.derivative(case, inputs, ref, row.order.partition(":")[0], v)
+            except orders.NotJudged as e:
+                raise NoScript(f"the harness judges no {row.order} here: {e}") from None
         expected = (ref.loss, ref.grad)
     recorded = tuple(None if v is None else np.asarray(v, dtype=np.float64) for v in (row.loss_values, row.grad_values))
     return write(t, inputs, expected, recorded, about=_about(row, case), npz=npz,
                  expected_error=(case.expect.reason or "the case expects one") if case.expect.error else "",
-                 version=row.framework_version)
+                 version=row.framework_version, direction=v)
 
 
 def embedded(row: Row, case: Case, inputs: Inputs, ref: Reference | None) -> str:
@@ -115,6 +124,13 @@ def _about(row: Row, case: Case) -> list[str]:
              f"call: {row.call or row.api}",
              f"the run's verdict: {verdict}" + (f": {row.message[:400]}" if row.message else ""),
              f"case: {case.id} ({case.location})", f"precision: {row.precision or 'not recorded (pinned assumed)'}"]
+    if row.order:
+        name = row.order.partition(":")[0]
+        lines += ["", *textwrap.wrap(
+            f"The row's derivative: {orders_text.describe(row.order)}; v is standard normal from the case's "
+            f"direction_seed ({case.direction_seed}), rounded to {row.dtype}. The loss is computed as its own row "
+            f"computes it, then the {name} by the call chain above; the expected values are the oracle's loss and "
+            f"its analytic {name}.", 116)]
     if row.relation:
         lines += ["", f"The row checks the relation {row.case.partition('~')[2]} ({row.relation}) against {row.partner}.",
                   "This script reproduces the case's own formulation on the path (the row's values), with the oracle's",
