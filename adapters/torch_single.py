@@ -23,6 +23,12 @@ def _poly(c: Call):
 PATHS = [
     ApiPath("manual:poly1(F.cross_entropy)", frozenset({"poly1_cross_entropy"}), _poly, options=frozenset({"epsilon"}),
             check=single_checks.poly_manual, doc=single_checks.POLY_DOC),
+    builders.absent("(no perceptron loss in torch)", frozenset({"perceptron", "multiclass_perceptron"}),
+                    "PyTorch has no perceptron loss; it is the hinge at margin 0, which torch also lacks (users write "
+                    "max(0, -y x) by hand: the manual: hinge paths at another margin)"),
+    builders.absent("(no sparsemax loss in torch)", frozenset({"binary_sparsemax", "multiclass_sparsemax"}),
+                    "PyTorch has no sparsemax, sparse_plus or simplex projection; a user would have to write the "
+                    "sort-based projection first"),
     builders.absent("(no generalized cross-entropy in torch)", frozenset({"generalized_cross_entropy"}),
                     "PyTorch has no generalized cross-entropy; users write (1 - p_y**q) / q themselves, as Keras does"),
 ]
