@@ -68,6 +68,9 @@ def _other_families() -> list[dict]:
                                                           {"axis": 0}]),
         "generalized_cross_entropy": ("probabilities", PROBS, SPARSE, [{}, {"sample_weights": [2.0, 1.0, 0.5]},
                                                                        {"q": 0.9}]),
+        **dict.fromkeys(("multiclass_perceptron", "multiclass_sparsemax"), (
+            "logits", LOGITS, SPARSE, [{}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]},
+                                       {"axis": 0}])),
     }
     for family, (key, x, y, options) in table.items():
         for k, (opts, red) in enumerate(itertools.product(options, REDUCTIONS)):
@@ -95,12 +98,16 @@ PM1 = [[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0], [1.0, 1.0, -1.0]]
 
 
 def _margin_families() -> list[dict]:
-    """The margin families: hinge, squared hinge and soft margin in both label conventions, multilabel soft margin."""
+    """The margin families: hinge, squared hinge, perceptron and soft margin in both label conventions, multilabel
+    soft margin, binary sparsemax (labels 0/1)."""
     cases = []
     weights = [{}, {"class_weights": [1.0, 4.0, 0.5]}, {"sample_weights": [2.0, 1.0, 0.5]}]
     runs = [(f, y, {**w, **conv}) for f in ("hinge", "squared_hinge", "soft_margin")
             for y, conv in ((PM1, {}), (BINARY, {"label_convention": "01"})) for w in weights]
     runs += [("multilabel_soft_margin", BINARY, w) for w in weights]
+    runs += [("perceptron", y, {**w, **conv}) for y, conv in ((PM1, {}), (BINARY, {"label_convention": "01"}))
+             for w in weights]
+    runs += [("binary_sparsemax", BINARY, w) for w in weights]
     for k, ((family, y, opts), red) in enumerate(itertools.product(runs, REDUCTIONS)):
         cid = f"cap-{family}-{'-'.join(opts) or 'plain'}-{red}-{k}"
         cases.append({"id": cid, "family": family, "description": "capability matrix", "logits": LOGITS, "labels": y,

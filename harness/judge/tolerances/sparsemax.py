@@ -10,22 +10,21 @@ equal values and slopes, so no rounding moves a result across a jump. Only the m
     grad   |w f| 2 u (v + 1) / 2     where |v| < 1           v + 1 rounded, times 1/2 (or 2 / 4)
     (0 and v outside: exact)
 
-multiclass_sparsemax, per row (W_i = s_i w_y, F = |W_i| f): k the support's size, A = sum over it of |x_j|.
-A correct implementation sorts, sums the support (v_k A), and forms p_j = 1/k + x_j - cs/k as optax does:
+multiclass_sparsemax, per row (W_i = s_i w_y, F = |W_i| f): M the row's largest score, d_j = x_j - M, k the
+support's size, A = sum over it of |d_j| (each at most 1: the support lies within 1 of the max). A correct
+implementation is shift invariant: it projects the scores less their max, so its errors are those of the
+differences, whatever the scores' magnitude (one that projects x itself, as optax does, loses u |x| in p):
 
     tau    dtau = (v_k A + u (A + 1)) / k                    the support's sum, minus 1, over k
-    p_j    dp_j = dtau + u (2 |x_j| + 2 |tau| + 1)           cs / k, x_j minus it, plus 1 / k, each rounded; for
-                                                             every j within dp_j of the support ("live"): an entry
-                                                             that close may be counted in it or not, which moves
-                                                             tau and p by no more (p is continuous there)
+    p_j    dp_j = dtau + u (2 |d_j| + 2 |tau - M| + 1)       d_j rounded, minus tau - M, each rounded; for every
+                                                             j within dp_j of the support ("live"): an entry that
+                                                             close may be counted in it or not, which moves tau and
+                                                             p by no more (p is continuous there)
     loss   sum_live (dp_j |x_j - x_y| + 2 u p_j |x_j - x_y|) + v_C sum p_j |x_j - x_y|     <p, x - x_y>
            + sum_live (2 p_j dp_j + u p_j^2) + v_C |p|^2 + u |1 - |p|^2|                   (1 - |p|^2) / 2
            + u |l|                                                                         the sum of the two
-    grad   F (dp_j + u |p_j - [j = y]|)                      p - e_y, as a correct implementation returns it
-           + F (u (|x_j - x_y| + |tau - x_y| + p_j) + v_k |tau - x_y|)   on live entries: the gradient reverse-mode
-                 autodiff forms through optax's loss, the projection's VJP of the cotangent x_j - x_y - p_j (the
-                 constant tau - x_y on the support, exactly, so its mean cancels it to within this)
-           at x_y's entry also the sum of the live entries' dp_j and v_C: 1 - p_y formed as a sum
+    grad   F (dp_j + u |p_j - [j = y]|)                      p - e_y
+           at x_y's entry also F (sum of the live entries' dp_j + v_C): 1 - p_y formed as a sum
     floor  tiny (1 + F)
 """
 
@@ -66,12 +65,14 @@ def multiclass_sparsemax_model(case: Case, ref: Reference, inputs: Inputs, u: fl
     p, tau, bad = sparsemax_rows(x)
     fin = lambda a: np.where(np.isfinite(a), np.abs(a), 0.0)  # noqa: E731
     with np.errstate(invalid="ignore", over="ignore"):
+        M = np.max(np.where(np.isfinite(x), x, -np.inf), axis=-1, initial=-np.inf)[:, None]
+        d = fin(x - M)
         supp = p > 0
         k = np.maximum(supp.sum(-1), 1)
-        A = np.where(supp, fin(x), 0.0).sum(-1)
+        A = np.where(supp, d, 0.0).sum(-1)
         vk = np.array([v_sum(acc, int(n)) for n in k])
         dtau = (vk * A + u * (A + 1)) / k
-        dp = dtau[:, None] + u * (2 * fin(x) + 2 * fin(tau)[:, None] + 1)
+        dp = dtau[:, None] + u * (2 * d + 2 * fin(tau[:, None] - M) + 1)
         live = np.isfinite(x) & (x >= tau[:, None] - dp)
         dp = np.where(live, dp, 0.0)
         xy = x[np.arange(R), y][:, None] if C else np.zeros((R, 1))
@@ -84,10 +85,8 @@ def multiclass_sparsemax_model(case: Case, ref: Reference, inputs: Inputs, u: fl
                "(1 - |p|^2) / 2": W * ((2 * p * dp + u * p * p).sum(-1) + vC * pp + u * np.abs(1 - pp)),
                "the sum": W * u * loss}
         F = (W * abs(ref.scale))[:, None]
-        d_ty = fin(tau[:, None] - xy)
-        vjp = np.where(live, u * (dxy + d_ty + p) + vk[:, None] * d_ty, 0.0)
         at_y = np.where(onehot, dp.sum(-1, keepdims=True) + vC, 0.0)
-        g = {"p - e_y": F * (dp + u * np.abs(p - onehot)), "VJP through <p, x - x_y>": F * (vjp + at_y)}
+        g = {"p - e_y": F * (dp + u * np.abs(p - onehot)), "1 - p_y": F * at_y}
         g = {key: np.where(bad[:, None], 0.0, a) for key, a in g.items()}
         row = {key: np.where(bad, 0.0, a) for key, a in row.items()}
     floor = np.broadcast_to(tiny * (1 + F), (R, C))
