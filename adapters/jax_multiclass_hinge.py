@@ -24,7 +24,8 @@ def paths(ops: Ops) -> list[ApiPath]:
         return out, f"optax.losses.multiclass_hinge_loss{ops.reduce_names[red]}"
 
     native = ApiPath("optax.losses.multiclass_hinge_loss", CS, optax_hinge, options=frozenset({"axis"}),
-                     check=_last_axis, doc="max_j(x_j + 1 - onehot_j) - x_y: margin 1, no weights")
+                     check=_last_axis, doc="max_j(x_j + 1 - onehot_j) - x_y: margin 1, no weights",
+                     partners=(("hinge", "optax.hinge_loss"),))  # the relation two_classes
     h = manual_hinge.HingeOps(ops, lambda v: jnp.max(v, axis=-1), "jnp.max(axis=-1)",
                               lambda v: jnp.maximum(v, 0), "jnp.maximum(0)")
     return [native, native.variant("eager"), *manual_hinge.paths(h, ("weston_watkins_hinge", "categorical_hinge"))]

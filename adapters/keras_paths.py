@@ -191,6 +191,11 @@ def paths() -> list[ApiPath]:
                 reductions=ALL_REDUCTIONS, check=_check(False),
                 doc="the same class on keras.ops.softmax/sigmoid outputs, as a Dense(activation=...) model gives it"),
         *keras_hinge.paths(),
+        builders.absent("(no perceptron loss in keras)", frozenset({"perceptron", "multiclass_perceptron"}),
+                        "Keras has no perceptron loss (its Hinge and CategoricalHinge have margin 1)"),
+        builders.absent("(no sparsemax loss in keras)", frozenset({"binary_sparsemax", "multiclass_sparsemax"}),
+                        "Keras has keras.ops.sparsemax and keras.ops.sparse_plus but no sparsemax loss; on the JAX "
+                        "backend users call optax's (the jax paths)"),
         builders.absent("(no poly-1 loss in keras)", frozenset({"poly1_cross_entropy"}),
                         "Keras has no PolyLoss; a user writes it with the backend framework's ops (the paper's "
                         "listing: the manual: paths of torch and tensorflow)"),

@@ -23,6 +23,10 @@ def _poly(c: Call):
 PATHS = [
     ApiPath("manual:poly1(tf.nn.softmax_cross_entropy_with_logits)", frozenset({"poly1_cross_entropy"}), _poly,
             options=frozenset({"epsilon"}), check=single_checks.poly_manual, doc=single_checks.POLY_DOC),
+    builders.absent("(no perceptron loss in tensorflow)", frozenset({"perceptron", "multiclass_perceptron"}),
+                    "TensorFlow has no perceptron loss (tf.compat.v1.losses.hinge_loss has margin 1 and no option)"),
+    builders.absent("(no sparsemax loss in tensorflow)", frozenset({"binary_sparsemax", "multiclass_sparsemax"}),
+                    "TensorFlow has no sparsemax loss (tensorflow_addons' SparsemaxLoss is archived and not a dependency)"),
     builders.absent("(no generalized cross-entropy in tensorflow)", frozenset({"generalized_cross_entropy"}),
                     "TensorFlow has no generalized cross-entropy (tf.keras' is Keras', run as keras-tensorflow)"),
 ]

@@ -44,13 +44,17 @@ def _module(c: Call):
     return torch.nn.MultiMarginLoss(**kw)(c.logits, c.labels), f"torch.nn.MultiMarginLoss({fmt(kw)})"
 
 
+# the relation two_classes (harness/judge/two_classes.py): torch has no binary hinge, so its users' formula
+BINARY = (("hinge", "manual:torch.clamp(1-y*x, min=0)"), ("squared_hinge", "manual:torch.clamp(1-y*x, min=0)**2"))
+
+
 def paths(ops: Ops) -> list[ApiPath]:
     options = frozenset({"class_weights", "margin", "p", "axis"})
     doc = "w_y after the power; 'mean' divides by the rows, with weights too"
     h = manual_hinge.HingeOps(ops, lambda v: v.max(dim=-1).values, "torch.max(dim=-1).values",
                               lambda v: torch.clamp(v, min=0), "torch.clamp(min=0)")
     return [
-        ApiPath("F.multi_margin_loss", WW, _multi_margin, options=options, check=_two_dims, doc=doc),
-        ApiPath("nn.MultiMarginLoss", WW, _module, options=options, check=_two_dims, doc=doc),
+        ApiPath("F.multi_margin_loss", WW, _multi_margin, options=options, check=_two_dims, doc=doc, partners=BINARY),
+        ApiPath("nn.MultiMarginLoss", WW, _module, options=options, check=_two_dims, doc=doc, partners=BINARY),
         *manual_hinge.paths(h, ("crammer_singer_hinge", "categorical_hinge")),
     ]

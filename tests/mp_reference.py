@@ -807,3 +807,6 @@ def to_float(v) -> float:
 from tests.mp_single import FAMILIES as _SINGLE  # noqa: E402
 
 FAMILIES.update(_SINGLE)
+from tests.mp_sparsemax import FAMILIES as _SPARSEMAX  # noqa: E402
+
+FAMILIES.update(_SPARSEMAX)

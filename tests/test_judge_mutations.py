@@ -125,7 +125,7 @@ def _scales(trial: Trial, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np
     w = np.broadcast_to(cw * sw.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape) * (1 + q)
     if case.family in ("categorical_crossentropy", "categorical_focal_crossentropy", "multilabel_soft_margin",
                        "weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge", "poly1_cross_entropy",
-                       "generalized_cross_entropy"):  # one loss per row (the class axis moved last)
+                       "generalized_cross_entropy", "multiclass_perceptron", "multiclass_sparsemax"):  # one loss per row
         a = p.axis % x.ndim
         x = np.moveaxis(x, a, -1)
         rows = x.shape[0]
@@ -140,8 +140,9 @@ def _scales(trial: Trial, inputs, ref: oracle.Reference) -> tuple[np.ndarray, np
         loss_w = elem.reshape(ref.loss.shape) if p.reduction == "none" else np.asarray(abs(ref.scale) * elem.sum())
         g = w * abs(ref.scale) * (1 + (case.family == "categorical_focal_crossentropy") * scale[..., None]
                                   + (case.family == "poly1_cross_entropy") * abs(p.epsilon))
-        if case.family in ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge"):
-            g = g * (1 + _near_kink(x, p.margin, RESOLUTION * eps(trial.dtype) * scale, case.family)[..., None] * scale[..., None])
+        if case.family in ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge", "multiclass_perceptron"):
+            margin = 0.0 if case.family == "multiclass_perceptron" else p.margin
+            g = g * (1 + _near_kink(x, margin, RESOLUTION * eps(trial.dtype) * scale, case.family)[..., None] * scale[..., None])
         return loss_w, np.moveaxis(g, -1, a)
     else:
         elem = w * (1 + np.where(np.isfinite(x), np.abs(x), 0.0))

@@ -226,6 +226,27 @@ OPTION_CASES += [
     _probs_case([[0.2, 0.5, 0.3], [1e-20, 0.25, 0.75]], [2, 0], "generalized_cross_entropy", q=0.9),
 ]
 
+# the losses only optax ships (tests/mp_sparsemax.py): the perceptrons at their kinks (a score of 0, ties in the
+# max, the label tied), weights and both label conventions; the sparsemax losses on every piece of sparse_plus,
+# at support boundaries, with a masked class, weights and classes at axis 0
+OPTION_CASES += [
+    one_case([[0.5, -1.0, 0.0], [-3.0, 0.0, float("inf")]], [[1, -1, 1], [-1, 1, 1]], "perceptron",
+             class_weights=[1.0, 2.0, 0.5], sample_weights=[3.0, 0.5], reduction="weighted_mean"),
+    one_case([[0.5, -1.0, 0.0], [-3.0, 0.0, 2.0]], [[1, 0, 1], [0, 0, 1]], "perceptron", label_convention="01",
+             reduction="mean"),
+    one_case([[1.0, 3.0, 3.0, -1.0], [2.0, 2.0, 0.5, float("-inf")], [0.25, -0.5, 4.0, 1.0]], [0, 1, 2],
+             "multiclass_perceptron", class_weights=[1.0, 2.0, 0.5, 3.0], sample_weights=[1.0, 0.5, 2.0], reduction="sum"),
+    one_case([[1.5, 0.0], [-0.5, 3.0], [0.25, 1.25]], [0, 2], "multiclass_perceptron", axis=0, reduction="mean"),
+    one_case([[-0.5, 0.25, 0.75, 1.5], [-2.0, 1.0, -1.0, float("-inf")]], [[0, 1, 1, 0], [0, 0, 1, 0]],
+             "binary_sparsemax", class_weights=[1.0, 2.0, 0.5, 4.0], sample_weights=[3.0, 0.25], reduction="weighted_mean"),
+    one_case([[-0.5, 0.25, 0.75, 1.5], [-2.0, 0.0, -0.3, float("inf")]], [[0, 1, 1, 0], [0, 1, 0, 1]],
+             "binary_sparsemax"),
+    one_case([[1.5, -0.5, 0.25, 2.0], [1.0, 0.0, -1.0, -1.0], [2.0, 2.0, 2.0, float("-inf")],
+              [0.5, 0.0, -0.5, float("-inf")]], [1, 2, 0, 2], "multiclass_sparsemax",
+             class_weights=[1.0, 2.0, 0.5, 3.0], sample_weights=[1.0, 0.5, 2.0, 1.0], reduction="weighted_mean"),
+    one_case([[1.5, 0.0], [-0.5, 3.0], [0.25, 1.25]], [0, 2], "multiclass_sparsemax", axis=0, reduction="sum"),
+]
+
 
 def _log_probs_case(log_probabilities, labels, family, **params):
     text = (f"- id: t\n  family: {family}\n  description: t\n  log_probabilities: {json.dumps(log_probabilities)}\n"

@@ -148,7 +148,8 @@ CANNOT = {("torch", "move_axis"): "torch losses take the class dimension at dim 
           ("tensorflow", "repeat_rows"): "the tf.nn ops take no weights (Keras is its own framework, keras-*)",
           ("tensorflow", "smoothed_labels"): "the tf.nn ops have no label_smoothing",
           ("jax", "sigmoid_form"): "optax has no soft margin loss",
-          ("tensorflow", "sigmoid_form"): "TensorFlow has no soft margin loss"}
+          ("tensorflow", "sigmoid_form"): "TensorFlow has no soft margin loss",
+          ("tensorflow", "two_classes"): "TensorFlow has no multi-class hinge of its own (manual: paths, no binary partner)"}
 
 
 @pytest.mark.skipif(not have("torch", "tensorflow", "jax", "optax"), reason="needs torch, tensorflow and jax installed")

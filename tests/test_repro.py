@@ -143,6 +143,32 @@ CASES = """\
   labels: [0, 2]
   params: {reduction: sum}
   dtypes: [float32]
+- id: r-perceptron
+  family: perceptron
+  description: the perceptron, labels 0/1, a score of 0
+  logits: [[0.5, -1.0, 0.0], [2.0, 0.25, -3.0]]
+  labels: [[1, 1, 0], [0, 1, 1]]
+  params: {reduction: sum, label_convention: "01"}
+  dtypes: [float32]
+- id: r-multiclass-perceptron
+  family: multiclass_perceptron
+  description: a tie in the max, per row
+  logits: [[1.0, 3.0, 3.0], [0.5, -1.0, 2.0]]
+  labels: [0, 2]
+  dtypes: [float32]
+- id: r-binary-sparsemax
+  family: binary_sparsemax
+  description: every piece of sparse_plus, averaged
+  logits: [[0.5, -1.0, 2.0], [2.0, 0.25, -3.0]]
+  labels: [[1, 1, 0], [0, 1, 1]]
+  params: {reduction: mean}
+  dtypes: [float32]
+- id: r-multiclass-sparsemax
+  family: multiclass_sparsemax
+  description: supports of one and two classes, per row (float64, which optax's gradient takes)
+  logits: [[1.0, 3.0, 2.5], [0.5, -1.0, 2.0]]
+  labels: [0, 2]
+  dtypes: [float64]
 - id: r-categorical-hinge
   family: categorical_hinge
   description: every other score negative, per row

@@ -57,6 +57,10 @@ def _block(fn: str) -> Callable[[Case, str], Lines]:
     return lambda case, x: [f"out = {fn}({x}, axis={case.params.axis})"]
 
 
+def _signed(case: Case) -> str:
+    return "2 * labels - 1" if case.params.label_convention == "01" else "labels"
+
+
 def _hinge(squared: bool) -> Callable[[Case, str], Lines]:
     """adapters/jax_hinge.py: labels -1/1 (2 y - 1 for 0/1 labels) into optax.hinge_loss, squared by hand."""
     def lines(case: Case, x: str) -> Lines:
@@ -78,6 +82,13 @@ CALLS: dict[str, Callable[[Case, str], Lines]] = {
     "optax.sigmoid_focal_loss": _focal,
     "optax.losses.poly_loss_cross_entropy": lambda case, x: _reduced(
         case, f"optax.losses.poly_loss_cross_entropy({x}, labels, epsilon={python(case.params.epsilon)}, axis={case.params.axis})"),
+    # adapters/jax_single.py: the losses only optax ships
+    "optax.losses.perceptron_loss": lambda case, x: _reduced(case, f"optax.losses.perceptron_loss({x}, {_signed(case)})"),
+    "optax.losses.multiclass_perceptron_loss": lambda case, x: _reduced(
+        case, f"optax.losses.multiclass_perceptron_loss({x}, labels)"),
+    "optax.losses.sparsemax_loss": lambda case, x: _reduced(case, f"optax.losses.sparsemax_loss({x}, labels)"),
+    "optax.losses.multiclass_sparsemax_loss": lambda case, x: _reduced(
+        case, f"optax.losses.multiclass_sparsemax_loss({x}, labels)"),
     "jax.nn.log_softmax": _block("jax.nn.log_softmax"),
     "jax.nn.softmax": _block("jax.nn.softmax"),
     "jax.nn.logsumexp": _block("jax.nn.logsumexp"),

@@ -114,13 +114,19 @@ def _hinge(form: str, squared: bool) -> Callable[[Case, str], Lines]:
         p = case.params
         y = "(2 * labels - 1)" if p.label_convention == "01" else "labels"
         out = [f"m = 1 - {y} * {x}", f"out = {HINGE_FORMS[form].format(m='m')}" + (" ** 2" if squared else "")]
-        if p.class_weights is not None:
-            out.append("out = out * class_weights")
-        if p.sample_weights is not None:
-            nd = len(case.predictions.shape)
-            out.append(f"out = out * sample_weights.reshape({', '.join(['-1'] + ['1'] * (nd - 1))})")
-        return out + naive_script.reduced(OPS, case)
+        return out + _weighted(case)
     return lines
+
+
+def _weighted(case: Case) -> Lines:
+    """The elementwise losses `out` times the class and sample weights, then reduced (adapters/torch_hinge.py)."""
+    p, out = case.params, []
+    if p.class_weights is not None:
+        out.append("out = out * class_weights")
+    if p.sample_weights is not None:
+        nd = len(case.predictions.shape)
+        out.append(f"out = out * sample_weights.reshape({', '.join(['-1'] + ['1'] * (nd - 1))})")
+    return out + naive_script.reduced(OPS, case)
 
 
 def _margin(template: str) -> Callable[[Case, str], Lines]:
@@ -246,3 +252,10 @@ def order_code(t: Target) -> Code:
             *order_lines(order, method, x),
             "return out.detach().cpu().double().numpy(), value.detach().cpu().double().numpy()"]
     return Code(prelude=prelude(t), body=body, requires="torch", version="torch.__version__")
+
+
+# adapters/torch_single.py: the perceptrons written by hand
+CALLS["manual:F.relu(-y*x)"] = lambda case, x: [
+    f"out = F.relu(-{'(2 * labels - 1)' if case.params.label_convention == '01' else 'labels'} * {x})", *_weighted(case)]
+CALLS["manual:max(x)-x[y]"] = lambda case, x: [
+    f"out = {x}.max(dim=-1).values - {x}.gather(-1, labels.unsqueeze(-1)).squeeze(-1)", *naive_script.reduced(OPS, case)]

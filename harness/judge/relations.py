@@ -18,6 +18,8 @@ case's, where the two must agree:
     sigmoid_form     soft_margin log(1 + e^(-y' x)) == sigmoid_cross_entropy at labels (y' + 1) / 2, the same
                      weights and reduction; multilabel_soft_margin == it per element (reduction none),
                      averaged over each row's classes, then the case's reduction
+    two_classes      a multi-class hinge, perceptron or sparsemax on 2 classes == its binary form on x_1 - x_0
+                     (harness/judge/two_classes.py)
 
 Case-file syntax, on a case: `relations: [one_hot, {kind: move_axis, to: 0}]` (a kind name, or a
 mapping with `kind`, the kind's arguments and an optional `name` when a kind is used twice).
@@ -45,6 +47,7 @@ import numpy as np
 
 from adapters.api import ApiPath, Observation
 from harness.core.dtypes import cast, ulp_distance
+from harness.judge import two_classes
 from harness.judge.tolerances import Tolerance
 from harness.judge.verdicts import compare
 from harness.oracle import Reference
@@ -53,9 +56,6 @@ from harness.schema.relation_rules import KINDS  # noqa: F401  (the kinds this m
 from harness.trials import Inputs
 
 _SIBLING_TOKENS = ("sparse_", "_with_integer_labels")
-
-
-# --------------------------------------------------------------------------- the partner formulation
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,7 @@ def _literal(a: np.ndarray) -> Literal:
     return Literal(values=a, shape=tuple(a.shape))
 
 
-def _dense(p):
-    """The params of a dense-label partner: integer-label options back at their defaults."""
+def _dense(p):  # the params of a dense-label partner: integer-label options back at their defaults
     return replace(p, label_dtype="int64") if hasattr(p, "label_dtype") else p
 
 
@@ -174,6 +173,8 @@ def partner(case: Case, rel: Relation, inputs: Inputs, dtype: str) -> Partner:
         return _hinge_partner(case, rel, inputs, dtype, base)
     if k == "sigmoid_form":
         return _sigmoid_form(case, inputs, dtype, base)
+    if k == "two_classes":
+        return Partner(*two_classes.partner(case, inputs, dtype, base))
     raise ValueError(f"unknown relation kind {k!r}")
 
 
@@ -244,9 +245,6 @@ def _sibling_key(name: str) -> str:
     for tok in _SIBLING_TOKENS:
         name = name.replace(tok, "")
     return name
-
-
-# --------------------------------------------------------------------------- the verdict
 
 
 @dataclass

@@ -4,14 +4,27 @@
 and the shared arithmetic; one module per family group states its semantics: `softmax` (with `sparse_fast`,
 its large-trial path), `sigmoid`, `probabilities`, `focal`, `hinge` (the binary margin families),
 `multiclass_hinge`, `single` (the losses only one framework ships), `logprob` (nll_loss, kl_divergence),
-`ctc` and `blocks`. `clipped` computes the losses behind the `clipped` flag.
+`sparsemax` (the binary and multi-class sparsemax losses), `ctc` and `blocks`; the perceptrons are the
+hinges at margin 0 (`hinge`, `multiclass_hinge`). `clipped` computes the losses behind the `clipped` flag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.oracle import blocks, ctc, focal, hinge, logprob, multiclass_hinge, probabilities, sigmoid, single, softmax
+from harness.oracle import (
+    blocks,
+    ctc,
+    focal,
+    hinge,
+    logprob,
+    multiclass_hinge,
+    probabilities,
+    sigmoid,
+    single,
+    softmax,
+    sparsemax,
+)
 from harness.oracle.core import Reference, SoftmaxRows, times
 from harness.schema import Case
 from harness.trials import Inputs
@@ -39,6 +52,10 @@ ORACLES: dict[str, Callable[[Case, Inputs, str], Reference]] = {
     "nll_loss": logprob.nll_loss,
     "kl_divergence": logprob.kl_divergence,
     "ctc": ctc.ctc_loss,
+    "perceptron": hinge.perceptron,
+    "multiclass_perceptron": multiclass_hinge.multiclass_perceptron,
+    "binary_sparsemax": sparsemax.binary_sparsemax,
+    "multiclass_sparsemax": sparsemax.multiclass_sparsemax,
 }
 
 

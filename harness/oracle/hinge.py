@@ -7,6 +7,7 @@ families read the labels by `label_convention`: y' = y for pm1 (labels in {-1, 1
 hinge                   l = w max(0, m)          dl/dx = -w y' H(m), H(m) = [m > 0]
                         not differentiable at m = 0: there H(0) may be anything in [0, 1] (the Reference's
                         Subgradient: `at0` with H(0) = 0, `at1` with H(0) = 1; `grad` takes 1/2)
+perceptron              the hinge at margin 0: m = -y' x, l = w max(0, -y' x), the same subgradient at m = 0
 squared_hinge           l = w max(0, m)^2        dl/dx = -2 w y' max(0, m)        (differentiable)
 soft_margin             l = w sp(-y' x)          dl/dx = -w y' s(-y' x)
                         = sigmoid cross-entropy at labels z = (y' + 1) / 2 (harness/oracle/sigmoid.py)
@@ -65,17 +66,22 @@ def _done(case, x, wd, loss, grad, weight, dtype, subgradient=None, saturated=Fa
                      classes=x.shape[-1] if x.ndim else 1, unreduced=loss, scale=scale, subgradient=sub)
 
 
-def hinge(case: Case, inputs: Inputs, dtype: str) -> Reference:
+def hinge(case: Case, inputs: Inputs, dtype: str, margin: float = 1.0) -> Reference:
     x, wd, weight = _setup(case, inputs)
     y = signed_labels(case, inputs.labels, wd)
     with np.errstate(invalid="ignore", over="ignore"):
-        m = 1 - y * x
+        m = wd(margin) - y * x
         loss = times(weight, np.maximum(m, 0))
         slope = -weight * y
         at0 = np.where(m > 0, slope, 0 * slope)
         at1 = np.where(m >= 0, slope, 0 * slope)
     kinked = bool(np.any(m == 0))
     return _done(case, x, wd, loss, (at0 + at1) / 2, weight, dtype, subgradient=(at0, at1) if kinked else None)
+
+
+def perceptron(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    """The hinge at margin 0: max(0, -y' x) (optax.losses.perceptron_loss)."""
+    return hinge(case, inputs, dtype, margin=0.0)
 
 
 def squared_hinge(case: Case, inputs: Inputs, dtype: str) -> Reference:

@@ -21,6 +21,9 @@ crammer_singer_hinge (optax.multiclass_hinge_loss; integer labels):
     fixed at 0 is exactly the set: the free entries' weights lie in [0, 1] and sum to 1 (y not in A; then
     x_y's entry is -W_i) or to at most 1 (y in A: x_y's entry is minus their sum).
 
+multiclass_perceptron (optax.multiclass_perceptron_loss; Collins 2002): Crammer-Singer at margin 0,
+    l_i = W_i (max_j x_ij - x_iy), its subdifferential the same (y's own piece ties whenever x_y is a max)
+
 categorical_hinge (keras.losses.CategoricalHinge; dense labels t in {0, 1}, sample weights only):
     b_ic = (1 - t_ic) x_ic (0 where t_ic = 1)   neg_i = max_c b_ic   pos_i = sum_c t_ic x_ic
     h_i = neg_i - pos_i + m      l_i = s_i max(0, h_i)
@@ -128,11 +131,11 @@ def weston_watkins_hinge(case: Case, inputs: Inputs, dtype: str) -> Reference:
     return _finish(case, inputs, wd, loss, g, g0, g1, kink, zero, zero, batch_shape, C, lambda: W.sum())
 
 
-def crammer_singer_hinge(case: Case, inputs: Inputs, dtype: str) -> Reference:
+def crammer_singer_hinge(case: Case, inputs: Inputs, dtype: str, margin: float | None = None) -> Reference:
     wd = core.working_dtype(np.asarray(inputs.logits).size)
     x, onehot, y, W, batch_shape, C = _sparse(case, inputs, wd)
     R = x.shape[0]
-    m = wd(case.params.margin)
+    m = wd(case.params.margin if margin is None else margin)
     xy = x[np.arange(R), y]
     with np.errstate(invalid="ignore", over="ignore"):
         v = np.where(onehot, x, x + m)
@@ -153,6 +156,11 @@ def crammer_singer_hinge(case: Case, inputs: Inputs, dtype: str) -> Reference:
     loss, (g, g0, g1) = _bad_rows(loss, (g, g0, g1), x)
     zero = np.zeros(R, dtype=wd)
     return _finish(case, inputs, wd, loss, g, g0, g1, tie, zero, zero, batch_shape, C, lambda: W.sum())
+
+
+def multiclass_perceptron(case: Case, inputs: Inputs, dtype: str) -> Reference:
+    """Crammer-Singer at margin 0: max_j x_j - x_y (optax.losses.multiclass_perceptron_loss)."""
+    return crammer_singer_hinge(case, inputs, dtype, margin=0.0)
 
 
 def categorical_hinge(case: Case, inputs: Inputs, dtype: str) -> Reference:

@@ -44,8 +44,12 @@ def elementwise(m: dict, name: str, prefix: str, family: str, params: Params, la
     spec = FAMILIES[family]
     if spec.get("label_convention"):
         return out + margin_labels(m, name, prefix, family, params, labels)
-    if isinstance(labels, Literal) and any(not (0.0 <= x <= 1.0) and not (allow_nan and x != x)
-                                           for x in flatten(labels.values)):
+    if spec.get("labels01") and isinstance(labels, Literal) and any(x not in (0.0, 1.0) for x in flatten(labels.values)):
+        out.append(Problem(at(name, m, "labels"), f"{prefix}labels", f"{family} labels are 0 or 1"))
+    if spec.get("labels01") and params.label_smoothing:
+        out.append(Problem(at(name, m, "params"), f"{prefix}params.label_smoothing", f"does not apply to {family}"))
+    elif isinstance(labels, Literal) and any(not (0.0 <= x <= 1.0) and not (allow_nan and x != x)
+                                             for x in flatten(labels.values)):
         out.append(Problem(at(name, m, "labels"), f"{prefix}labels", "sigmoid labels are probabilities in [0, 1]"))
     if spec.get("row_mean") and labels is not None and len(labels.shape) != 2:
         out.append(Problem(at(name, m, "labels"), f"{prefix}labels",

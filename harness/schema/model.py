@@ -40,6 +40,13 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "categorical_hinge": {"labels": "dense", "input": "logits", "hinge": True},
     "nll_loss": {"labels": "sparse", "input": "log_probabilities", "options": ("class_weights", "ignore_index", "axis")},
     "kl_divergence": {"labels": "dense", "input": "log_probabilities", "options": ("axis", "log_target", "sample_weights")},
+    # the losses only optax ships, named by their mathematics: the perceptrons are the hinges at margin 0
+    # (harness/oracle/hinge.py, multiclass_hinge.py), the sparsemax losses the Fenchel-Young losses of the sparse
+    # sigmoid and of sparsemax (harness/oracle/sparsemax.py); "labels01": binary labels in {0, 1}
+    "perceptron": {"labels": "elementwise", "input": "logits", "label_convention": True},
+    "multiclass_perceptron": {"labels": "sparse", "input": "logits", "options": ("class_weights", "sample_weights", "axis")},
+    "binary_sparsemax": {"labels": "elementwise", "input": "logits", "labels01": True},
+    "multiclass_sparsemax": {"labels": "sparse", "input": "logits", "options": ("class_weights", "sample_weights", "axis")},
     # sequence: labels [batch, S] of class indices, each item's sequence padded after it with the blank
     # (harness/oracle/ctc.py); the logits are [batch, time, classes]
     "ctc": {"labels": "sequence", "input": "logits"},

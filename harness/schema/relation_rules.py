@@ -20,8 +20,12 @@ KINDS: dict[str, dict[str, str]] = {  # kind -> its arguments (name -> kind of v
     "reverse_classes": {},
     "shift_scores": {"by": "float"},
     "sigmoid_form": {},
+    "two_classes": {},
 }
 HINGE_FAMILIES = ("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge")
+# reverse_classes and shift_scores hold for these too (both permutation equivariant and shift invariant)
+PERMUTED_FAMILIES = (*HINGE_FAMILIES, "multiclass_perceptron", "multiclass_sparsemax")
+TWO_CLASS_FAMILIES = ("weston_watkins_hinge", "crammer_singer_hinge", "multiclass_perceptron", "multiclass_sparsemax")
 SOFTMAX_FAMILIES = ("softmax_cross_entropy", "sparse_softmax_cross_entropy")
 SIGMOID_FAMILIES = ("sigmoid_cross_entropy", "weighted_sigmoid_cross_entropy")
 SOFT_MARGIN_FAMILIES = ("soft_margin", "multilabel_soft_margin")  # the relation sigmoid_form only
@@ -35,6 +39,8 @@ def problem(case: Case, rel: Relation) -> str | None:
     k = rel.kind
     if k in ("reverse_classes", "shift_scores"):
         return _hinge_problem(case, rel)
+    if k == "two_classes":
+        return _two_classes_problem(case)
     if (k == "sigmoid_form") != (case.family in SOFT_MARGIN_FAMILIES):
         return (f"sigmoid_form relates the soft margin families ({', '.join(SOFT_MARGIN_FAMILIES)}) to the sigmoid "
                 f"cross-entropy, and they take no other relation; {case.family} takes "
@@ -95,8 +101,8 @@ def problem(case: Case, rel: Relation) -> str | None:
 def _hinge_problem(case: Case, rel: Relation) -> str | None:
     """reverse_classes: the hinges (no class weights, which would move with the classes); shift_scores: the
     shift-invariant ones, Weston-Watkins and Crammer-Singer, on literal scores that stay exact when shifted."""
-    if case.family not in HINGE_FAMILIES:
-        return f"{rel.kind} is defined for the hinge families, not {case.family}"
+    if case.family not in PERMUTED_FAMILIES:
+        return f"{rel.kind} is defined for {', '.join(PERMUTED_FAMILIES)}, not {case.family}"
     p = case.params
     if p.class_weights is not None:
         return "class weights belong to classes: the partner would need them reordered too"
@@ -105,11 +111,33 @@ def _hinge_problem(case: Case, rel: Relation) -> str | None:
             return "Keras' categorical hinge is not shift invariant (it compares the other scores with the zeroed true class)"
         if not isinstance(case.predictions, Literal):
             return "shift_scores needs literal scores, so that it can check the shifted ones are exact"
-        x = np.asarray(case.predictions.values, dtype=np.float64)
         by = float(rel.arg("by", 1.0))
-        for dtype in case.dtypes:
-            t = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
-            xd = x.astype(t).astype(np.float64)
-            if not np.array_equal((xd + by).astype(t).astype(np.float64), xd + by):
-                return f"the scores shifted by {by:g} are not exact in {dtype}: pick another shift or dtypes"
+        return _inexact(case, lambda xd: xd + by, f"the scores shifted by {by:g}", "pick another shift or dtypes")
     return None
+
+
+def _inexact(case: Case, fn, what: str, hint: str) -> str | None:
+    """Why fn of the literal scores (rounded to each dtype) is not exact in some dtype of the case, or None."""
+    x = np.asarray(case.predictions.values, dtype=np.float64)
+    for dtype in case.dtypes:
+        t = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+        v = fn(x.astype(t).astype(np.float64))
+        if not np.array_equal(v.astype(t).astype(np.float64), v):
+            return f"{what} are not exact in {dtype}: {hint}"
+    return None
+
+
+def _two_classes_problem(case: Case) -> str | None:
+    """two_classes: [rows, 2] scores, classes last, no class weights, margin 1, a score difference exact."""
+    if case.family not in TWO_CLASS_FAMILIES:
+        return f"two_classes is defined for {', '.join(TWO_CLASS_FAMILIES)}, not {case.family}"
+    p = case.params
+    if len(case.predictions.shape) != 2 or case.predictions.shape[-1] != 2 or p.axis % 2 != 1:
+        return "two_classes needs scores [rows, 2], classes last"
+    if p.class_weights is not None:
+        return "class weights weigh a class, which the binary form has no counterpart of"
+    if p.margin != 1.0:
+        return "the binary hinge has margin 1"
+    if not isinstance(case.predictions, Literal):
+        return "two_classes needs literal scores, so that it can check their difference is exact"
+    return _inexact(case, lambda xd: xd[:, 1:] - xd[:, :1], "the score differences x_1 - x_0", "pick other scores")

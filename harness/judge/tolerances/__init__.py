@@ -5,8 +5,9 @@ from that element's own inputs. `policy` states the policy (u, v_n, tiny, K, the
 reductions, a case's override) and holds the Tolerance; each family's error model derives its terms:
 `softmax` (the softmax families), `elementwise` (sigmoid, binary focal, binary cross-entropy),
 `categorical` (categorical cross-entropy from probabilities, categorical focal), `blocks` (the building
-blocks), `hinge` (hinge, squared hinge, soft margin, multilabel soft margin), `multiclass_hinge`
-(Weston-Watkins, Crammer-Singer, Keras' categorical hinge), `single` (poly-1, generalized cross-entropy),
+blocks), `hinge` (hinge, squared hinge, perceptron, soft margin, multilabel soft margin), `multiclass_hinge`
+(Weston-Watkins, Crammer-Singer, Keras' categorical hinge, the multi-class perceptron), `sparsemax` (the
+binary and multi-class sparsemax losses), `single` (poly-1, generalized cross-entropy),
 `logprob` (nll_loss, kl_divergence on log-probabilities), `ctc` (the CTC loss); `orders` the derivatives beyond
 the gradient (jvp, hvp, label_grad, mixed); `layout` serves terms computed by rows as flat blocks of the gradient.
 """
@@ -25,6 +26,7 @@ from harness.judge.tolerances.orders import for_order as _for_order
 from harness.judge.tolerances.policy import Tolerance, eps_acc, floor_tiny, reduced_loss_terms
 from harness.judge.tolerances.single import generalized_model, poly1_model
 from harness.judge.tolerances.softmax import softmax_model
+from harness.judge.tolerances.sparsemax import binary_sparsemax_model, multiclass_sparsemax_model
 from harness.oracle import Reference
 from harness.schema.model import Case
 from harness.trials import Inputs
@@ -37,8 +39,11 @@ MODELS = {
     **dict.fromkeys(("log_softmax", "softmax", "logsumexp"), block_model),
     "categorical_focal_crossentropy": categorical_focal_model,
     "categorical_crossentropy": categorical_probabilities_model,
-    **dict.fromkeys(("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge"), multiclass_hinge_model),
-    **dict.fromkeys(("hinge", "squared_hinge"), hinge_model),
+    **dict.fromkeys(("weston_watkins_hinge", "crammer_singer_hinge", "categorical_hinge", "multiclass_perceptron"),
+                    multiclass_hinge_model),
+    **dict.fromkeys(("hinge", "squared_hinge", "perceptron"), hinge_model),
+    "binary_sparsemax": binary_sparsemax_model,
+    "multiclass_sparsemax": multiclass_sparsemax_model,
     "soft_margin": soft_margin_model,
     "multilabel_soft_margin": multilabel_model,
     "poly1_cross_entropy": poly1_model,

@@ -9,7 +9,7 @@ side of the kink, and 0 only where the exact margin is 0 (where the oracle's Sub
 The margin can cross the kink only through an error made before that subtraction: the product y' x, exact for
 labels of magnitude 1 and charged u |y' x| otherwise (labels the schema refuses). Then:
 
-    hinge      loss  |w| u |m| [m > 0]                      the subtraction
+    hinge      loss  |w| u |m| [m > 0]                      the subtraction (perceptron, m = -y' x: none)
                grad  |w f| |y'| [0 < |m| <= u |y' x| [|y'| != 1]]     "kink side": the margin computed on the
                                                            other side of 0 (either slope is then correct)
     squared    loss  |w| 3 u m+^2                           m rounded (2 u m^2 through the square), the square
@@ -44,19 +44,20 @@ def _signed(case: Case, inputs: Inputs) -> np.ndarray:
 
 
 def hinge_model(case: Case, ref: Reference, inputs: Inputs, u: float, acc: float, tiny: float):
-    """hinge and squared_hinge."""
+    """hinge, squared_hinge and perceptron (the hinge at margin 0: -y x is exact, no subtraction to charge)."""
     x = np.asarray(inputs.logits, dtype=np.float64)
     y = _signed(case, inputs)
     w0 = np.abs(elementwise_weights(inputs, x.shape, np.float64))
     wf = w0 * abs(ref.scale)
+    margin = 0.0 if case.family == "perceptron" else 1.0
     with np.errstate(invalid="ignore", over="ignore"):
         yx = np.abs(y * x)
-        m = 1 - y * x
+        m = margin - y * x
         mp = np.where(m > 0, m, 0.0)
         ay = np.abs(y)
         d_product = np.where(ay != 1, u * yx, 0.0)  # 0 for every label the schema allows
-        if case.family == "hinge":
-            row_terms: Terms = {"1 - y x": w0 * u * mp}
+        if case.family != "squared_hinge":
+            row_terms: Terms = {"1 - y x": w0 * u * mp} if margin else {}
             side = (m != 0) & (np.abs(m) <= d_product)
             g = {"kink side": np.where(side, wf * ay, 0.0)}
         else:

@@ -7,7 +7,8 @@ the dtype (u |m|), and each addition u times the magnitude of its operands. F is
 
     margin z_j = m - x_y + x_j             dz_j = u (|m| + 2 (|m| + |x_y| + |x_j|))      (Weston-Watkins)
     piece v_j = x_j + m [j != y]           dv_j = u (|m| + 2 (|m| + |x_j|))              (Crammer-Singer; optax
-                                           forms x_y's piece as x_y + 1 - 1)
+                                           forms x_y's piece as x_y + 1 - 1); the multi-class perceptron's
+                                           pieces are the scores: dv_j = 0, a near tie is a tie
     h = neg - pos + m                      dh = dpos + u (|m| + 2 (|neg| + |pos| + |m|)), dpos = u (T - 1) sum_c |t_c x_c|
                                            (Keras; the sum pos is exact for one-hot labels, neg is a max of exact values)
 
@@ -58,7 +59,8 @@ def multiclass_hinge_model(case: Case, ref: Reference, inputs: Inputs, u: float,
                 row, g = _weston_watkins(p.p, x, xy, ax, onehot, W, m, u, acc, C, abs(ref.scale))
                 F = W * abs(ref.scale) / C
             else:
-                row, g = _crammer_singer(x, xy, ax, onehot, W, m, u, abs(ref.scale))
+                exact = case.family == "multiclass_perceptron"  # the pieces are the scores themselves
+                row, g = _crammer_singer(x, xy, ax, onehot, W, 0.0 if exact else m, u, abs(ref.scale), exact)
                 F = W * abs(ref.scale)
     floor = np.broadcast_to((tiny * (1 + F))[:, None], (R, C))
     shape = np.shape(inputs.logits)
@@ -91,9 +93,9 @@ def _weston_watkins(pw, x, xy, ax, onehot, W, m, u, acc, C, scale):
     return row, g
 
 
-def _crammer_singer(x, xy, ax, onehot, W, m, u, scale):
+def _crammer_singer(x, xy, ax, onehot, W, m, u, scale, exact=False):
     v = np.where(onehot, x, x + m)
-    dv = u * (m + 2 * (m + ax))
+    dv = np.zeros_like(ax) if exact else u * (m + 2 * (m + ax))
     M = v.max(-1, keepdims=True)
     active = v == M
     dv_top = np.where(active, dv, 0.0).max(-1, keepdims=True)
