@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.results import findings
+from harness.results import findings, merge
 from harness.results.rows import FAILING, Row
-from harness.results.shards import write_rows
+from harness.results.shards import atomic_write
 
 EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -19,7 +19,7 @@ def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], pa
     from harness import report
 
     warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
-    write_rows(out / "results.jsonl", rows)
+    atomic_write(out / "results.jsonl", "".join(merge.line(r) + "\n" for r in rows))  # a served row's line as stored
     report.write_report(rows, envs, out, partial=bool(partial), warnings=warnings)
     print_summary(rows)
     for w in warnings:

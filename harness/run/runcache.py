@@ -40,8 +40,9 @@ import adapters
 from adapters.api import machine
 from harness.core import settings
 from harness.judge import expectations
-from harness.results.cachefiles import RowStore, compact, run_keys
-from harness.results.shards import atomic_write, read_rows, write_rows
+from harness.results import merge
+from harness.results.cachefiles import RowStore, _checksum, compact, run_keys
+from harness.results.shards import atomic_write, read_rows
 from harness.run.cachekeys import code_hash, digest, steering
 from harness.run.schedule import ORACLE
 
@@ -99,14 +100,23 @@ class RunCache:
             listed = [(str(rid), str(key), str(source)) for rid, (key, source) in manifest["rows"].items()]
         except (KeyError, AttributeError, TypeError, ValueError):
             return None
-        store = RowStore(self.rows(framework), self.run, "runner")
-        rows = [store.get(key) for _, key, _ in listed]
-        if not rows or any(r is None for r in rows):
+        store = _Lines(self.rows(framework), self.run, "runner")
+        rows = []
+        for _, key, source in listed:
+            text = store.line(key)
+            if text is None:
+                return None
+            try:
+                row = merge.stored(text)  # the row keeps its line: writing it encodes only what serving sets
+            except (ValueError, TypeError):
+                return None
+            row.source = source  # a row stored by an earlier run of a case since moved, served then with its new place
+            expectations.apply(row, entries)
+            rows.append(row)
+        if not rows:
             return None
-        for r, (_, _, source) in zip(rows, listed, strict=True):
-            r.source = source  # a row stored by an earlier run of a case since moved, served then with its new place
-            expectations.apply(r, entries)
-        write_rows(shard, rows)
+        atomic_write(shard, "".join(merge.line(r) + "\n" for r in rows))
+        merge.keep(shard, rows)  # this process's merge takes them as they are, without reading the shard back
         shard.with_suffix(".env.json").write_text(json.dumps(manifest.get("environment", {}), indent=1, default=str))
         shard.with_suffix(".expected.json").write_text(json.dumps({"rows": len(rows), "cached": len(rows)}))
         for rid, key, _ in listed:
@@ -130,6 +140,15 @@ class RunCache:
     def compact(self, frameworks: list[str]) -> None:
         for fw in frameworks:
             compact(self.rows(fw))
+
+
+class _Lines(RowStore):
+    """A framework's cached rows as their stored lines (harness/results/cachefiles.py): the runner serves them whole."""
+
+    def line(self, key: str) -> str | None:
+        """The line of the row stored under the key, or None: absent, torn or corrupt (its checksum does not match)."""
+        found = self._load().get(key)
+        return found[1] if found is not None and _checksum(found[1]) == found[0] else None
 
 
 def served_count(shard: Path, reset: bool = False) -> int:
