@@ -383,3 +383,11 @@ def test_the_rows_a_runner_served_reach_its_merge_without_a_second_reading_while
     with open(shard, "a", encoding="utf-8") as f:
         f.write(dataclasses.replace(rows[0], row_id="extra[versioned-a-cpu-float32]").to_json() + "\n")
     assert len(merge.merge([shard])[0]) == len(rows) + 1  # the file changed since: read
+
+
+def test_a_framework_process_with_no_rows_to_write_is_not_started_again(primed, tmp_path):
+    work, _ = copy(primed, tmp_path)
+    run(work, "-k", "versioned")  # the oracle's checks are all deselected
+    r, counts, rows, evaluated = run(work, "-k", "versioned")
+    assert "oracle: 0 rows from the cache" in r.stdout and counts["versioned"] == (8, 8) and not evaluated, r.stdout
+    assert not (work / "out" / "shards" / "oracle.log").exists() and len(rows) == 8

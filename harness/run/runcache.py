@@ -11,7 +11,9 @@ half a minute on two cores. After a framework's process ends cleanly and every r
 (none crashed, hung or is not cacheable), its manifest records the process's `identity` and the key of
 each row. When the next run's identity for the framework is the same and every key still has its row,
 the runner writes the shard from the cache without starting the process (the known differences applied
-again, the environment as recorded). The identity is what the runner can see without importing the
+again, the environment as recorded), a process that had no row to write included. Each row is read once:
+its shard line is the line stored with only what serving sets written anew, and the rows reach the run's
+merge as they are, not read back from the shard (harness/results/merge.py). The identity is what the runner can see without importing the
 framework: the harness's code, the case files (names and bytes), -k, --device, --shard, the precision
 mode and the steering environment variables (harness/run/cachekeys.py), every installed distribution's
 version, Python, the platform, the CPU and GPU models and the driver. It is not used for a plugin
@@ -113,8 +115,6 @@ class RunCache:
             row.source = source  # a row stored by an earlier run of a case since moved, served then with its new place
             expectations.apply(row, entries)
             rows.append(row)
-        if not rows:
-            return None
         atomic_write(shard, "".join(merge.line(r) + "\n" for r in rows))
         merge.keep(shard, rows)  # this process's merge takes them as they are, without reading the shard back
         shard.with_suffix(".env.json").write_text(json.dumps(manifest.get("environment", {}), indent=1, default=str))
@@ -131,7 +131,8 @@ class RunCache:
         keys = run_keys(folder, self.run)
         rows = read_rows(shard) if shard.exists() else []
         env = _read_json(shard.with_suffix(".env.json"))
-        if identity is None or not clean or not rows or any(r.row_id not in keys for r in rows):
+        # a process with no rows to write (no case of the run has golden values for the oracle) is recorded too
+        if identity is None or not clean or not shard.exists() or any(r.row_id not in keys for r in rows):
             path.unlink(missing_ok=True)
             return
         atomic_write(path, json.dumps({"identity": identity, "run": self.run, "environment": env,
