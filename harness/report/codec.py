@@ -88,7 +88,7 @@ def _encode_column(values: list[Any]) -> dict[str, Any] | None:
     keep = [i for i, v in enumerate(values) if not (v is None or v == "" or v == [])]
     if not keep:
         return None
-    keys = [_frozen(v) if isinstance(v, list) else v for v in values]
+    keys = [_frozen(v) if isinstance(v, list) else v for v in values] if list in set(map(type, values)) else values
     first = dict(zip(keys, values, strict=True))
     counted = Counter(keys)
     order = [k for k, _ in counted.most_common()]
