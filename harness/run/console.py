@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from harness.results import findings, merge
@@ -52,8 +53,9 @@ def print_summary(rows: list[Row]) -> None:
     fws = sorted({r.framework for r in rows})
     verdicts = sorted({r.verdict for r in rows}, key=lambda v: (v not in FAILING, v))
     width = max([len(f) for f in fws] + [9])
+    tally = Counter((r.framework, r.verdict) for r in rows)
     print("verdicts by framework:")
     print("  " + "framework".ljust(width) + "".join(v.rjust(max(len(v), 5) + 2) for v in verdicts))
     for f in fws:
-        counts = [sum(1 for r in rows if r.framework == f and r.verdict == v) for v in verdicts]
+        counts = [tally[(f, v)] for v in verdicts]
         print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts, strict=False)))
