@@ -135,6 +135,7 @@ class RunCache:
         if identity is None or not clean or not shard.exists() or any(r.row_id not in keys for r in rows):
             path.unlink(missing_ok=True)
             return
+        folder.mkdir(parents=True, exist_ok=True)  # a process with no rows stored none
         atomic_write(path, json.dumps({"identity": identity, "run": self.run, "environment": env,
                                        "rows": {r.row_id: [keys[r.row_id], r.source] for r in rows}}))
 
