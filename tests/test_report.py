@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from harness.judge.inputs import field_logits, inputs_text
-from harness.report import plots, write_report
+from harness.report import codec, plots, write_report
 from harness.report.codec import decode_rows, encode_rows
 from harness.report.plots import fields
 from harness.results.rows import COLUMNS, FAILING, Row, row_id
@@ -320,6 +320,32 @@ def test_encode_round_trip():
     total, items, worst = big[1]["gv"]
     assert total == len(big[0].grad_values) and worst in [i for i, _, _ in items] and len(items) < 16
     assert worst == big[0].grad_worst_index[0] * big[0].shape[1] + big[0].grad_worst_index[1]
+
+
+def test_each_column_is_encoded_the_smallest_way_the_first_of_them_on_a_tie():
+    """The definition: build the four options (plain or a value table, over every row or only the non-empty ones) and
+    keep the first of the shortest by its compact JSON; the codec sizes them without writing each."""
+    def definition(values):
+        def frozen(v):
+            return tuple(frozen(x) for x in v) if isinstance(v, list) else v
+        keep = [i for i, v in enumerate(values) if v not in (None, "", [])]
+        if not keep:
+            return None
+        options = []
+        for vals, extra in ((values, {}), ([values[i] for i in keep], {"k": [b - a for a, b in zip([0, *keep], keep, strict=False)]})):
+            keys = [frozen(v) for v in vals]
+            first = dict(zip(keys, vals, strict=True))
+            order = [k for k, _ in Counter(keys).most_common()]
+            options += [{**extra, "a": vals}, {**extra, "t": [first[k] for k in order], "i": [order.index(k) for k in keys]}]
+        return min(options, key=lambda o: len(json.dumps(o, separators=(",", ":"))))
+
+    rnd = np.random.default_rng(5)
+    pool = [None, "", [], 0, 1, -0.0, 0.0, 2.5, 1e-300, "x", "nan", "é<", [1, 2], [1.0, 2], [[1, "a"], None], [2.5, -0.0], True]
+    columns = [[pool[i] for i in rnd.integers(0, len(pool), rnd.integers(1, 14))] for _ in range(3000)]
+    rows = synthetic_rows(300, seed=4)
+    columns += [[getattr(r, k) for r in rows] for k in ("verdict", "message", "flags", "tags", "loss_ulp", "grad_worst_index")]
+    for values in columns:
+        assert json.dumps(codec._encode_column(values)) == json.dumps(definition(values)), values
 
 
 def test_case_inputs_come_from_the_rows(tmp_path, write_cases):

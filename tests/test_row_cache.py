@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.results import merge
 from harness.results.cachefiles import COMPACT, RowStore, cacheable, compact
 from harness.results.rows import Row
 from harness.results.shards import read_rows
@@ -351,3 +352,42 @@ def test_the_environment_of_a_framework_process_turns_on_jaxs_cache_for_small_pr
     r = subprocess.run([sys.executable, "-c", script], env={**off, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache" / "jax")},
                        capture_output=True, text=True, timeout=300)
     assert r.stdout.split() == [v1, "0"], r.stderr[-2000:]  # --no-cache: not even a cache of the user's own
+
+
+def test_a_served_rows_line_is_its_stored_line_with_only_what_serving_and_merging_set_encoded_anew(primed):
+    nasty = 'a "quoted", "source": "x", \\ back, new\nline, é, ✓ </script>'
+    for stored_row in primed[1].values():
+        for case in (stored_row, dataclasses.replace(stored_row, description=nasty, tags=["verdict", "source"], loss=float("nan"),
+                                                     grad_values=[1.5, float("inf"), -0.0], message=nasty)):
+            text = dataclasses.replace(case, source="", shard="", raw_verdict="").to_json()
+            row = merge.stored(text)
+            assert merge.line(row) == text  # nothing set since: the line as stored
+            row.source, row.verdict, row.raw_verdict = f"{nasty}:3:1", "known", row.verdict
+            row.known_reason, row.known_link, row.known_entry, row.shard = nasty, "https://example.org/é", "k.yaml:9", "shards/v.jsonl"
+            assert merge.line(row) == row.to_json() and merge.line(row) != text
+            assert Row.from_json(merge.line(row)).known_reason == nasty
+            assert merge.line(dataclasses.replace(row, message="another")) == dataclasses.replace(row, message="another").to_json()
+
+
+def test_the_rows_a_runner_served_reach_its_merge_without_a_second_reading_while_their_shard_is_unchanged(primed, tmp_path):
+    rows = [merge.stored(x.to_json()) for x in primed[1].values()]
+    shard = tmp_path / "shards" / "versioned.jsonl"
+    shard.parent.mkdir()
+    shard.write_text("".join(merge.line(x) + "\n" for x in rows))
+    merge.keep(shard, rows)
+    merged, _, _ = merge.merge([shard])
+    assert all(a is b for a, b in zip(merged, rows, strict=True))
+    again, _, _ = merge.merge([shard])  # handed once: read from the file now
+    assert as_json({x.row_id: x for x in again}) == as_json({x.row_id: x for x in merged}) and again[0] is not rows[0]
+    merge.keep(shard, rows)
+    with open(shard, "a", encoding="utf-8") as f:
+        f.write(dataclasses.replace(rows[0], row_id="extra[versioned-a-cpu-float32]").to_json() + "\n")
+    assert len(merge.merge([shard])[0]) == len(rows) + 1  # the file changed since: read
+
+
+def test_a_framework_process_with_no_rows_to_write_is_not_started_again(primed, tmp_path):
+    work, _ = copy(primed, tmp_path)
+    run(work, "-k", "versioned")  # the oracle's checks are all deselected
+    r, counts, rows, evaluated = run(work, "-k", "versioned")
+    assert "oracle: 0 rows from the cache" in r.stdout and counts["versioned"] == (8, 8) and not evaluated, r.stdout
+    assert not (work / "out" / "shards" / "oracle.log").exists() and len(rows) == 8

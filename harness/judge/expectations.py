@@ -186,23 +186,26 @@ def unused(entries: list[Entry], rows: list[Row]) -> list[Entry]:
 
 
 _BY_TRIAL = ("framework", "api", "device", "dtype", "order")
-_CANDIDATES: dict[int, tuple[list[Entry], int, dict[tuple[str, ...], tuple[int, ...]]]] = {}
+_CANDIDATES: dict[int, tuple[list[Entry], int, dict[tuple[str, ...], tuple[int, ...]], dict[tuple[str, str], set[int]]]] = {}
 
 
 def _candidates(entries: list[Entry], row: Row) -> tuple[int, ...]:
-    """The positions of the entries whose framework, api, device and dtype patterns match the row's (any case), found
-    once per list of entries and such combination: a run's rows share a few hundred of them, and each row would
-    meet every entry otherwise."""
+    """The positions of the entries whose framework, api, device, dtype and order patterns match the row's (any case), found
+    once per list of entries and such combination, from the entries each of its values admits (found once per value):
+    a run's rows share a few thousand combinations of some hundred values, and each row would meet every entry otherwise."""
     memo = _CANDIDATES.get(id(entries))
     if memo is None or memo[0] is not entries or memo[1] != len(entries):
         if len(_CANDIDATES) > 16:
             _CANDIDATES.clear()
-        memo = _CANDIDATES[id(entries)] = (entries, len(entries), {})  # holds the list, so its id stays its own
+        memo = _CANDIDATES[id(entries)] = (entries, len(entries), {}, {})  # holds the list, so its id stays its own
     key = tuple(str(getattr(row, k)) for k in _BY_TRIAL)
     found = memo[2].get(key)
     if found is None:
-        found = memo[2][key] = tuple(i for i, e in enumerate(entries)
-                                     if all(_any_matches(getattr(e, k), v) for k, v in zip(_BY_TRIAL, key, strict=True)))
+        admits = memo[3]
+        for k, v in zip(_BY_TRIAL, key, strict=True):
+            if (k, v) not in admits:
+                admits[(k, v)] = {i for i, e in enumerate(entries) if _any_matches(getattr(e, k), v)}
+        found = memo[2][key] = tuple(sorted(set.intersection(*(admits[(k, v)] for k, v in zip(_BY_TRIAL, key, strict=True)))))
     return found
 
 

@@ -8,6 +8,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,9 @@ _VALUES_BUDGET = 1_200_000  # bytes of embedded value lists, spent on failures f
 _SCRIPTS_BUDGET = 2_000_000  # bytes of the compressed reproducer scripts (base64), failures first
 
 
+_FORMATS = {3: ".3g", 6: ".6g"}
+
+
 def _short(v: Any, digits: int = 6) -> Any:
     """A JSON number rounded to `digits` significant digits ("nan"/"inf" strings when not finite)."""
     if v is None or isinstance(v, (bool, int, str)):
@@ -28,7 +32,7 @@ def _short(v: Any, digits: int = 6) -> Any:
     if not math.isfinite(v):
         return plain(v)
     if digits < 17:  # 17 digits: repr is already exact and shortest
-        v = float(f"{v:.{digits}g}")
+        v = float(format(v, _FORMATS.get(digits) or f".{digits}g"))
     return int(v) if v.is_integer() and abs(v) < 2**53 and (v != 0 or math.copysign(1, v) > 0) else v
 
 
@@ -78,27 +82,73 @@ def _excerpt(obs: Sequence[float] | None, ref: Sequence[float] | None, worst: in
 def _encode_column(values: list[Any]) -> dict[str, Any] | None:
     """The smallest of four encodings of one column (None when every value is empty):
     {"a": [v, ...]} plain, {"t": [distinct values], "i": [index per row]} a value table, and either
-    of them over only the non-empty rows, listed in "k" as gaps from the previous one."""
-    def empty(v: Any) -> bool:
-        return v is None or v == "" or v == []
-
-    def frozen(v: Any) -> Any:  # a hashable stand-in for a list
-        return tuple(frozen(x) for x in v) if isinstance(v, list) else v
-    keep = [i for i, v in enumerate(values) if not empty(v)]
+    of them over only the non-empty rows, listed in "k" as gaps from the previous one. The first of the
+    smallest, in that order, by the length of its compact JSON; the lengths come from one encoding of the
+    column and one of its table (a list's JSON is its items' joined by commas), not from encoding each option."""
+    keep = [i for i, v in enumerate(values) if not (v is None or v == "" or v == [])]
     if not keep:
         return None
-    gaps = [b - a for a, b in zip([0, *keep], keep, strict=False)]
-    options = []
-    for sparse in (False, True):
-        vals = [values[i] for i in keep] if sparse else values
-        extra = {"k": gaps} if sparse else {}
-        options.append({**extra, "a": vals})
-        keys = [frozen(v) if isinstance(v, list) else v for v in vals]
-        first = dict(zip(keys, vals, strict=True))
-        order = [k for k, _ in Counter(keys).most_common()]
-        pos = {k: j for j, k in enumerate(order)}
-        options.append({**extra, "t": [first[k] for k in order], "i": [pos[k] for k in keys]})
-    return min(options, key=lambda o: len(json.dumps(o, separators=(",", ":"))))
+    keys = [_frozen(v) if isinstance(v, list) else v for v in values] if list in set(map(type, values)) else values
+    first = dict(zip(keys, values, strict=True))
+    counted = Counter(keys)
+    order = [k for k, _ in counted.most_common()]
+    table = [first[k] for k in order]
+    # the empty values' JSON lengths (+1: the comma before or after each), over the rows and over the table
+    empty_rows = sum(_empty_len(values[i]) + 1 for i in _gaps_of(keep, len(values)))
+    empty_table = sum(_empty_len(first[k]) + 1 for k in order if _is_empty(first[k]))
+    plain_len = len(_dumps(values))
+    table_len = plain_len if len(table) == len(values) else len(_dumps(table))  # no value repeats: the table is the column
+    options: list[tuple[int, dict[str, Any]]] = []
+    # without an empty value, listing the rows only adds "k": those options are longer
+    for sparse in (False, True) if len(keep) < len(values) else (False,):
+        extra: dict[str, Any] = {}
+        if sparse:
+            kept = [keys[i] for i in keep]
+            order_kept = [k for k in order if not _is_empty(first[k])]
+            pos = {k: j for j, k in enumerate(order_kept)}
+            gaps = [b - a for a, b in zip([0, *keep], keep, strict=False)]
+            extra = {"k": gaps}
+            parts_a = {"k": len(_dumps(gaps)), "a": plain_len - empty_rows}
+            idx = [pos[k] for k in kept]
+            parts_t = {"k": parts_a["k"], "t": table_len - empty_table, "i": len(_dumps(idx))}
+            vals, tab = [values[i] for i in keep], [first[k] for k in order_kept]
+        else:
+            pos = {k: j for j, k in enumerate(order)}
+            idx = [pos[k] for k in keys]
+            parts_a, parts_t = {"a": plain_len}, {"t": table_len, "i": len(_dumps(idx))}
+            vals, tab = values, table
+        options.append((_object_len(parts_a), {**extra, "a": vals}))
+        options.append((_object_len(parts_t), {**extra, "t": tab, "i": idx}))
+    return min(options, key=lambda o: o[0])[1]
+
+
+def _is_empty(v: Any) -> bool:
+    return v is None or v == "" or v == []
+
+
+def _frozen(v: Any) -> Any:
+    """A hashable stand-in for a list."""
+    return tuple(_frozen(x) for x in v) if isinstance(v, list) else v
+
+
+def _gaps_of(keep: list[int], n: int) -> list[int]:
+    """The positions below n that are not in `keep` (sorted)."""
+    kept = set(keep)
+    return [i for i in range(n) if i not in kept]
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, separators=(",", ":"))
+
+
+def _empty_len(v: Any) -> int:
+    """The length of an empty value's JSON: null, "" or []."""
+    return 4 if v is None else 2
+
+
+def _object_len(parts: dict[str, int]) -> int:
+    """The length of a compact JSON object whose values' JSON have the given lengths: {"k":...,"a":...}."""
+    return 1 + sum(len(k) + 3 + n for k, n in parts.items()) + len(parts) - 1 + 1
 
 
 _TEXT_FIELDS = ("case", "family", "framework", "api", "device", "dtype", "verdict", "framework_version", "call",
@@ -122,19 +172,20 @@ def encode_rows(rows: list[Row]) -> dict[str, Any]:
     rows that carries one (rows from before rows carried it have none: the page then shows none)."""
     cols: dict[str, list[Any]] = {k: [] for k in (*_TEXT_FIELDS, *_ROUNDED_FIELDS, "loss", "ref_loss", "grad", "ref_grad",
                                                    "row_id", "raw_verdict", "device_requested", "lv", "gv", "norepro")}
+    # column by column: a run has tens of thousands of rows
+    for k in _TEXT_FIELDS:
+        vals = [v if v is None or v.__class__ is str else plain(v) for v in map(attrgetter(k), rows)]
+        cols[k] = [v or None for v in vals] if k.endswith("_count") else vals  # a count of 0 costs nothing
+    for k in _ROUNDED_FIELDS:
+        digits = 3 if k == "duration_s" else 6
+        cols[k] = [None if v is None else _short(v, digits) for v in map(attrgetter(k), rows)]
+    for k in ("loss", "ref_loss", "grad", "ref_grad"):
+        cols[k] = [None if v is None else _exact(v) for v in map(attrgetter(k), rows)]
+    cols["row_id"] = ["" if r.row_id == row_id(r.case, r.framework, r.api, r.device, r.dtype) else r.row_id for r in rows]
+    cols["raw_verdict"] = ["" if r.raw_verdict in ("", r.verdict) else r.raw_verdict for r in rows]
+    cols["device_requested"] = ["" if r.device_requested in ("", r.device) else r.device_requested for r in rows]
     budget = _VALUES_BUDGET
     for r in rows:
-        for k in _TEXT_FIELDS:
-            v = plain(getattr(r, k))
-            cols[k].append(None if k.endswith("_count") and not v else v)  # a count of 0 costs nothing
-        for k in _ROUNDED_FIELDS:
-            cols[k].append(_short(getattr(r, k), 3 if k == "duration_s" else 6))
-        for k in ("loss", "ref_loss", "grad", "ref_grad"):
-            cols[k].append(_exact(getattr(r, k)))
-        derived = row_id(r.case, r.framework, r.api, r.device, r.dtype)
-        cols["row_id"].append("" if r.row_id == derived else r.row_id)
-        cols["raw_verdict"].append("" if r.raw_verdict in ("", r.verdict) else r.raw_verdict)
-        cols["device_requested"].append("" if r.device_requested in ("", r.device) else r.device_requested)
         lv = gv = None
         if budget > 0:
             lv = _excerpt(r.loss_values, r.ref_loss_values, _loss_flat_index(r))
@@ -145,7 +196,7 @@ def encode_rows(rows: list[Row]) -> dict[str, Any]:
                 lv = gv = None
         cols["lv"].append(lv)
         cols["gv"].append(gv)
-        cols["norepro"].append(no_reproducer(r))
+    cols["norepro"] = [no_reproducer(r) for r in rows]
     encoded = {k: e for k, v in cols.items() if (e := _encode_column(v)) is not None}
     inputs: dict[str, str] = {}
     for r in rows:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
-from harness.results import findings
+from harness.results import findings, merge
 from harness.results.rows import FAILING, Row
-from harness.results.shards import write_rows
+from harness.results.shards import atomic_write
 
 EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -19,7 +20,7 @@ def finish(rows: list[Row], envs: list[dict], out: Path, warnings: list[str], pa
     from harness import report
 
     warnings = [*(f"partial: {p} (resume with `run --resume`)" for p in partial), *warnings, *stale]
-    write_rows(out / "results.jsonl", rows)
+    atomic_write(out / "results.jsonl", "".join(merge.line(r) + "\n" for r in rows))  # a served row's line as stored
     report.write_report(rows, envs, out, partial=bool(partial), warnings=warnings)
     print_summary(rows)
     for w in warnings:
@@ -52,8 +53,9 @@ def print_summary(rows: list[Row]) -> None:
     fws = sorted({r.framework for r in rows})
     verdicts = sorted({r.verdict for r in rows}, key=lambda v: (v not in FAILING, v))
     width = max([len(f) for f in fws] + [9])
+    tally = Counter((r.framework, r.verdict) for r in rows)
     print("verdicts by framework:")
     print("  " + "framework".ljust(width) + "".join(v.rjust(max(len(v), 5) + 2) for v in verdicts))
     for f in fws:
-        counts = [sum(1 for r in rows if r.framework == f and r.verdict == v) for v in verdicts]
+        counts = [tally[(f, v)] for v in verdicts]
         print("  " + f.ljust(width) + "".join(str(c).rjust(max(len(v), 5) + 2) for c, v in zip(counts, verdicts, strict=False)))

@@ -11,7 +11,9 @@ half a minute on two cores. After a framework's process ends cleanly and every r
 (none crashed, hung or is not cacheable), its manifest records the process's `identity` and the key of
 each row. When the next run's identity for the framework is the same and every key still has its row,
 the runner writes the shard from the cache without starting the process (the known differences applied
-again, the environment as recorded). The identity is what the runner can see without importing the
+again, the environment as recorded), a process that had no row to write included. Each row is read once:
+its shard line is the line stored with only what serving sets written anew, and the rows reach the run's
+merge as they are, not read back from the shard (harness/results/merge.py). The identity is what the runner can see without importing the
 framework: the harness's code, the case files (names and bytes), -k, --device, --shard, the precision
 mode and the steering environment variables (harness/run/cachekeys.py), every installed distribution's
 version, Python, the platform, the CPU and GPU models and the driver. It is not used for a plugin
@@ -40,8 +42,9 @@ import adapters
 from adapters.api import machine
 from harness.core import settings
 from harness.judge import expectations
-from harness.results.cachefiles import RowStore, compact, run_keys
-from harness.results.shards import atomic_write, read_rows, write_rows
+from harness.results import merge
+from harness.results.cachefiles import RowStore, _checksum, compact, run_keys
+from harness.results.shards import atomic_write, read_rows
 from harness.run.cachekeys import code_hash, digest, steering
 from harness.run.schedule import ORACLE
 
@@ -99,14 +102,21 @@ class RunCache:
             listed = [(str(rid), str(key), str(source)) for rid, (key, source) in manifest["rows"].items()]
         except (KeyError, AttributeError, TypeError, ValueError):
             return None
-        store = RowStore(self.rows(framework), self.run, "runner")
-        rows = [store.get(key) for _, key, _ in listed]
-        if not rows or any(r is None for r in rows):
-            return None
-        for r, (_, _, source) in zip(rows, listed, strict=True):
-            r.source = source  # a row stored by an earlier run of a case since moved, served then with its new place
-            expectations.apply(r, entries)
-        write_rows(shard, rows)
+        store = _Lines(self.rows(framework), self.run, "runner")
+        rows = []
+        for _, key, source in listed:
+            text = store.line(key)
+            if text is None:
+                return None
+            try:
+                row = merge.stored(text)  # the row keeps its line: writing it encodes only what serving sets
+            except (ValueError, TypeError):
+                return None
+            row.source = source  # a row stored by an earlier run of a case since moved, served then with its new place
+            expectations.apply(row, entries)
+            rows.append(row)
+        atomic_write(shard, "".join(merge.line(r) + "\n" for r in rows))
+        merge.keep(shard, rows)  # this process's merge takes them as they are, without reading the shard back
         shard.with_suffix(".env.json").write_text(json.dumps(manifest.get("environment", {}), indent=1, default=str))
         shard.with_suffix(".expected.json").write_text(json.dumps({"rows": len(rows), "cached": len(rows)}))
         for rid, key, _ in listed:
@@ -121,15 +131,26 @@ class RunCache:
         keys = run_keys(folder, self.run)
         rows = read_rows(shard) if shard.exists() else []
         env = _read_json(shard.with_suffix(".env.json"))
-        if identity is None or not clean or not rows or any(r.row_id not in keys for r in rows):
+        # a process with no rows to write (no case of the run has golden values for the oracle) is recorded too
+        if identity is None or not clean or not shard.exists() or any(r.row_id not in keys for r in rows):
             path.unlink(missing_ok=True)
             return
+        folder.mkdir(parents=True, exist_ok=True)  # a process with no rows stored none
         atomic_write(path, json.dumps({"identity": identity, "run": self.run, "environment": env,
                                        "rows": {r.row_id: [keys[r.row_id], r.source] for r in rows}}))
 
     def compact(self, frameworks: list[str]) -> None:
         for fw in frameworks:
             compact(self.rows(fw))
+
+
+class _Lines(RowStore):
+    """A framework's cached rows as their stored lines (harness/results/cachefiles.py): the runner serves them whole."""
+
+    def line(self, key: str) -> str | None:
+        """The line of the row stored under the key, or None: absent, torn or corrupt (its checksum does not match)."""
+        found = self._load().get(key)
+        return found[1] if found is not None and _checksum(found[1]) == found[0] else None
 
 
 def served_count(shard: Path, reset: bool = False) -> int:
