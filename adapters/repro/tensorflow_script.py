@@ -159,6 +159,7 @@ def prelude(t: Target) -> Lines:
 # --------------------------------------------------------------------------- derivative orders (adapters/tensorflow_orders.py)
 
 ORDER_METHODS = {"jvp": ("fwd",), "hvp": ("rev-rev", "fwd-rev"), "label_grad": ("rev",), "mixed": ("rev-rev",)}
+ZERO = "unconnected_gradients=tf.UnconnectedGradients.ZERO"  # as adapters/tensorflow_orders.py asks
 NO_GRADIENT = ["class NoGradient(Exception):",
                '    """TensorFlow found no connection (the value is None): the harness\'s row is this error."""', ""]
 
@@ -172,18 +173,18 @@ def order_lines(order: str, method: str, x: str) -> Lines:
     (None where TensorFlow finds no connection)."""
     if order == "jvp":
         return [f"with tf.autodiff.ForwardAccumulator(primals={x}, tangents=v) as acc:", f"    out = loss({x}, labels)",
-                "value = acc.jvp(out)"]
+                f"value = acc.jvp(out, {ZERO})"]
     if order == "hvp" and method == "fwd-rev":
         return [f"with tf.autodiff.ForwardAccumulator(primals={x}, tangents=v) as acc:",
                 "    with tf.GradientTape() as tape:", f"        tape.watch({x})", f"        out = loss({x}, labels)",
-                f"    grad = tape.gradient(out, {x})", "value = acc.jvp(grad)"]
+                f"    grad = tape.gradient(out, {x})", f"value = acc.jvp(grad, {ZERO})"]
     if order == "label_grad":
         return ["with tf.GradientTape() as tape:", "    tape.watch(labels)", f"    out = loss({x}, labels)",
-                "value = tape.gradient(out, labels)"]
+                f"value = tape.gradient(out, labels, {ZERO})"]
     wrt = "labels" if order == "mixed" else x  # hvp and mixed: nested tapes, the outer on the input or the labels
     return ["with tf.GradientTape() as outer:", f"    outer.watch({wrt})", "    with tf.GradientTape() as inner:",
             f"        inner.watch({x})", f"        out = loss({x}, labels)", f"    grad = inner.gradient(out, {x})",
-            f"value = None if grad is None else outer.gradient(grad, {wrt}, output_gradients=v)"]
+            f"value = None if grad is None else outer.gradient(grad, {wrt}, output_gradients=v, {ZERO})"]
 
 
 def no_value(t: Target) -> Lines:
