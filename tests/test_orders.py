@@ -186,3 +186,37 @@ def test_the_jvp_of_a_mean_over_nothing_is_nan():
     assert np.isnan(ref.loss) and not np.any(ref.grad) and np.isnan(oref.grad)
     _, _, _, hvp, _ = _order(case, "float32", "hvp")
     assert not np.any(hvp.grad)
+
+
+def _smallest_case_per_family():
+    from harness.schema.orders import APPLIES
+
+    library = [c for c in load_paths([ROOT / "cases"]) if not c.expect.error and "float64" in c.dtypes]
+    out = {}
+    for c in library:
+        size = int(np.prod(c.predictions.shape))
+        if size and c.family in APPLIES["jvp"] and (c.family not in out or size < out[c.family][0]):
+            out[c.family] = (size, c)
+    return [c for _, c in sorted(out.values(), key=lambda t: t[1].family)]
+
+
+@pytest.mark.parametrize("case", _smallest_case_per_family(), ids=lambda c: c.family)
+def test_the_jvp_of_every_family_is_its_exact_gradient_along_v(case):
+    """Every loss family has a jvp (its analytic gradient along v, summed as the loss sums): on the family's smallest
+    library case in float64, against mpmath's independent gradient (tests/mp_reference.py) along the same v."""
+    from dataclasses import replace
+
+    case = replace(case, orders=("jvp",))
+    trial = Trial(case, "float64")
+    inputs, v = materialize(trial), direction(trial)
+    ref = oracle.compute(case, inputs, "float64")
+    try:
+        oref = orders.derivative(case, inputs, ref, "jvp", v)
+    except orders.NotJudged:
+        pytest.skip("the family's smallest case has a kink")
+    exact = mp_orders._jvp_from_gradient(case, inputs, v)
+    got = np.asarray(oref.grad, dtype=np.float64)
+    fin = np.isfinite(exact)
+    assert got.shape == exact.shape and np.array_equal(np.isfinite(got), fin)
+    scale = np.max(np.abs(exact[fin]), initial=0.0)
+    assert np.all(np.abs(got[fin] - exact[fin]) <= 4 * EPS * np.abs(exact[fin]) + 8 * EPS * scale + 1e-300)
