@@ -50,6 +50,8 @@ class Loss:
             return self._softmax(x, y)
         if fam == "weston_watkins_hinge":
             return self._weston_watkins(x)
+        if fam == "kl_divergence":
+            return self._kl(x, y)
         return self._elementwise(x, y)
 
     def _softmax(self, x, y):
@@ -93,6 +95,17 @@ class Loss:
             weights.append(w)
         return out, weights
 
+    def _kl(self, q, y):
+        C, out = self.C, []
+        for i in range(self.R):
+            terms = []
+            for c in range(C):
+                t = mp.exp(y[i * C + c]) if self.p.log_target else y[i * C + c]
+                if t != 0:
+                    terms.append(t * ((y[i * C + c] if self.p.log_target else mp.log(t)) - q[i * C + c]))
+            out.append(self.sw[i] * mp.fsum(terms))
+        return out, list(self.sw[:self.R])
+
     def _weston_watkins(self, x):
         C, m, pw = self.C, mp.mpf(self.p.margin), self.p.p
         out, denom = [], []
@@ -122,7 +135,7 @@ class Loss:
 
 def exact(case, inputs, order: str, v) -> np.ndarray:
     """The order's exact value by mpmath's numerical differentiation of the written-out loss (float64 array)."""
-    if case.family not in WRITTEN:
+    if case.family not in WRITTEN and not (case.family == "kl_divergence" and order != "jvp"):
         assert order == "jvp", order
         return _jvp_from_gradient(case, inputs, v)
     with mp.workdps(DPS):
@@ -146,6 +159,11 @@ def exact(case, inputs, order: str, v) -> np.ndarray:
             if order == "hvp":
                 f = lambda e, d, k=k: L.total([xi + e * vi + (d if i == k else 0) for i, (xi, vi) in enumerate(zip(x, vv, strict=False))])  # noqa: E731
                 out.append(mp.diff(f, (0, 0), (1, 1)))
+            elif order == "label_grad" and case.family == "kl_divergence" and (
+                    y[k] == (-mp.inf if case.params.log_target else 0)):
+                # a zero target: the one-sided limit of d/dt t (log t - q) = log t + 1 - q is -inf; with
+                # log-targets, of d/dr e^r (r - q) = e^r (1 + r - q) as r -> -inf, 0 (a weight of 0 gives 0)
+                out.append(mp.mpf(0) if case.params.log_target or L.sw[k // L.C] == 0 else -mp.inf)
             elif order == "label_grad":
                 out.append(mp.diff(lambda d, k=k: L.total(x, shift(y, d, k)), 0))
             else:

@@ -65,7 +65,8 @@ def _bump(g, i):
     return out.reshape(g.shape)
 
 
-@pytest.mark.parametrize("name", ["orders-dense", "orders-sigmoid", "orders-weston-watkins"])
+@pytest.mark.parametrize("name", ["orders-dense", "orders-sigmoid", "orders-weston-watkins", "orders-kl-targets",
+                                  "orders-kl-log-targets"])
 def test_judge_of_orders_is_tested_by_mutation(name):
     """The exact order passes in every dtype; negated, zeroed, or 32 eps off in its largest element, it fails."""
     from adapters.api import Observation

@@ -25,8 +25,8 @@ kl_divergence (log-predictions q = log Q, dense targets; sample_weights s, log_t
     every element (rows x classes): no harness reduction names it, and no path emulates it.
     The gradient is with respect to the predictions q only. With respect to the targets it would be
     log t_c + 1 - q_c (log_target false), -inf at t_c = 0 for finite q_c; (1 + r_c - q_c) e^(r_c) with
-    log-targets, 0 at r_c = -inf. The harness judges one gradient, the first input's, so target gradients
-    (where PyTorch and optax give NaN at a zero target) are not judged here.
+    log-targets, 0 at r_c = -inf. A trial's own row judges the first input's gradient; the target gradient is
+    the `label_grad` order (harness/oracle/orders.py, where PyTorch and optax give NaN at a zero target).
 """
 
 from __future__ import annotations

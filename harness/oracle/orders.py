@@ -17,6 +17,10 @@ W = the element's class times sample weight):
     hvp         W f b s s' v
     label_grad  W f (1 - e) (q sp(-x) - sp(x))            (d/dz of W (q z' sp(-x) + (1 - z') sp(x)))
     mixed       -W f (1 - e) (q s' + s) v                 (d/dz of W f (b s - q z') v)
+kl_divergence (per row l = s sum_c t_c (log t_c - q_c), q the log-predictions; with log_target r = log t):
+    label_grad  f (log t_c + 1 - q_c): -inf at a zero target (the one-sided limit; t log t is not differentiable
+                from the left), NaN where a zero target meets q_c = -inf;  log_target: f e^r (1 + r - q), 0 at r = -inf
+    mixed       -f v_c  (d/dt of sum_c v_c (-f t_c));  log_target: -f e^r v_c
 every other family: jvp from its analytic gradient (the family's module), summed as the loss sums; hvp
     hinge 0;  squared_hinge 2 W f [m > 0] v;  weston_watkins_hinge p = 1: 0, p = 2: with W = s_i w_y,
     hvp_j = 2 W f / C [z_j > 0] (v_j - v_y) (j != y), hvp_y = -sum_{j != y} hvp_j.
@@ -67,6 +71,8 @@ def derivative(case: Case, inputs: Inputs, ref: Reference, order: str, v: np.nda
         value = _softmax(case, inputs, order, v)
     elif case.family in SIGMOID:
         value = _sigmoid(case, inputs, order, v)
+    elif case.family == "kl_divergence" and order in ("label_grad", "mixed"):
+        value = _kl(case, inputs, order, v)
     elif order == "jvp":
         wd = core.working_dtype(np.asarray(v).size)
         value = contract(np.asarray(ref.grad).astype(wd) * np.asarray(v).astype(wd), np.shape(ref.loss), case.params.axis)
@@ -159,6 +165,28 @@ def _sigmoid(case: Case, inputs: Inputs, order: str, v: np.ndarray):
         else:
             out = -times(Wf * (1 - e), q * s_ + s) * vv
     return np.where(np.isnan(x) if order != "jvp" or p.reduction == "none" else np.isnan(x).any(), np.nan, out)
+
+
+def _kl(case: Case, inputs: Inputs, order: str, v: np.ndarray):
+    p = case.params
+    q0 = np.asarray(inputs.logits)
+    wd = core.working_dtype(q0.size)
+    q, batch_shape, C = to_rows(q0, p.axis, wd)
+    y, _, _ = to_rows(np.asarray(inputs.labels), p.axis, wd)
+    vr, _, _ = to_rows(v, p.axis, wd)
+    R = q.shape[0]
+    sw = sample_weights(inputs, R, wd)
+    _, scale = reduction_scale(p.reduction, R, lambda: sw.sum(), wd)
+    f = (sw * scale)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if p.log_target:
+            e = np.exp(y)
+            out = (np.where(e == 0, 0, f * e * (1 + y - q)) if order == "label_grad" else -f * e * vr)
+        else:
+            out = f * (np.log(y) + 1 - q) if order == "label_grad" else -f * vr
+        out = np.where(f == 0, 0, out) if order == "label_grad" else out
+    out = np.where((np.isnan(q).any(-1) | np.isnan(y).any(-1))[:, None], np.nan, out)
+    return from_rows(out, batch_shape, C, p.axis, q0.ndim)
 
 
 def _loss_shape(case: Case, x: np.ndarray) -> tuple[int, ...]:

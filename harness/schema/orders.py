@@ -40,8 +40,8 @@ APPLIES = {
     # the jvp is the gradient along v, summed as the loss sums its elements: every loss family has it
     "jvp": tuple(f for f, spec in FAMILIES.items() if not spec.get("block")),
     "hvp": SOFTMAX + SIGMOID + MARGIN,
-    "label_grad": ("softmax_cross_entropy",) + SIGMOID,
-    "mixed": ("softmax_cross_entropy",) + SIGMOID,
+    "label_grad": ("softmax_cross_entropy", "kl_divergence") + SIGMOID,
+    "mixed": ("softmax_cross_entropy", "kl_divergence") + SIGMOID,
 }
 LABEL_ORDERS = ("label_grad", "mixed")
 

@@ -19,6 +19,10 @@ n the elements an output sums over.
     label_grad   |W f (1 - e)| u (2 (q sp(-x) + sp(x)) + q + 1)  the two softplus terms and their difference
     mixed        |W f (1 - e) v| 2 u (q s' + s + q)
     margin       hvp: |2 W f / C| u (|v_j| + |v_y|) per entry, the label's entry the sum of the others'
+    kl_divergence (q the log-predictions, t the targets or r = log t):
+    label_grad   |f| 2 u (|log t| + 1 + |q|)                 the log and the two subtractions
+                 log_target: |f| e^r 2 u (1 + |r| + |q|) + u |value|   and the exponential
+    mixed        -f v: the product only;  log_target: u |f e^r v| (the exponential)
     floor        tiny (1 + the element's own factor)
 """
 
@@ -58,6 +62,8 @@ def for_order(case: Case, order: str, base: Tolerance, ref: Reference, oref: Ref
         terms, floor = _softmax(case, order, ref, inputs, vv, u, acc, tiny)
     elif case.family in SIGMOID:
         terms, floor = _sigmoid(case, order, ref, inputs, vv, u, tiny)
+    elif case.family == "kl_divergence":
+        terms, floor = _kl(case, order, ref, oref, inputs, vv, u, tiny)
     else:
         terms, floor = _margin(case, order, ref, inputs, vv, u, acc, tiny)
     shape = np.shape(oref.grad)
@@ -114,6 +120,36 @@ def _sigmoid(case, order, ref, inputs, vv, u, tiny):
         if order == "label_grad":
             return {"q sp(-x) - sp(x)": k * u * (2 * (q * sp_neg + sp_pos) + q + 1)}, tiny * (1 + k)
         return {"q s(-x) + s(x)": k * np.abs(vv) * 2 * u * (q * s_ + s + q)}, tiny * (1 + k)
+
+
+def _kl(case, order, ref, oref, inputs, vv, u, tiny):
+    q = np.asarray(inputs.logits, dtype=np.float64)
+    y = np.asarray(inputs.labels, dtype=np.float64)
+    f = np.abs(_sample_factor(case, inputs, ref, q.shape))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        aq = np.where(np.isfinite(q), np.abs(q), 0.0)
+        if case.params.log_target:
+            e = np.exp(y)
+            ay = np.where(np.isfinite(y), np.abs(y), 0.0)
+            if order == "label_grad":
+                val = np.abs(np.asarray(oref.grad, dtype=np.float64))
+                terms = {"e^r (1 + r - q)": f * e * 2 * u * (1 + ay + aq) + u * np.where(np.isfinite(val), val, 0.0)}
+            else:
+                terms = {"e^r": u * f * e * np.abs(vv)}
+        else:
+            terms = {"log t + 1 - q": f * 2 * u * (np.abs(np.log(y)) + 1 + aq)} if order == "label_grad" else {}
+    return terms, tiny * (1 + f)
+
+
+def _sample_factor(case, inputs, ref, shape):
+    """f per element of a per-row family: the row's sample weight times the reduction's factor."""
+    axis = case.params.axis % len(shape)
+    rows = int(np.prod(shape)) // max(shape[axis], 1)
+    sw = np.ones(rows) if inputs.sample_weights is None else np.repeat(
+        np.asarray(inputs.sample_weights, dtype=np.float64), rows // max(len(inputs.sample_weights), 1))
+    moved_shape = tuple(np.delete(np.array(shape), axis))
+    return np.moveaxis(np.broadcast_to((sw * ref.scale).reshape(moved_shape)[..., None], moved_shape + (shape[axis],)),
+                       -1, axis)
 
 
 def _margin(case, order, ref, inputs, vv, u, acc, tiny):
