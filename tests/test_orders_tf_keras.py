@@ -39,7 +39,7 @@ AUTODIFF = {
     "tf": {"jvp:fwd": "tf.autodiff.ForwardAccumulator(logits, v).jvp(",
            "hvp:rev-rev": "tf.GradientTape.gradient(tf.GradientTape.gradient(",
            "hvp:fwd-rev": "tf.autodiff.ForwardAccumulator(logits, v).jvp(tf.GradientTape.gradient(",
-           "label_grad:rev": "tf.GradientTape.gradient(", "mixed:rev-rev": "), labels, output_gradients=v)"},
+           "label_grad:rev": "tf.GradientTape.gradient(", "mixed:rev-rev": "), labels, output_gradients=v, ZERO)"},
     "keras-torch": {"jvp:fwd": "torch.func.jvp(", "jvp:double-vjp": "torch.autograd.functional.jvp(",
                     "hvp:rev-rev": "torch.autograd.grad(torch.autograd.grad(", "hvp:fwd-rev": "torch.func.jvp(torch.func.grad(",
                     "label_grad:rev": "torch.autograd.grad(", "mixed:rev-rev": "), labels, grad_outputs=v)"},

@@ -25,7 +25,7 @@ def test_only_settings_names_the_variables():
 
 def test_every_variable_is_documented_in_the_settings_docstring():
     names = [v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and NAME.fullmatch(v)]
-    assert len(names) == 8
+    assert len(names) == 9
     for n in names:
         assert n in settings.__doc__, n
 
