@@ -136,10 +136,7 @@ def code(t: Target) -> Code:
             *indent(call_lines(t, x), 8),
             f"    return out, {grad}",
             ""]
-    if t.mode == "tf.function":
-        body += ["step = tf.function(step)", ""]
-    elif t.mode == "xla":
-        body += ["step = tf.function(step, jit_compile=True)", ""]
+    body += mode_lines(t)
     body += [f"with tf.device({device_name(t.device)!r}):",
              f"    {x} = {constant(x, t.dtype)}",
              f"    labels = {constant('labels', None if case.sparse else t.dtype)}",
@@ -149,6 +146,12 @@ def code(t: Target) -> Code:
              f"grad = tf.zeros_like({x}) if grad is None else grad",
              "return out.numpy().astype(np.float64), grad.numpy().astype(np.float64)"]
     return Code(prelude=prelude(t), body=body, requires="tensorflow", version="tf.__version__")
+
+
+def mode_lines(t: Target) -> Lines:
+    """`step` wrapped as the path's mode runs it (eager: as it is)."""
+    wrap = {"tf.function": "tf.function(step)", "xla": "tf.function(step, jit_compile=True)"}.get(t.mode)
+    return [f"step = {wrap}", ""] if wrap else []
 
 
 def prelude(t: Target) -> Lines:
@@ -203,10 +206,7 @@ def order_code(t: Target) -> Code:
     sw = ", sample_weights" if case.params.sample_weights is not None else ""
     body = [*NO_GRADIENT, f"def step({x}, labels{sw}, v):", f"    def loss({x}, labels):", *indent(call_lines(t, x), 8),
             "        return out", "", *indent(order_lines(order, method, x)), "    return out, value", ""]
-    if t.mode == "tf.function":
-        body += ["step = tf.function(step)", ""]
-    elif t.mode == "xla":
-        body += ["step = tf.function(step, jit_compile=True)", ""]
+    body += mode_lines(t)
     body += [f"with tf.device({device_name(t.device)!r}):",
              f"    {x} = {constant(x, t.dtype)}",
              f"    labels = {constant('labels', None if case.integer_labels else t.dtype)}",

@@ -36,7 +36,7 @@ from harness.judge.tolerances.layout import full, moved
 from harness.judge.tolerances.policy import Tolerance, dlogs, v_sum
 from harness.judge.tolerances.softmax import softmax_rows
 from harness.oracle import Reference
-from harness.oracle.core import elementwise_weights, softplus
+from harness.oracle.core import elementwise_weights, sample_weights, softplus
 from harness.oracle.orders import contract
 from harness.schema.model import Case
 from harness.schema.orders import SIGMOID, SOFTMAX
@@ -145,8 +145,7 @@ def _sample_factor(case, inputs, ref, shape):
     """f per element of a per-row family: the row's sample weight times the reduction's factor."""
     axis = case.params.axis % len(shape)
     rows = int(np.prod(shape)) // max(shape[axis], 1)
-    sw = np.ones(rows) if inputs.sample_weights is None else np.repeat(
-        np.asarray(inputs.sample_weights, dtype=np.float64), rows // max(len(inputs.sample_weights), 1))
+    sw = sample_weights(inputs, rows, np.float64)
     moved_shape = tuple(np.delete(np.array(shape), axis))
     return np.moveaxis(np.broadcast_to((sw * ref.scale).reshape(moved_shape)[..., None], moved_shape + (shape[axis],)),
                        -1, axis)
@@ -162,8 +161,7 @@ def _margin(case, order, ref, inputs, vv, u, acc, tiny):
     vy = np.abs(v2[np.arange(R), y])[:, None]
     k = 2 * abs(ref.scale) / C
     w = np.ones(C) if inputs.class_weights is None else np.abs(np.asarray(inputs.class_weights, dtype=np.float64))
-    sw = np.ones(R) if inputs.sample_weights is None else np.repeat(
-        np.abs(np.asarray(inputs.sample_weights, dtype=np.float64)), R // max(len(inputs.sample_weights), 1))
+    sw = np.abs(sample_weights(inputs, R, np.float64))
     K = (k * sw * w[y])[:, None]
     t = K * u * (np.abs(v2) + vy)
     t[np.arange(R), y] = (t.sum(-1) - t[np.arange(R), y]) * (1 + v_sum(acc, C))
